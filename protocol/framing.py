@@ -1,0 +1,132 @@
+"""Frames on the wire: header + payload + CRC, COBS-encoded, ended by 0x00; and a streaming decoder.
+
+    body  = version u8 | kind u8 | msg_id u8 | seq u16 LE | payload | crc16 BE
+    wire  = COBS(body) 0x00
+
+The decoder resynchronises at every 0x00: whatever garbage precedes a delimiter costs at most
+that one (rejected) frame. It holds at most MAX_ENCODED bytes, whatever it is fed.
+"""
+
+import struct
+from typing import NamedTuple
+
+from . import cobs
+from .catalog import CRC_SIZE, HEADER_SIZE, MAX_ENCODED, MAX_PAYLOAD, PROTOCOL_VERSION
+from .crc import crc16
+from .errors import LocalProtocolError, RemoteProtocolError
+
+REQUEST, RESPONSE, EVENT, ACK, NAK = range(5)
+KIND_NAMES = ("REQUEST", "RESPONSE", "EVENT", "ACK", "NAK")
+
+_HEADER = struct.Struct("<BBBH")
+_CRC = struct.Struct(">H")
+_MIN_BODY = HEADER_SIZE + CRC_SIZE
+
+
+class Frame(NamedTuple):
+    kind: int
+    msg_id: int
+    seq: int
+    payload: bytes = b""
+    version: int = PROTOCOL_VERSION
+
+    def __repr__(self):
+        return "Frame(%s, msg_id=0x%02x, seq=%d, payload=%s)" % (
+            KIND_NAMES[self.kind] if self.kind < len(KIND_NAMES) else self.kind,
+            self.msg_id, self.seq, self.payload.hex() or "-")
+
+
+def encode_frame(kind, msg_id, seq, payload=b"", version=PROTOCOL_VERSION):
+    """Frame a payload for the wire (COBS + trailing delimiter)."""
+    if len(payload) > MAX_PAYLOAD:
+        raise LocalProtocolError("payload of %d bytes exceeds the maximum of %d"
+                                 % (len(payload), MAX_PAYLOAD), "oversized")
+    if not (0 <= kind <= 0xFF and 0 <= msg_id <= 0xFF and 0 <= seq <= 0xFFFF and 0 <= version <= 0xFF):
+        raise LocalProtocolError("header field out of range: kind=%r msg_id=%r seq=%r version=%r"
+                                 % (kind, msg_id, seq, version), "range")
+    body = _HEADER.pack(version, kind, msg_id, seq) + payload
+    return cobs.encode(body + _CRC.pack(crc16(body))) + b"\x00"
+
+
+def parse_body(body):
+    """Check and split one un-stuffed frame body. Raises RemoteProtocolError."""
+    if len(body) < _MIN_BODY:
+        raise RemoteProtocolError("frame of %d bytes is shorter than header + CRC (%d)"
+                                  % (len(body), _MIN_BODY), "short", body)
+    # With the CRC appended big-endian, the CRC over body + CRC is 0 exactly when it matches.
+    if crc16(body) != 0:
+        raise RemoteProtocolError("CRC mismatch", "crc", body)
+    version, kind, msg_id, seq = _HEADER.unpack_from(body)
+    if kind > NAK:
+        raise RemoteProtocolError("unknown frame kind 0x%02x" % kind, "kind", body)
+    return Frame(kind, msg_id, seq, body[HEADER_SIZE:-CRC_SIZE], version)
+
+
+def decode_frame(wire):
+    """Decode exactly one frame (delimiters optional). Raises RemoteProtocolError."""
+    block = bytes(wire).strip(b"\x00")
+    if not block:
+        raise RemoteProtocolError("no frame in the input", "short", wire)
+    if 0 in block:
+        raise RemoteProtocolError("more than one frame in the input", "cobs", wire)
+    if len(block) > MAX_ENCODED:
+        raise RemoteProtocolError("frame of %d encoded bytes exceeds %d" % (len(block), MAX_ENCODED),
+                                  "oversized", block[:MAX_ENCODED])
+    return parse_body(cobs.decode(block))
+
+
+class FrameDecoder:
+    """Feed it chunks of bytes, get back frames and rejections in line order.
+
+    `feed` never raises: a malformed frame comes back as a RemoteProtocolError *instance* in the
+    list, so a caller can log it, count it or raise it, and the stream goes on.
+    """
+
+    def __init__(self):
+        self._buffer = bytearray()
+        self._skipping = False  # inside an oversized run: drop bytes until the next delimiter
+        self.frames_ok = 0
+        self.frames_bad = 0
+
+    def feed(self, data):
+        out = []
+        buf = self._buffer
+        buf += data
+        start = 0
+        while True:
+            end = buf.find(0, start)
+            if end < 0:
+                break
+            if self._skipping:
+                self._skipping = False
+            elif end > start:
+                out.append(self._block(bytes(buf[start:end])))
+            start = end + 1
+        del buf[:start]
+        if len(buf) > MAX_ENCODED:
+            if not self._skipping:
+                self.frames_bad += 1
+                out.append(RemoteProtocolError("frame exceeds %d encoded bytes; skipped to the next "
+                                               "delimiter" % MAX_ENCODED, "oversized",
+                                               bytes(buf[:MAX_ENCODED])))
+            self._skipping = True
+            buf.clear()
+        return out
+
+    def _block(self, block):
+        if len(block) > MAX_ENCODED:
+            self.frames_bad += 1
+            return RemoteProtocolError("frame of %d encoded bytes exceeds %d" % (len(block), MAX_ENCODED),
+                                       "oversized", block[:MAX_ENCODED])
+        try:
+            frame = parse_body(cobs.decode(block))
+        except RemoteProtocolError as error:
+            self.frames_bad += 1
+            return error
+        self.frames_ok += 1
+        return frame
+
+    @property
+    def buffered(self):
+        """Bytes held waiting for a delimiter (never more than MAX_ENCODED)."""
+        return len(self._buffer)
