@@ -289,9 +289,10 @@ STRUCTS = {
         f("dose_rate_ug_per_day", "u32", "dose rate during the step, as µg per day", "µg/day"),
     ),
     "prescription": (
-        f("drug", "u8", "drug the prescription is for", codes="drug"),
-        f("concentration_ug_per_ml", "u32", "concentration the volume rates are computed from", "µg/mL"),
-        f("mode", "u8", "therapy mode", codes="therapy_mode"),
+        f("drug", "u8", "drug the prescription is for", codes="drug", min=1),
+        f("concentration_ug_per_ml", "u32", "concentration the volume rates are computed from", "µg/mL",
+          min=1),
+        f("mode", "u8", "therapy mode", codes="therapy_mode", min=1),
         f("daily_dose_ug", "u32", "basal dose per day (SIMPLE_CONTINUOUS; ignored for FLEX)", "µg"),
         f("steps", list_of("flex_step", 24), "FLEX steps, sorted by start minute, the first at minute 0"),
         f("ptm_dose_ug", "u32", "dose per PTM activation; 0 disables PTM boluses", "µg"),
