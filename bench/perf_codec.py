@@ -1,0 +1,92 @@
+"""Codec benchmark: frames/s for encode and streaming decode; construct compiled vs plain vs struct.
+
+Targets (issue 2): streaming decode of a status-sized frame >= 100,000 frames/s on one core;
+CRC over a 64-byte frame <= 20 µs in pure Python (the firmware's CRC); decoder memory bounded.
+
+    python -m bench.perf_codec
+"""
+
+import os
+import time
+import tracemalloc
+
+from bench.common import rate, write
+from protocol import FrameDecoder, decode_frame, decode_message, encode_message
+from protocol.catalog import MAX_ENCODED
+from protocol.examples import STATUS
+from protocol.messages import GetStatusResponse
+from protocol.schemas import COMPILED, PLAIN
+
+STATUS_KEY = ("RESPONSE", 0x10)
+
+
+def _construct_container(message):
+    return {name: (list(value) if isinstance(value, tuple) else value)
+            for name, value in zip(message._fields, message)}
+
+
+def decoder_memory(total_bytes=4_000_000):
+    """Peak bytes the decoder holds while eating random noise, and its largest buffer."""
+    decoder = FrameDecoder()
+    noise = os.urandom(total_bytes)
+    tracemalloc.start()
+    largest = 0
+    for start in range(0, total_bytes, 4096):
+        decoder.feed(noise[start:start + 4096])
+        largest = max(largest, decoder.buffered)
+    _current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return largest, peak
+
+
+def main():
+    wire = encode_message(STATUS, 7)
+    payload = STATUS.encode()
+    bulk = wire * 1000
+    decoder = FrameDecoder()
+    container = _construct_container(STATUS)
+    results = {"status_frame_bytes": len(wire)}
+
+    results["encode_frames_per_s"] = rate(lambda: encode_message(STATUS, 7))
+    results["decode_one_frame_per_s"] = rate(lambda: decode_message(decode_frame(wire)))
+
+    def stream():
+        for item in decoder.feed(bulk):
+            decode_message(item)
+    start = time.perf_counter()
+    rounds = 20
+    for _ in range(rounds):
+        stream()
+    results["stream_decode_frames_per_s"] = rounds * 1000 / (time.perf_counter() - start)
+
+    results["payload_parse_struct_per_s"] = rate(lambda: GetStatusResponse.decode(payload))
+    results["payload_parse_construct_compiled_per_s"] = rate(lambda: COMPILED[STATUS_KEY].parse(payload))
+    results["payload_parse_construct_plain_per_s"] = rate(lambda: PLAIN[STATUS_KEY].parse(payload))
+    results["payload_build_struct_per_s"] = rate(lambda: STATUS.encode())
+    results["payload_build_construct_compiled_per_s"] = rate(lambda: COMPILED[STATUS_KEY].build(container))
+    results["payload_build_construct_plain_per_s"] = rate(lambda: PLAIN[STATUS_KEY].build(container))
+    results["struct_vs_compiled_parse_ratio"] = (results["payload_parse_struct_per_s"]
+                                                 / results["payload_parse_construct_compiled_per_s"])
+
+    try:
+        from firmware_mock.framing import crc16 as firmware_crc
+    except ImportError:
+        firmware_crc = None
+    if firmware_crc is not None:
+        frame64 = bytes(range(64))
+        results["pure_python_crc_64_bytes_us"] = 1e6 / rate(lambda: firmware_crc(frame64))
+
+    largest, peak = decoder_memory()
+    results["decoder_largest_buffer_bytes"] = largest
+    results["decoder_max_allowed_bytes"] = MAX_ENCODED
+    results["decoder_tracemalloc_peak_bytes_on_4MB_noise"] = peak
+
+    results["target_stream_decode_met"] = results["stream_decode_frames_per_s"] >= 100_000
+    if "pure_python_crc_64_bytes_us" in results:
+        results["target_crc_met"] = results["pure_python_crc_64_bytes_us"] <= 20
+    results["target_memory_bounded"] = largest <= MAX_ENCODED
+    write("perf_codec", results)
+
+
+if __name__ == "__main__":
+    main()
