@@ -1,0 +1,146 @@
+"""pyserial URL handler for exec://COMMAND: a child process's stdin/stdout as a serial port.
+
+    serial.serial_for_url("exec://node firmware_mock/wasm_runner.mjs --test-mode", timeout=1)
+
+The command is split like a shell would (shlex) but not run through one. Bytes written go to
+the child's stdin; its stdout is read by a background thread into a buffer, so reads honour the
+port timeout. Its stderr is kept (the last lines) for error messages. Closing the port ends the
+child. `exec:COMMAND` (no slashes) is accepted by harness.open_port, which rewrites it.
+"""
+
+import collections
+import shlex
+import subprocess
+import threading
+import time
+
+from serial.serialutil import PortNotOpenError, SerialBase, SerialException
+
+
+class Serial(SerialBase):
+    """A child process behind a pyserial port."""
+
+    def __init__(self, *args, **kwargs):
+        self.process = None
+        self._threads = []
+        self._buffer = bytearray()
+        self._ready = threading.Condition()
+        self._stderr = collections.deque(maxlen=20)
+        self._eof = False
+        super().__init__(*args, **kwargs)
+
+    def open(self):
+        if self.is_open:
+            raise SerialException("Port is already open.")
+        if self._port is None:
+            raise SerialException("Port must be configured before it can be used.")
+        command = self.from_url(self._port)
+        try:
+            self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=subprocess.PIPE, bufsize=0)
+        except OSError as error:
+            raise SerialException("exec://: cannot start %r: %s" % (command[0], error)) from None
+        self._eof = False
+        self._threads = [threading.Thread(target=self._pump_stdout, daemon=True),
+                         threading.Thread(target=self._pump_stderr, daemon=True)]
+        for thread in self._threads:
+            thread.start()
+        self.is_open = True
+
+    def from_url(self, url):
+        """The command line of an exec:// URL, as an argument list."""
+        if not url.startswith("exec://"):
+            raise SerialException("expected exec://COMMAND, got %r" % url)
+        command = shlex.split(url[len("exec://"):])
+        if not command:
+            raise SerialException("exec:// needs a command, e.g. exec://node firmware_mock/wasm_runner.mjs")
+        return command
+
+    def _pump_stdout(self):
+        stream = self.process.stdout
+        while True:
+            chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(4096)
+            with self._ready:
+                if not chunk:
+                    self._eof = True
+                    self._ready.notify_all()
+                    return
+                self._buffer += chunk
+                self._ready.notify_all()
+
+    def _pump_stderr(self):
+        for line in self.process.stderr:
+            self._stderr.append(line.decode("utf-8", "replace").rstrip())
+
+    @property
+    def stderr_tail(self):
+        """The child's last lines of stderr (for error messages)."""
+        return list(self._stderr)
+
+    def close(self):
+        if self.process is not None:
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+            for thread in self._threads:  # let them drain what the child wrote last
+                thread.join(timeout=1)
+        self.is_open = False
+        super().close()
+
+    def _reconfigure_port(self):
+        """A pipe has no line settings."""
+
+    @property
+    def in_waiting(self):
+        if not self.is_open:
+            raise PortNotOpenError()
+        with self._ready:
+            return len(self._buffer)
+
+    def read(self, size=1):
+        if not self.is_open:
+            raise PortNotOpenError()
+        deadline = None if self._timeout is None else time.monotonic() + self._timeout
+        with self._ready:
+            while len(self._buffer) < size and not self._eof:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    break
+                self._ready.wait(remaining)
+            data = bytes(self._buffer[:size])
+            del self._buffer[:size]
+            return data
+
+    def write(self, data):
+        if not self.is_open:
+            raise PortNotOpenError()
+        data = bytes(data)
+        try:
+            self.process.stdin.write(data)
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError) as error:
+            tail = "; ".join(self._stderr) or "no stderr"
+            raise SerialException("exec:// child exited (%s): %s" % (error, tail)) from None
+        return len(data)
+
+    def reset_input_buffer(self):
+        with self._ready:
+            self._buffer.clear()
+
+    def reset_output_buffer(self):
+        """Pipes are written through at once."""
+
+    def _update_dtr_state(self):
+        pass
+
+    def _update_rts_state(self):
+        pass
+
+    def _update_break_state(self):
+        pass

@@ -1,0 +1,184 @@
+"""pyserial URL handler for pumpmock://: the pump emulator in-process, as a serial port.
+
+    serial.serial_for_url("pumpmock://?test_mode=1&seed=7&clock=virtual", timeout=0.25)
+
+Options (unknown ones are refused):
+  test_mode=1|0     test control enabled (default 1: this is the emulator)
+  seed=N            seeds the pump's nonces (default 0)
+  serial=TEXT       mock serial number (default PM-000001)
+  clock=real|virtual  real: the line runs on the wall clock. virtual: time only moves while a
+                    read waits, and jumps straight to the next thing due, so a test that waits
+                    out a 500 ms event retransmission costs no wall time (default real)
+  baud=N            pace the line at N baud, 8N1 (default: no pacing)
+  faults=SPEC       link faults, harness.faults spec syntax (corrupt=1%,drop=1%,seed=3,...)
+  name=TEXT         share one emulated pump between ports opened with the same name in this
+                    process (a second link for test control while an app holds the first)
+
+Registered by `import harness` (it appends harness.urlhandler to
+serial.protocol_handler_packages).
+"""
+
+import threading
+import time
+import urllib.parse
+
+from serial.serialutil import PortNotOpenError, SerialBase, SerialException
+
+from firmware_mock.core import Pump
+
+from ..inprocess import InProcessLink
+
+_SHARED_PUMPS = {}  # name -> Pump, for name= links
+_USAGE = "pumpmock://[?test_mode=1|0&seed=N&serial=S&clock=real|virtual&baud=N&faults=SPEC&name=S]"
+
+
+class Serial(SerialBase):
+    """An in-process emulated pump behind a pyserial port."""
+
+    BAUDRATES = (9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
+
+    def __init__(self, *args, **kwargs):
+        self.link = None
+        self.options = {}
+        self._virtual = False
+        self._virtual_ms = 0
+        self._start = time.monotonic()
+        self._ready = threading.Condition()
+        super().__init__(*args, **kwargs)
+
+    # ---- pyserial plumbing ---------------------------------------------------------------------
+    def open(self):
+        if self.is_open:
+            raise SerialException("Port is already open.")
+        if self._port is None:
+            raise SerialException("Port must be configured before it can be used.")
+        options = self.from_url(self._port)
+        pump = _SHARED_PUMPS.get(options["name"]) if options["name"] else None
+        if pump is None:
+            pump = Pump(serial=options["serial"], test_mode=options["test_mode"], seed=options["seed"])
+            if options["name"]:
+                _SHARED_PUMPS[options["name"]] = pump
+        faults = None
+        if options["faults"]:
+            from ..faults import FaultModel
+            faults = FaultModel.parse(options["faults"])
+        self.options = options
+        self._virtual = options["clock"] == "virtual"
+        self.link = InProcessLink(pump, faults=faults, baud=options["baud"])
+        self.is_open = True
+
+    def close(self):
+        self.is_open = False
+        with self._ready:
+            self._ready.notify_all()
+        super().close()
+
+    def from_url(self, url):
+        """Parse and check the URL's options; returns them as a dict."""
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme != "pumpmock":
+            raise SerialException("expected %s, got %r" % (_USAGE, url))
+        options = {"test_mode": True, "seed": 0, "serial": "PM-000001", "clock": "real", "baud": None,
+                   "faults": "", "name": parts.netloc or ""}
+        try:
+            for key, values in urllib.parse.parse_qs(parts.query, keep_blank_values=True).items():
+                value = values[-1]
+                if key == "test_mode":
+                    if value not in ("0", "1"):
+                        raise ValueError("test_mode must be 0 or 1, not %r" % value)
+                    options[key] = value == "1"
+                elif key in ("seed", "baud"):
+                    options[key] = int(value)
+                elif key == "clock":
+                    if value not in ("real", "virtual"):
+                        raise ValueError("clock must be real or virtual, not %r" % value)
+                    options[key] = value
+                elif key in ("serial", "faults", "name"):
+                    options[key] = value
+                else:
+                    raise ValueError("unknown option %r" % key)
+        except ValueError as error:
+            raise SerialException("%s: %s (usage: %s)" % (url, error, _USAGE)) from None
+        return options
+
+    def _reconfigure_port(self):
+        """Nothing to configure: line settings only matter through the baud= option."""
+
+    # ---- the clock -----------------------------------------------------------------------------
+    def clock(self):
+        """Seconds on the line's clock (virtual or real): the client times out by this."""
+        return self._virtual_ms / 1000 if self._virtual else time.monotonic() - self._start
+
+    def _now_ms(self):
+        if self._virtual:
+            return self._virtual_ms
+        return int((time.monotonic() - self._start) * 1000)
+
+    # ---- data ----------------------------------------------------------------------------------
+    @property
+    def in_waiting(self):
+        if not self.is_open:
+            raise PortNotOpenError()
+        with self._ready:
+            self.link.advance(self._now_ms())
+            return self.link.waiting
+
+    def write(self, data):
+        if not self.is_open:
+            raise PortNotOpenError()
+        data = bytes(data)
+        with self._ready:
+            self.link.write(data, self._now_ms())
+            self._ready.notify_all()
+        return len(data)
+
+    def read(self, size=1):
+        if not self.is_open:
+            raise PortNotOpenError()
+        timeout_ms = None if self._timeout is None else int(self._timeout * 1000)
+        with self._ready:
+            start_ms = self._now_ms()
+            data = bytearray()
+            while self.is_open:
+                self.link.advance(self._now_ms())
+                data += self.link.take(size - len(data))
+                if len(data) >= size:
+                    break
+                now_ms = self._now_ms()
+                waited_ms = now_ms - start_ms
+                if timeout_ms is not None and waited_ms >= timeout_ms:
+                    break
+                due = self.link.next_due_ms()
+                limit = None if timeout_ms is None else start_ms + timeout_ms
+                wake = min(t for t in (due, limit) if t is not None) if (due, limit) != (None, None) else None
+                if self._virtual:
+                    if wake is None:
+                        break  # nothing will ever arrive and no timeout to wait out
+                    self._virtual_ms = max(wake, now_ms + 1)  # always move, never spin
+                else:
+                    self._ready.wait(None if wake is None else max(wake - now_ms, 1) / 1000)
+            return bytes(data)
+
+    def reset_input_buffer(self):
+        if not self.is_open:
+            raise PortNotOpenError()
+        with self._ready:
+            self.link.clear()
+
+    def reset_output_buffer(self):
+        """Writes reach the pump at once: there is never output waiting."""
+        if not self.is_open:
+            raise PortNotOpenError()
+
+    @property
+    def out_waiting(self):
+        return 0
+
+    def _update_dtr_state(self):
+        pass
+
+    def _update_rts_state(self):
+        pass
+
+    def _update_break_state(self):
+        pass

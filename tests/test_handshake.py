@@ -1,0 +1,33 @@
+"""The handshake half of the interlock: peers that are not the mock are refused, and told why."""
+
+import sys
+
+import pytest
+
+import harness
+from protocol import REQUEST, FrameDecoder
+
+PEER = "exec://%s tests/fakes/fake_peer.py" % sys.executable
+
+
+@pytest.mark.parametrize("mode,reason", [
+    ("wrong_magic", "magic b'PMCK'"),
+    ("wrong_banner", "banner 'NOT FOR CLINICAL USE'"),
+    ("old_version", "protocol version 1"),
+    ("garbage", "no answer to HELLO"),
+    ("silent", "no answer to HELLO"),
+])
+def test_a_peer_without_the_mock_identity_is_refused(mode, reason):
+    with pytest.raises(harness.NotAMockError, match=reason.replace("(", r"\(")):
+        harness.connect("%s %s" % (PEER, mode), timeout=0.2, retries=1)
+
+
+def test_nothing_but_hello_is_sent_to_a_refused_peer():
+    port = harness.open_port("%s wrong_magic" % PEER, timeout=0.2)
+    session = harness.PumpSession(port, timeout=0.2, retries=0)
+    with pytest.raises(harness.NotAMockError):
+        session.hello()
+    port.close()
+    sent = b"".join(bytes.fromhex(line.split()[-1]) for line in port.stderr_tail if line.startswith("fake got"))
+    frames = FrameDecoder().feed(sent)
+    assert [(f.kind, f.msg_id) for f in frames] == [(REQUEST, 0x01)]  # HELLO and nothing else
