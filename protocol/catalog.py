@@ -347,6 +347,27 @@ ERROR_LAYOUT = (
 )
 
 PRESCRIPTION = f("prescription", struct("prescription"), "the prescription")
+PRESCRIPTION_ANSWER = (f("version", "u16", "incremented by every PROGRAM_PRESCRIPTION"), PRESCRIPTION)
+STATUS_FIELDS = (
+    f("clock_s", "u32", "pump clock", "s"),
+    f("therapy_state", "u8", "therapy state", codes="therapy_state"),
+    f("mode", "u8", "therapy mode", codes="therapy_mode"),
+    f("drug", "u8", "drug in the reservoir", codes="drug"),
+    f("concentration_ug_per_ml", "u32", "concentration in the reservoir", "µg/mL"),
+    f("reservoir_ul", "u32", "volume in the reservoir", "µL"),
+    f("capacity_ul", "u32", "reservoir capacity", "µL"),
+    f("basal_rate_ug_per_day", "u32", "current basal dose rate", "µg/day"),
+    f("basal_rate_ul_per_day", "u32", "current basal volume rate", "µL/day"),
+    f("bolus_remaining_ug", "u32", "dose left in the running bolus", "µg"),
+    f("delivered_24h_ug", "u32", "delivered in the last rolling 24 h", "µg"),
+    f("battery_state", "u8", "battery state", codes="battery_state"),
+    f("battery_pct", "u8", "battery left", "%", max=100),
+    f("days_to_low_reservoir", "u16", "at the current rate; 65535 = never", "days"),
+    f("days_to_empty", "u16", "at the current rate; 65535 = never", "days"),
+    f("role", "u8", "this session's role", codes="role"),
+    f("active_alarms", list_of("alarm_code", 16), "codes of active alarms"),
+)
+
 FINDINGS = f("findings", list_of("finding", 16), "every limit finding")
 
 MESSAGES = (
@@ -380,27 +401,11 @@ MESSAGES = (
     # ---- interrogation ---------------------------------------------------------------------------
     Message(0x10, "GET_STATUS", "Read the pump's status.",
             request=(),
-            response=(f("clock_s", "u32", "pump clock", "s"),
-                      f("therapy_state", "u8", "therapy state", codes="therapy_state"),
-                      f("mode", "u8", "therapy mode", codes="therapy_mode"),
-                      f("drug", "u8", "drug in the reservoir", codes="drug"),
-                      f("concentration_ug_per_ml", "u32", "concentration in the reservoir", "µg/mL"),
-                      f("reservoir_ul", "u32", "volume in the reservoir", "µL"),
-                      f("capacity_ul", "u32", "reservoir capacity", "µL"),
-                      f("basal_rate_ug_per_day", "u32", "current basal dose rate", "µg/day"),
-                      f("basal_rate_ul_per_day", "u32", "current basal volume rate", "µL/day"),
-                      f("bolus_remaining_ug", "u32", "dose left in the running bolus", "µg"),
-                      f("delivered_24h_ug", "u32", "delivered in the last rolling 24 h", "µg"),
-                      f("battery_state", "u8", "battery state", codes="battery_state"),
-                      f("battery_pct", "u8", "battery left", "%", max=100),
-                      f("days_to_low_reservoir", "u16", "at the current rate; 65535 = never", "days"),
-                      f("days_to_empty", "u16", "at the current rate; 65535 = never", "days"),
-                      f("role", "u8", "this session's role", codes="role"),
-                      f("active_alarms", list_of("alarm_code", 16), "codes of active alarms")),
+            response=STATUS_FIELDS,
             role="PATIENT"),
     Message(0x11, "GET_PRESCRIPTION", "Read the programmed prescription.",
             request=(),
-            response=(f("version", "u16", "incremented by every PROGRAM_PRESCRIPTION"), PRESCRIPTION)),
+            response=PRESCRIPTION_ANSWER),
     Message(0x12, "VALIDATE_PRESCRIPTION", "Check a prescription against the drug library, the pump "
             "and the reservoir without applying it; returns every finding.",
             request=(PRESCRIPTION,), response=(FINDINGS,)),
@@ -500,6 +505,11 @@ MESSAGES = (
                       f("removed_ul", "u32", "total volume withdrawn at refills since reset", "µL"),
                       f("reboots", "u16", "reboots since reset")),
             role="NONE", test_control=True),
+    Message(0x68, "TC_GET_STATUS", "GET_STATUS without a session role: lets a test watch the pump "
+            "while an app holds the session, without touching the app's role.",
+            request=(), response=STATUS_FIELDS, role="NONE", test_control=True),
+    Message(0x69, "TC_GET_PRESCRIPTION", "GET_PRESCRIPTION without a session role (see TC_GET_STATUS).",
+            request=(), response=PRESCRIPTION_ANSWER, role="NONE", test_control=True),
     # ---- events (pump to host) ---------------------------------------------------------------
     Message(0x80, "ALARM_RAISED", "An alarm was raised or re-announced (announce_count > 1 means "
             "the same instance again, not a new alarm).",

@@ -75,6 +75,9 @@ EXAMPLES = {
                                                   naks_sent=3, boluses_delivered=4, delivered_ug=6_820,
                                                   delivered_ul=341, filled_ul=20_000, removed_ul=0,
                                                   reboots=1)),
+    "TC_GET_STATUS": (m.TcGetStatusRequest(), m.TcGetStatusResponse(*STATUS)),
+    "TC_GET_PRESCRIPTION": (m.TcGetPrescriptionRequest(),
+                            m.TcGetPrescriptionResponse(version=4, prescription=MORPHINE_RX)),
     "ALARM_RAISED": (m.AlarmRaised(*ALARM),),
     "ALARM_CLEARED": (m.AlarmCleared(code=Alarm.LOW_RESERVOIR, instance=3, cleared_s=180_000),),
 }
