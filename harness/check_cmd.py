@@ -1,0 +1,47 @@
+"""Run the built-in conformance checks against a target and print a summary table.
+
+The target is a URL (default: the in-process emulator): a device path such as /dev/ttyACM0
+(checked against the USB allowlist first), exec:COMMAND, socket://HOST:PORT or pumpmock://?....
+The exit status is 0 when no check failed, 1 otherwise.
+"""
+
+import sys
+
+from . import DEFAULT_URL
+from .checks import CHECKS, run_checks
+
+MARKS = {"pass": "PASS", "fail": "FAIL", "skip": "skip"}
+
+
+def add_arguments(parser):
+    parser.add_argument("url", nargs="?", default=DEFAULT_URL, help="target URL (default: %(default)s)")
+    parser.add_argument("--only", action="append", metavar="NAME", help="run only this check (repeatable)")
+    parser.add_argument("--list", action="store_true", help="list the checks and exit")
+    parser.add_argument("--timeout", type=float, default=None, help="response timeout in seconds")
+    parser.add_argument("--baud", type=int, default=115200, help="line rate for hardware ports")
+
+
+def main(args):
+    if args.list:
+        for item in CHECKS:
+            print("%-50s %s" % (item.name, item.doc.splitlines()[0] if item.doc else ""))
+        return 0
+    print("pumpmock check %s" % args.url)
+
+    def progress(result):
+        print("  %s  %-50s %6.2fs  %s" % (MARKS[result.status], result.check.name, result.seconds,
+                                           result.detail), flush=True)
+
+    results = run_checks(args.url, args.only, progress=progress, timeout=args.timeout,
+                         baudrate=args.baud)
+    counts = {status: sum(1 for r in results if r.status == status) for status in MARKS}
+    print("\n%-10s %s" % ("result", "checks"))
+    for status in ("pass", "fail", "skip"):
+        print("%-10s %d" % (status, counts[status]))
+    failed = [r for r in results if r.status == "fail"]
+    if failed:
+        print("\nFAILED: " + ", ".join(r.check.name for r in failed))
+    elif not results:
+        print("\nno check matched", file=sys.stderr)
+        return 1
+    return 1 if failed else 0

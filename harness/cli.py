@@ -1,0 +1,55 @@
+"""The `pumpmock` command: serve the emulator, check a target, decode frames, print the protocol.
+
+Each subcommand lives in the module that does the work; this file only wires them up, so
+`pumpmock --help` stays the table of contents.
+"""
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help). Each module has add_arguments(parser) and main(args) -> int.
+SUBCOMMANDS = {
+    "check": ("harness.check_cmd", "run the conformance checks against a target (default: the emulator)"),
+    "spec": ("harness.spec_cmd", "print the protocol document (docs/PROTOCOL.md)"),
+}
+
+EPILOG = """\
+examples:
+  pumpmock check                           conformance checks against the in-process emulator
+  pumpmock check exec:node firmware_mock/wasm_runner.mjs --test-mode
+  pumpmock spec | less
+
+pumpmock never talks to a real implant: hardware ports are checked against a USB allowlist and
+every peer must answer the mock's handshake (NOT FOR CLINICAL USE) before anything else is sent.
+"""
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="pumpmock", description="Test harness and emulator for a fictional implantable drug pump.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        module = importlib.import_module(module_name)
+        sub = commands.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip(),
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.main)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args) or 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""Share one pump line between an external app on a pseudo-terminal and the test's control channel.
+
+    app (any language) ── pty ──┐
+                                ├── PortMux ── upstream port (pumpmock://, a board, exec:...)
+    test's PumpSession ─ control┘
+
+Frames are relayed whole (split at the 0x00 delimiter), so a control frame never lands in the
+middle of one of the app's frames. Answers go back to whoever asked: the mux remembers the
+(msg_id, seq) of every control request in flight; everything else (the app's answers, every
+event, any line noise) goes to the app untouched. `on_frame(direction, block)` sees the app's
+traffic in both directions ("host>pump" / "pump>host"), for transcripts and oracles.
+"""
+
+import os
+import select
+import threading
+import time
+import tty
+
+from protocol import cobs
+from protocol.errors import ProtocolError
+from protocol.framing import NAK, RESPONSE, parse_body
+
+
+def _frame_of(block):
+    try:
+        return parse_body(cobs.decode(block))
+    except ProtocolError:
+        return None
+
+
+class ControlPort:
+    """The test's side of the mux: a pyserial-like port whose answers the mux sorts out for it."""
+
+    def __init__(self, mux):
+        self._mux = mux
+        self._buffer = bytearray()
+        self._ready = threading.Condition()
+        self.timeout = 0.25
+
+    def clock(self):
+        return time.monotonic()
+
+    def write(self, data):
+        self._mux._send_control(bytes(data))
+        return len(data)
+
+    def _deliver(self, block):
+        with self._ready:
+            self._buffer += block + b"\x00"
+            self._ready.notify_all()
+
+    @property
+    def in_waiting(self):
+        with self._ready:
+            return len(self._buffer)
+
+    def read(self, size=1):
+        deadline = time.monotonic() + (self.timeout or 0)
+        with self._ready:
+            while len(self._buffer) < size:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._mux.closed:
+                    break
+                self._ready.wait(remaining)
+            data = bytes(self._buffer[:size])
+            del self._buffer[:size]
+            return data
+
+    def close(self):
+        """The control channel lives as long as the mux."""
+
+
+class PortMux:
+    """Relays frames between an app's pty, the test's control port and the upstream pump line."""
+
+    def __init__(self, upstream, on_frame=None):
+        self.upstream = upstream
+        self.on_frame = on_frame
+        self.control = ControlPort(self)
+        self.closed = False
+        self.silenced = False  # drop everything the pump sends to the app
+        self.drop_answers = 0  # lose this many of the pump's next answers to the app
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        # Never block on the app: if nobody reads the pty and its buffer fills, drop (line noise).
+        os.set_blocking(self._master, False)
+        self.path = os.ttyname(self._slave)
+        self._write_lock = threading.Lock()
+        self._control_pending = set()  # (msg_id, seq) of control requests awaiting an answer
+        self._threads = [threading.Thread(target=self._app_to_pump, daemon=True, name="mux app>pump"),
+                         threading.Thread(target=self._pump_to_all, daemon=True, name="mux pump>*")]
+
+    def start(self):
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def close(self):
+        self.closed = True
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout=2)
+        for fd in (self._master, self._slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---- directions ------------------------------------------------------------------------------
+    def _send_control(self, data):
+        for block in data.split(b"\x00"):
+            frame = _frame_of(block) if block else None
+            if frame is not None:
+                self._control_pending.add((frame.msg_id, frame.seq))
+        with self._write_lock:
+            self.upstream.write(data)
+
+    def _app_to_pump(self):
+        partial = bytearray()
+        while not self.closed:
+            readable, _, _ = select.select([self._master], [], [], 0.05)
+            if not readable:
+                continue
+            try:
+                data = os.read(self._master, 4096)
+            except OSError:  # nothing after all, or the app closed its end; keep serving
+                time.sleep(0.01)
+                continue
+            partial += data
+            end = partial.rfind(0)
+            if end < 0:
+                continue
+            whole = bytes(partial[:end + 1])
+            del partial[:end + 1]
+            with self._write_lock:
+                self.upstream.write(whole)
+            if self.on_frame:
+                for block in whole.split(b"\x00"):
+                    if block:
+                        self.on_frame("host>pump", block)
+
+    def _pump_to_all(self):
+        partial = bytearray()
+        upstream = self.upstream
+        while not self.closed:
+            upstream.timeout = 0.05
+            data = upstream.read(upstream.in_waiting or 1)
+            if not data:
+                continue
+            partial += data
+            while True:
+                end = partial.find(0)
+                if end < 0:
+                    break
+                block = bytes(partial[:end])
+                del partial[:end + 1]
+                self._route(block)
+
+    def _route(self, block):
+        frame = _frame_of(block) if block else None
+        if frame is not None and frame.kind in (RESPONSE, NAK) and (frame.msg_id, frame.seq) in self._control_pending:
+            self._control_pending.discard((frame.msg_id, frame.seq))
+            self.control._deliver(block)
+            return
+        if self.silenced:
+            return
+        if self.drop_answers and frame is not None and frame.kind in (RESPONSE, NAK):
+            self.drop_answers -= 1
+            return
+        try:
+            os.write(self._master, block + b"\x00")
+        except OSError:
+            return  # nobody has the pty open: the app will see what comes next
+        if block and self.on_frame:
+            self.on_frame("pump>host", block)

@@ -1,0 +1,338 @@
+"""pytest plugin: test your programmer software against the pumpmock pump (emulator or board).
+
+Installed with pumpmock (entry point `pytest11`), nothing to import. Options, each also an ini
+key of the same name with dashes as underscores:
+
+  --pump-url URL          target: a device path, exec:..., socket://..., pumpmock://... (default:
+                          the in-process emulator in test mode)
+  --pump-baud N           line rate for hardware ports (default 115200)
+  --pump-faults SPEC      put the line behind link faults (harness.faults syntax)
+  --pump-transcripts DIR  write every test's frames to DIR/<test>.jsonl
+  --pump-oracles NAMES    oracles for every test: dose_limits, alarms, exactly_once
+
+Fixtures: pump_port, pump, programmer, wire, pump_target (see `pytest --fixtures`).
+Markers: needs_test_control, bench, pump_oracles(*names).
+"""
+
+import json
+import os
+import re
+import time
+
+import pytest
+
+from protocol.codes import Role
+
+from . import connect, is_device_path, open_port
+from .client import PumpSession
+from .mux import PortMux
+from .oracles import check as check_oracles
+from .testcontrol import TestControl
+from .wire import Wire, WireTap, decode_block
+
+EMULATOR_FAST = "pumpmock://?clock=virtual"  # for the reference client: waiting costs no wall time
+EMULATOR_REAL = "pumpmock://?clock=real"  # for an external app, which times out by the wall clock
+DEFAULT_TIMEOUT_S = 60
+TAIL_FRAMES = 30
+
+OPTIONS = (
+    ("pump_url", None, "pumpmock target URL (default: the in-process emulator in test mode)"),
+    ("pump_baud", "115200", "line rate for hardware serial ports"),
+    ("pump_faults", None, "link fault spec applied between the harness and the pump"),
+    ("pump_transcripts", None, "directory to write each test's frames to, as JSON lines"),
+    ("pump_oracles", None, "oracles checked after every test: dose_limits alarms exactly_once"),
+)
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("pumpmock", "pumpmock drug-pump emulator and bench")
+    for name, default, help_text in OPTIONS:
+        flag = "--" + name.replace("_", "-")
+        group.addoption(flag, dest=name, default=None, help=help_text)
+        parser.addini(name, help_text, default=default)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs_test_control: skip unless the target pump runs in test mode")
+    config.addinivalue_line("markers", "bench: only for a real board on the bench (--pump-url /dev/tty...)")
+    config.addinivalue_line("markers", "pump_oracles(*names): check these oracles on the wire after the test")
+    config._pumpmock = PumpTarget.from_config(config)
+
+
+def _option(config, name):
+    value = config.getoption(name)
+    if value is None:
+        value = config.getini(name)
+    return value or None
+
+
+class PumpTarget:
+    """What the run talks to, from the options: URL, line rate, faults, transcripts, oracles."""
+
+    def __init__(self, url=None, baud=115200, faults=None, transcripts=None, oracles=()):
+        self.url = url
+        self.baud = baud
+        self.faults = faults
+        self.transcripts = transcripts
+        self.oracles = tuple(oracles)
+        self._test_mode = None
+
+    @classmethod
+    def from_config(cls, config):
+        oracles = _option(config, "pump_oracles")
+        return cls(url=_option(config, "pump_url"), baud=int(_option(config, "pump_baud") or 115200),
+                   faults=_option(config, "pump_faults"), transcripts=_option(config, "pump_transcripts"),
+                   oracles=re.split(r"[\s,]+", oracles.strip()) if oracles else ())
+
+    @property
+    def is_emulator(self):
+        return self.url is None
+
+    @property
+    def is_board(self):
+        return self.url is not None and is_device_path(self.url)
+
+    def test_mode(self):
+        """Whether the target has test control (asked once per run)."""
+        if self._test_mode is None:
+            if self.is_emulator:
+                self._test_mode = True
+            else:
+                with connect(self.url, baudrate=self.baud) as session:
+                    self._test_mode = bool(session.identity.test_mode)
+        return self._test_mode
+
+    def open(self, emulator_url):
+        return open_port(self.url or emulator_url, baudrate=self.baud, faults=self.faults)
+
+
+class PumpControl(TestControl):
+    """Test control of the pump under test, plus line tricks when an app sits on pump_port."""
+
+    __test__ = False
+
+    def __init__(self, session, mux=None):
+        super().__init__(session)
+        self._mux = mux
+
+    def status(self):
+        """The pump's status, read without touching the app's session (TC_GET_STATUS)."""
+        from protocol import messages as m
+        return self._session.request(m.TcGetStatusRequest())
+
+    def prescription(self):
+        """(version, Prescription), read without touching the app's session."""
+        from protocol import messages as m
+        answer = self._session.request(m.TcGetPrescriptionRequest())
+        return answer.version, answer.prescription
+
+    def silence(self, on=True):
+        """Drop everything the pump sends to the app (a dead line, to test the app's timeouts)."""
+        self._need_mux().silenced = on
+
+    def drop_next_responses(self, count=1):
+        """Lose the pump's next `count` answers to the app (to test its retransmission)."""
+        self._need_mux().drop_answers += count
+
+    def _need_mux(self):
+        if self._mux is None:
+            raise RuntimeError("silence() and drop_next_responses() need an app on the pump_port fixture")
+        return self._mux
+
+
+class PumpEnvironment:
+    """Everything one test holds: the pump link, the wire it records, and how to tear down."""
+
+    def __init__(self, target, node_id):
+        self.target = target
+        self.node_id = node_id
+        self.wire = Wire()
+        self.mux = None
+        self.session = None
+        self.control = None
+        self._closers = []
+        self._start = time.monotonic()
+
+    def clock(self):
+        return time.monotonic() - self._start
+
+    def open_pty(self):
+        """Start the mux with an app-side pty; test control goes through its control channel."""
+        if self.mux is None:
+            if self.session is not None:
+                raise RuntimeError("use either pump_port (an external app) or programmer, not both")
+            upstream = self.target.open(EMULATOR_REAL)
+            self._closers.append(upstream.close)
+            self.mux = PortMux(upstream, on_frame=lambda d, block: self.wire.add(decode_block(d, block, self.clock())))
+            self.mux.start()
+            self._closers.insert(0, self.mux.close)
+            control = PumpSession(self.mux.control)
+            control.hello()
+            if control.identity.test_mode:
+                control.test.reset(seed=0)
+            self.control = PumpControl(control, self.mux)
+        return self.mux.path
+
+    def open_session(self):
+        """The reference client, connected, reset and authenticated as clinician."""
+        if self.session is None:
+            if self.mux is not None:
+                raise RuntimeError("use either pump_port (an external app) or programmer, not both")
+            port = self.target.open(EMULATOR_FAST)
+            self._closers.append(port.close)
+            clock = getattr(port, "clock", None)
+            clock = clock if callable(clock) else self.clock
+            session = PumpSession(WireTap(port, self.wire, clock), clock=clock)
+            session.hello()
+            if session.identity.test_mode:
+                session.test.reset(seed=0)
+            session.authenticate(Role.CLINICIAN)
+            self.session = session
+            self.control = PumpControl(session)
+        return self.session
+
+    def settle(self, quiet_s=0.05, limit_s=0.5):
+        """Wait until the app's line has been quiet a moment, so the wire is complete."""
+        if self.mux is None:
+            return
+        deadline = time.monotonic() + limit_s
+        seen = -1
+        while time.monotonic() < deadline and seen != len(self.wire):
+            seen = len(self.wire)
+            time.sleep(quiet_s)
+
+    def close(self):
+        for close in self._closers:
+            try:
+                close()
+            except Exception:  # teardown must not mask the test's own outcome
+                pass
+
+    def write_transcript(self, directory):
+        os.makedirs(directory, exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.node_id).strip("_") + ".jsonl"
+        with open(os.path.join(directory, name), "w") as out:
+            out.write(json.dumps({"transcript": 1, "test": self.node_id}) + "\n")
+            for entry in self.wire:
+                out.write(json.dumps(entry) + "\n")
+
+
+# ---- fixtures --------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def pump_target(request):
+    """The run's target: .url (None = in-process emulator), .baud, .faults, .is_board, .test_mode()."""
+    return request.config._pumpmock
+
+
+@pytest.fixture
+def _pumpmock_env(request, pump_target):
+    env = PumpEnvironment(pump_target, request.node.nodeid)
+    request.node._pumpmock_env = env
+    yield env
+    env.settle()
+    if pump_target.transcripts:
+        env.write_transcript(pump_target.transcripts)
+    env.close()
+
+
+@pytest.fixture
+def pump_port(_pumpmock_env):
+    """Path of a pseudo-terminal for the programmer app under test to open (115200 8N1).
+
+    Behind it: the in-process emulator (reset to factory state, test mode, real clock) or the
+    --pump-url target. The `pump` fixture controls the same pump; `wire` shows the app's frames.
+    """
+    return _pumpmock_env.open_pty()
+
+
+@pytest.fixture
+def programmer(_pumpmock_env):
+    """The harness's reference programmer (harness.PumpSession), reset and logged in as clinician."""
+    return _pumpmock_env.open_session()
+
+
+@pytest.fixture
+def pump(request, _pumpmock_env, pump_target):
+    """Test control of the pump under test: faults, reservoir, battery, clock, power, counters.
+
+    Skips the test when the target is not in test mode. With pump_port, it controls the pump
+    the app talks to (and can silence or drop the app's line); otherwise the programmer's.
+    """
+    if not pump_target.test_mode():
+        pytest.skip("needs test control: %s is not in test mode" % pump_target.url)
+    if "pump_port" in request.fixturenames:
+        request.getfixturevalue("pump_port")
+    else:
+        _pumpmock_env.open_session()
+    return _pumpmock_env.control
+
+
+@pytest.fixture
+def wire(_pumpmock_env):
+    """Every frame between the programmer (app or reference client) and the pump, decoded."""
+    return _pumpmock_env.wire
+
+
+# ---- markers, oracles, reports ---------------------------------------------------------------
+_PUMP_FIXTURES = {"pump_port", "pump", "programmer", "wire"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """A silent device must fail a test, not hang it: default timeout for pump tests."""
+    configured = _timeout_configured(config)
+    for item in items:
+        if _PUMP_FIXTURES & set(getattr(item, "fixturenames", ())) and not configured \
+                and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(DEFAULT_TIMEOUT_S))
+
+
+def _timeout_configured(config):
+    if not config.pluginmanager.hasplugin("timeout"):
+        return True  # no pytest-timeout: nothing to set
+    return bool(config.getoption("timeout", None) or config.getini("timeout"))
+
+
+def pytest_runtest_setup(item):
+    target = item.config._pumpmock
+    if item.get_closest_marker("bench") and not target.is_board:
+        pytest.skip("bench test: needs a board (--pump-url /dev/ttyACM0)")
+    if item.get_closest_marker("needs_test_control") and not target.test_mode():
+        pytest.skip("needs test control: %s is not in test mode" % target.url)
+
+
+def _oracles_for(item):
+    names = list(item.config._pumpmock.oracles)
+    for marker in item.iter_markers("pump_oracles"):
+        names += [n for n in marker.args if n not in names]
+    return names
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    result = yield
+    env = getattr(item, "_pumpmock_env", None)
+    names = _oracles_for(item)
+    if env is not None and names:
+        env.settle()
+        violations = check_oracles(env.wire, names)
+        if violations:
+            raise AssertionError("pumpmock oracles found %d violation(s):\n  %s"
+                                 % (len(violations), "\n  ".join(violations)))
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    env = getattr(item, "_pumpmock_env", None)
+    if report.failed and env is not None and len(env.wire):
+        report.sections.append(("pumpmock wire (last %d frames)" % TAIL_FRAMES, "\n".join(env.wire.tail(TAIL_FRAMES))))
+    return report
+
+
+def pytest_report_header(config):
+    target = config._pumpmock
+    where = target.url or "in-process emulator (test mode)"
+    extra = ", faults %s" % target.faults if target.faults else ""
+    extra += ", oracles %s" % " ".join(target.oracles) if target.oracles else ""
+    return "pumpmock: %s%s" % (where, extra)

@@ -1,0 +1,146 @@
+"""What crossed the line, decoded: the `wire` fixture and the oracles read this.
+
+An entry is a dict (the transcript line format) with attribute access:
+    t, dir ("host>pump" | "pump>host"), wire (hex), kind ("REQUEST", "RESPONSE", "EVENT", "ACK",
+    "NAK", or None for a rejected block), msg_id, seq, name (catalog message name), fields (the
+    payload as plain JSON), text (readable), error (None, or why the bytes could not be decoded)
+"""
+
+from protocol import cobs
+from protocol.catalog import MESSAGES_BY_ID
+from protocol.errors import ProtocolError
+from protocol.framing import KIND_NAMES, parse_body
+from protocol.jsonify import describe, to_jsonable
+from protocol.messages import decode_message
+
+HOST_TO_PUMP = "host>pump"
+PUMP_TO_HOST = "pump>host"
+
+
+class Entry(dict):
+    """One frame (or rejected block) on the wire; keys readable as attributes."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __repr__(self):
+        return "<%s t=%.3f %s>" % (self["dir"], self["t"], self["text"])
+
+
+def decode_block(direction, block, t):
+    """An Entry for one COBS block (no delimiter) seen going `direction` at time `t`."""
+    entry = Entry(t=round(t, 6), dir=direction, wire=(bytes(block) + b"\x00").hex(), kind=None, msg_id=None,
+                  seq=None, name=None, fields=None, text="", error=None)
+    try:
+        frame = parse_body(cobs.decode(bytes(block)))
+    except ProtocolError as error:
+        entry.update(error=error.reason, text="rejected (%s): %s" % (error.reason, error))
+        return entry
+    message = MESSAGES_BY_ID.get(frame.msg_id)
+    entry.update(kind=KIND_NAMES[frame.kind], msg_id=frame.msg_id, seq=frame.seq,
+                 name=message.name if message else None)
+    try:
+        decoded = decode_message(frame, strict=False)
+    except ProtocolError as error:
+        entry.update(error=error.reason, text="%s %s seq=%d undecodable (%s)" % (
+            entry["kind"], entry["name"] or "0x%02x" % frame.msg_id, frame.seq, error))
+        return entry
+    entry.update(fields=to_jsonable(decoded), text="%s %s seq=%d %s" % (
+        entry["kind"], entry["name"] or "0x%02x" % frame.msg_id, frame.seq, describe(decoded)))
+    return entry
+
+
+class Wire:
+    """Every frame seen so far between a programmer and the pump, oldest first."""
+
+    def __init__(self):
+        self.entries = []
+
+    def add(self, entry):
+        self.entries.append(entry)
+
+    def __iter__(self):
+        return iter(list(self.entries))
+
+    def __len__(self):
+        return len(self.entries)
+
+    def __getitem__(self, index):
+        return self.entries[index]
+
+    def select(self, direction=None, kind=None, name=None):
+        return [e for e in list(self.entries)
+                if (direction is None or e["dir"] == direction) and (kind is None or e["kind"] == kind)
+                and (name is None or e["name"] == name)]
+
+    def requests(self, name=None):
+        """Requests the programmer sent (retransmissions included, in order)."""
+        return self.select(HOST_TO_PUMP, "REQUEST", name)
+
+    def responses(self, name=None):
+        return self.select(PUMP_TO_HOST, "RESPONSE", name)
+
+    def naks(self, name=None):
+        return self.select(PUMP_TO_HOST, "NAK", name)
+
+    def events(self, name=None):
+        return self.select(PUMP_TO_HOST, "EVENT", name)
+
+    def answer_to(self, request):
+        """The first RESPONSE or NAK to a request entry, or None."""
+        for entry in self.select(PUMP_TO_HOST):
+            if entry["kind"] in ("RESPONSE", "NAK") and entry["seq"] == request["seq"] \
+                    and entry["msg_id"] == request["msg_id"] and entry["t"] >= request["t"]:
+                return entry
+        return None
+
+    def tail(self, count=30):
+        """The last `count` entries as readable lines."""
+        return ["t=%9.3f  %s  %s" % (e["t"], e["dir"], e["text"]) for e in list(self.entries)[-count:]]
+
+
+class WireTap:
+    """A port wrapper that records every frame written and read into a Wire (reads and writes pass through)."""
+
+    def __init__(self, port, wire, clock):
+        self._port = port
+        self._wire = wire
+        self._clock = clock
+        self._partial = {HOST_TO_PUMP: bytearray(), PUMP_TO_HOST: bytearray()}
+
+    def _record(self, direction, data):
+        partial = self._partial[direction]
+        partial += data
+        end = partial.rfind(0)
+        if end < 0:
+            return
+        now = self._clock()
+        for block in bytes(partial[:end]).split(b"\x00"):
+            if block:
+                self._wire.add(decode_block(direction, block, now))
+        del partial[:end + 1]
+
+    def write(self, data):
+        written = self._port.write(data)
+        self._record(HOST_TO_PUMP, bytes(data))
+        return written
+
+    def read(self, size=1):
+        data = self._port.read(size)
+        if data:
+            self._record(PUMP_TO_HOST, data)
+        return data
+
+    def __getattr__(self, name):  # timeout, in_waiting, clock, close ... go to the real port
+        return getattr(self._port, name)
+
+    def __setattr__(self, name, value):
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._port, name, value)

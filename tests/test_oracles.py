@@ -1,0 +1,129 @@
+"""Oracles judge a programmer by its frames: each rule fires on the mistake and stays quiet otherwise."""
+
+from protocol import Ack, encode_message
+from protocol import messages as m
+from protocol.codes import Alarm, AlarmState, Drug, Limit, Priority, Severity, TherapyMode
+from harness.oracles import alarms, check, dose_limits, exactly_once
+from harness.wire import HOST_TO_PUMP, PUMP_TO_HOST, Wire, decode_block
+
+import pytest
+
+
+class Script:
+    """Builds a Wire from messages, as if they had crossed the line in this order."""
+
+    def __init__(self):
+        self.wire = Wire()
+        self.t = 0.0
+
+    def send(self, message, seq, direction=HOST_TO_PUMP, dt=0.01):
+        self.t += dt
+        block = encode_message(message, seq)[:-1]
+        self.wire.add(decode_block(direction, block, self.t))
+        return self
+
+    def answer(self, message, seq, dt=0.01):
+        return self.send(message, seq, PUMP_TO_HOST, dt)
+
+
+RX = m.Prescription(drug=Drug.MORPHINE, concentration_ug_per_ml=20_000, mode=TherapyMode.SIMPLE_CONTINUOUS,
+                    daily_dose_ug=3_000, max_daily_dose_ug=5_000, refill_interval_days=30)
+
+
+def test_a_prescription_within_limits_passes():
+    script = Script().send(m.ProgramPrescriptionRequest(prescription=RX), 1) \
+        .answer(m.ProgramPrescriptionResponse(version=1), 1)
+    assert dose_limits(script.wire) == []
+
+
+def test_mg_sent_as_ug_breaks_the_hard_limit_and_is_named():
+    rx = RX._replace(daily_dose_ug=3_000_000, max_daily_dose_ug=5_000_000)
+    [first, *_] = dose_limits(Script().send(m.ProgramPrescriptionRequest(prescription=rx), 4).wire)
+    assert "above the hard limit" in first and "3000000 > 15000" in first and "seq 4" in first
+
+
+def test_ug_sent_as_mg_is_below_the_pump_minimum_rate():
+    rx = RX._replace(daily_dose_ug=3, max_daily_dose_ug=5)
+    [violation] = dose_limits(Script().send(m.ProgramPrescriptionRequest(prescription=rx), 4).wire)
+    assert "below the pump's minimum" in violation
+
+
+def test_override_of_a_finding_never_shown_is_flagged_and_a_shown_one_is_not():
+    rx = RX._replace(daily_dose_ug=11_000, max_daily_dose_ug=12_000)
+    blind = Script().send(m.ProgramPrescriptionRequest((Limit.DAILY_DOSE_SOFT,), rx), 2)
+    assert "never reported" in dose_limits(blind.wire)[0]
+    shown = Script().send(m.ValidatePrescriptionRequest(rx), 1).answer(m.ValidatePrescriptionResponse(
+        (m.Finding(Limit.DAILY_DOSE_SOFT, Severity.SOFT, 10_000, 11_000),)), 1) \
+        .send(m.ProgramPrescriptionRequest((Limit.DAILY_DOSE_SOFT,), rx), 2)
+    assert dose_limits(shown.wire) == []
+
+
+def test_prescription_concentration_must_follow_the_last_refill():
+    script = Script().send(m.RefillRequest(Drug.MORPHINE, 10_000, 20_000), 1) \
+        .answer(m.RefillResponse(20_000, 100), 1).send(m.ProgramPrescriptionRequest(prescription=RX), 2)
+    [violation] = dose_limits(script.wire)
+    assert "20000 µg/mL but the reservoir holds 10000 µg/mL" in violation
+
+
+def raised(instance=1, count=1, code=Alarm.MOTOR_STALL):
+    return m.AlarmRaised(code, Priority.HIGH, 1, AlarmState.ACTIVE, instance, 100, count)
+
+
+def test_an_unacknowledged_alarm_is_reported():
+    script = Script().answer(raised(), 500).send(Ack(0x80), 500)
+    assert alarms(script.wire) == ["alarm MOTOR_STALL instance 1 was never acknowledged"]
+
+
+def test_acknowledged_alarm_and_link_ack_pass():
+    script = Script().answer(raised(), 500).send(Ack(0x80), 500) \
+        .send(m.AckAlarmRequest(Alarm.MOTOR_STALL, 1), 3).answer(m.AckAlarmResponse(0), 3)
+    assert alarms(script.wire) == []
+
+
+def test_an_event_without_link_ack_is_reported():
+    script = Script().answer(raised(), 500).send(m.AckAlarmRequest(Alarm.MOTOR_STALL, 1), 3)
+    assert alarms(script.wire) == ["app never ACKed event ALARM_RAISED seq 500: the pump keeps re-sending it"]
+
+
+def test_a_reannouncement_acknowledged_as_new_is_reported():
+    script = Script().answer(raised(), 500).send(Ack(0x80), 500) \
+        .send(m.AckAlarmRequest(Alarm.MOTOR_STALL, 1), 3).answer(raised(count=2), 501).send(Ack(0x80), 501) \
+        .send(m.AckAlarmRequest(Alarm.MOTOR_STALL, 1), 4)
+    assert alarms(script.wire) == ["app acknowledged alarm MOTOR_STALL instance 1 twice: it treated a "
+                                   "re-announced alarm as a new one"]
+
+
+def test_therapy_change_past_a_standing_high_alarm_is_reported():
+    script = Script().answer(raised(), 500).send(Ack(0x80), 500).send(m.PtmBolusRequest(), 7) \
+        .send(m.AckAlarmRequest(Alarm.MOTOR_STALL, 1), 8)
+    assert alarms(script.wire) == ["app sent PTM_BOLUS (seq 7) while high-priority alarm MOTOR_STALL "
+                                   "instance 1 stood unacknowledged"]
+
+
+def test_a_late_acknowledgement_misses_the_deadline():
+    script = Script().answer(raised(), 500).send(Ack(0x80), 500) \
+        .send(m.AckAlarmRequest(Alarm.MOTOR_STALL, 1), 3, dt=90.0)
+    assert "after 90.0 s" in alarms(script.wire, deadline_s=60)[0]
+
+
+def test_a_bolus_retried_under_a_new_seq_while_unanswered_is_reported():
+    bolus = m.ClinicianBolusRequest(3, 100, 600)
+    script = Script().send(bolus, 10).send(bolus, 11, dt=0.3).answer(m.ClinicianBolusResponse(5, 700), 11)
+    [violation] = exactly_once(script.wire)
+    assert "re-sent under a new sequence number (seq 10, then seq 11)" in violation
+
+
+def test_same_seq_retransmission_and_two_answered_boluses_are_fine():
+    bolus = m.ClinicianBolusRequest(3, 100, 600)
+    retransmitted = Script().send(bolus, 10).send(bolus, 10, dt=0.3).answer(m.ClinicianBolusResponse(5, 700), 10)
+    assert exactly_once(retransmitted.wire) == []
+    twice = Script().send(bolus, 10).answer(m.ClinicianBolusResponse(5, 700), 10).send(bolus, 11) \
+        .answer(m.ClinicianBolusResponse(5, 700), 11)
+    assert exactly_once(twice.wire) == []
+
+
+def test_check_prefixes_oracle_names_and_rejects_unknown_ones():
+    script = Script().answer(raised(), 500)
+    assert all(v.startswith("alarms: ") for v in check(script.wire, ["alarms"]))
+    with pytest.raises(ValueError, match="unknown pump oracle"):
+        check(script.wire, ["typo"])
