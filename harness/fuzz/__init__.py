@@ -1,0 +1,1 @@
+"""Protocol fuzzing: catalog-derived strategies, a model-based stateful test, mutation fuzzing."""
