@@ -1,0 +1,84 @@
+"""Challenge–response authentication of a session role: nonces, HMAC-SHA256, failure lockout.
+
+MicroPython has hashlib.sha256 but no hmac module, so HMAC (RFC 2104) is written out here.
+Role keys default to SHA-256(b"pumpmock-v1|" + role name + b"|" + serial): deliberately
+derivable, because this is a mock; the harness derives the same keys (protocol.auth).
+Nonces come from a SHA-256 counter seeded by the pump's seed, so tests are reproducible.
+All of this state is volatile: a reboot forgets nonces, failures and lockouts.
+"""
+
+import hashlib
+
+from . import spec
+from .errors import Refusal
+from .packing import packer
+
+_BLOCK = 64
+_NONCE_INPUT = packer("<III")
+ROLE_NAMES = {spec.ROLE_PATIENT: b"patient", spec.ROLE_CLINICIAN: b"clinician"}
+
+
+def hmac_sha256(key, message):
+    """HMAC-SHA256(key, message)."""
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key + bytes(_BLOCK - len(key))
+    inner = hashlib.sha256(bytes([b ^ 0x36 for b in key]) + message).digest()
+    return hashlib.sha256(bytes([b ^ 0x5C for b in key]) + inner).digest()
+
+
+def default_role_key(serial, role):
+    return hashlib.sha256(b"pumpmock-v1|" + ROLE_NAMES[role] + b"|" + serial.encode()).digest()
+
+
+def expected_mac(key, nonce, serial, role):
+    return hmac_sha256(key, nonce + serial.encode() + bytes([role]))
+
+
+class Authenticator:
+    """One outstanding nonce at a time; AUTH_MAX_FAILURES consecutive failures lock out."""
+
+    def __init__(self, serial, role_keys, seed, boot):
+        self.serial = serial
+        self.role_keys = role_keys
+        self.seed = seed
+        self.boot = boot  # reboot count: nonces never repeat across reboots
+        self.counter = 0
+        self.nonce = None  # (nonce, role, issued_ms)
+        self.failures = 0
+        self.locked_until_ms = 0
+
+    def _check_lockout(self, now_ms):
+        if now_ms < self.locked_until_ms:
+            remaining_s = (self.locked_until_ms - now_ms + 999) // 1000
+            raise Refusal(spec.E_AUTH_LOCKED_OUT, 0, spec.AUTH_LOCKOUT_S, remaining_s)
+
+    def challenge(self, role, now_ms):
+        """A fresh 16-byte nonce for `role`; replaces any outstanding one."""
+        self._check_lockout(now_ms)
+        material = b"pumpmock-nonce|" + _NONCE_INPUT.pack(self.seed & 0xFFFFFFFF, self.boot & 0xFFFFFFFF,
+                                                          self.counter & 0xFFFFFFFF)
+        self.counter += 1
+        nonce = hashlib.sha256(material).digest()[:16]
+        self.nonce = (nonce, role, now_ms)
+        return nonce
+
+    def respond(self, role, mac, now_ms):
+        """The role on success; raises Refusal. Any attempt spends the outstanding nonce."""
+        self._check_lockout(now_ms)
+        outstanding = self.nonce
+        self.nonce = None
+        ok = False
+        if outstanding is not None:
+            nonce, nonce_role, issued_ms = outstanding
+            fresh = now_ms - issued_ms <= spec.NONCE_LIFETIME_S * 1000
+            if fresh and nonce_role == role:
+                ok = expected_mac(self.role_keys[role], nonce, self.serial, role) == mac
+        if ok:
+            self.failures = 0
+            return role
+        self.failures += 1
+        if self.failures >= spec.AUTH_MAX_FAILURES:
+            self.failures = 0
+            self.locked_until_ms = now_ms + spec.AUTH_LOCKOUT_S * 1000
+        raise Refusal(spec.E_UNAUTHORIZED)

@@ -1,0 +1,327 @@
+"""The pump emulator core: a sans-I/O state machine. Bytes and the time in, bytes out.
+
+    pump = Pump(serial="PM-000001", test_mode=False, storage=None, seed=0)
+    out = pump.receive(data, now_ms)   # bytes from the line -> bytes to write
+    out = pump.poll(now_ms)            # no input: run time forward -> bytes to write
+    pump.next_deadline_ms()            # when poll() next has something to do, or None
+
+now_ms is the shell's monotonic clock in integer ms. The core never reads a clock, sleeps
+or does I/O, so any shell (pty, TCP, a MicroPython board, WebAssembly) drives it the same
+way. This module is the protocol side: frames, dispatch, the session, the exactly-once
+cache, events and persistence; model.py and commands.py are the pump itself.
+"""
+
+from . import codec
+from . import snapshot
+from . import spec
+from .auth import Authenticator, default_role_key
+from .dedup import REUSED, ExactlyOnceCache, request_digest
+from .errors import Refusal
+from .framing import FrameReader, encode_frame
+from .handlers import HANDLERS
+from .model import PumpModel
+from .packing import packer
+from .persist import Persistence
+from .storage import PowerCut, RamStorage
+from .therapy import clamp32, days_of
+
+_NAK = packer("<BBII")
+_MASK32 = 0xFFFFFFFF
+_PENDING_MAX = 32  # unacknowledged event frames kept for re-sending
+_BOOT_EVENT_SEQ_SKIP = 1024  # after a real reboot, event seqs restart well past the saved one
+
+
+class Pump:
+    """One emulated pump and its single host session."""
+
+    def __init__(self, serial="PM-000001", test_mode=False, storage=None, seed=0,
+                 capacity_ul=spec.CAPACITY_UL, role_keys=None):
+        self.serial = serial
+        self.test_mode = bool(test_mode)
+        self.storage = storage if storage is not None else RamStorage()
+        self.role_keys = role_keys or {spec.ROLE_PATIENT: default_role_key(serial, spec.ROLE_PATIENT),
+                                       spec.ROLE_CLINICIAN: default_role_key(serial, spec.ROLE_CLINICIAN)}
+        self.model = PumpModel(capacity_ul, sink=self)
+        self.cache = ExactlyOnceCache(spec.DEDUP_CACHE_SIZE)
+        self.persistence = Persistence(self.storage, self.model.log.capacity)
+        self.reader = FrameReader()
+        self.seed = seed
+        self.host_session_id = None
+        self.event_seq = 0
+        self.requests_executed = 0
+        self.dedup_hits = 0
+        self.naks_sent = 0
+        self._origin_ms = None  # shell ms of the first call; the pump clock is relative to it
+        self._base_ms = 0  # pump clock at _origin_ms (moved by warps and resets)
+        self._last_now = 0
+        self._out = None  # frames produced by the current call
+        self._now_shell = 0
+        self._replaying = False
+        self._pending = []  # [msg_id, seq, frame, next retry shell ms, retries left]
+        self._announced = {}  # alarm instance -> announce_count last sent
+        self._deadline = None
+        self._dirty = False
+        if self._load():
+            self.event_seq = (self.event_seq + _BOOT_EVENT_SEQ_SKIP) & 0xFFFF
+            self._power_up()
+        self._volatile_reset()
+
+    # ---- the sans-I/O API --------------------------------------------------------------------
+    def receive(self, data, now_ms):
+        """Bytes from the line at now_ms -> bytes to write (answers, NAKs, events due)."""
+        self._begin(now_ms)
+        out = self._out
+        for frame in self.reader.feed(data):
+            mark = len(out)
+            clock = self._clock()  # a warp or a reset earlier in this input moved it
+            try:
+                self._handle(frame, clock)
+            except PowerCut:
+                del out[mark:]  # the pump died before sending anything for this frame
+                self._restart(clock)
+                break  # the rest of this input arrived while the pump was rebooting
+        return self._end()
+
+    def poll(self, now_ms):
+        """Run time forward to now_ms -> bytes to write (events, re-announcements, re-sends)."""
+        self._begin(now_ms)
+        return self._end()
+
+    def next_deadline_ms(self):
+        """Shell ms when poll() next has work (model events, re-announcements, event re-sends)."""
+        if self._origin_ms is None:
+            return None
+        if self._deadline is None:
+            model = self.model
+            due = model.next_event_ms(model.clock_ms)
+            for alarm in model.alarms.alarms:
+                if not alarm.acked_count:
+                    sent = self._announced.get(alarm.instance, 0)
+                    announce = alarm.raised_ms + sent * alarm.interval_ms
+                    if announce < due:
+                        due = announce
+            deadline = due - self._base_ms + self._origin_ms
+            for entry in self._pending:
+                if entry[3] < deadline:
+                    deadline = entry[3]
+            self._deadline = deadline
+        return self._deadline
+
+    # ---- one call ----------------------------------------------------------------------------
+    def _begin(self, now_ms):
+        if self._origin_ms is None:
+            self._origin_ms = now_ms
+            self._last_now = now_ms
+            self._base_ms = self.model.clock_ms
+        if now_ms < self._last_now:
+            now_ms = self._last_now  # the shell's clock must not run backwards; treat it as now
+        self._last_now = now_ms
+        self._now_shell = now_ms
+        self._out = []
+        self._deadline = None
+        clock = self._clock()
+        self.model.advance(clock)
+        return clock
+
+    def _clock(self):
+        return self._base_ms + (self._last_now - self._origin_ms)
+
+    def _end(self):
+        """Link duties at the end of every call: re-announcements, then event re-sends."""
+        out = self._out
+        clock = self.model.clock_ms
+        for alarm in self.model.alarms.alarms:
+            if not alarm.acked_count:
+                count = alarm.announce_count(clock)
+                if count > self._announced.get(alarm.instance, 0):
+                    self._emit(spec.ID_ALARM_RAISED, alarm.entry(clock))
+                    self._announced[alarm.instance] = count
+        now = self._now_shell
+        keep = []
+        for entry in self._pending:
+            if entry[3] <= now and entry[4] > 0:
+                out.append(entry[2])
+                entry[3] = now + spec.EVENT_RETRY_MS
+                entry[4] -= 1
+            if entry[4] > 0:
+                keep.append(entry)
+        self._pending = keep
+        self._out = None
+        return b"".join(out)
+
+    # ---- events --------------------------------------------------------------------------------
+    def alarm_raised(self, alarm, t):
+        """Model sink: a new instance is listed."""
+        if self._out is None or self._replaying:
+            return
+        self._announced[alarm.instance] = 1
+        self._emit(spec.ID_ALARM_RAISED, alarm.entry(t))
+
+    def alarm_cleared(self, alarm, t):
+        """Model sink: an instance left the list."""
+        self._announced.pop(alarm.instance, None)
+        if self._out is None or self._replaying:
+            return
+        self._emit(spec.ID_ALARM_CLEARED, {"code": alarm.code, "instance": alarm.instance,
+                                           "cleared_s": (t // 1000) & _MASK32})
+
+    def _emit(self, msg_id, values):
+        seq = self.event_seq
+        self.event_seq = (seq + 1) & 0xFFFF
+        frame = encode_frame(spec.K_EVENT, msg_id, seq, codec.encode(spec.EVENT[msg_id], values))
+        self._out.append(frame)
+        self._pending.append([msg_id, seq, frame, self._now_shell + spec.EVENT_RETRY_MS,
+                              spec.EVENT_MAX_RETRIES])
+        if len(self._pending) > _PENDING_MAX:
+            self._pending.pop(0)
+
+    def _acknowledged(self, msg_id, seq):
+        self._pending = [e for e in self._pending if e[0] != msg_id or e[1] != seq]
+
+    # ---- requests ------------------------------------------------------------------------------
+    def _handle(self, frame, clock):
+        version, kind, msg_id, seq, payload = frame
+        if kind == spec.K_ACK:
+            if version == spec.PROTOCOL_VERSION and not payload:
+                self._acknowledged(msg_id, seq)
+            return
+        if version != spec.PROTOCOL_VERSION:
+            return self._refuse(msg_id, seq, Refusal(spec.E_BAD_VERSION, 0, spec.PROTOCOL_VERSION, version))
+        message = spec.MESSAGES.get(msg_id) if kind == spec.K_REQUEST else None
+        if message is None:
+            return self._refuse(msg_id, seq, Refusal(spec.E_UNKNOWN_MESSAGE))
+        _name, needed_role, state_changing, test_control = message
+        if test_control and not self.test_mode:
+            return self._refuse(msg_id, seq, Refusal(spec.E_NOT_IN_TEST_MODE))
+        if needed_role != spec.ROLE_NONE:
+            if self.role == spec.ROLE_NONE:
+                return self._refuse(msg_id, seq, Refusal(spec.E_UNAUTHORIZED))
+            if self.role < needed_role:
+                return self._refuse(msg_id, seq, Refusal(spec.E_WRONG_ROLE, needed_role))
+        digest = None
+        if state_changing:
+            digest = request_digest(msg_id, payload)
+            cached = self.cache.lookup(seq, msg_id, digest)
+            if cached is REUSED:
+                return self._refuse(msg_id, seq, Refusal(spec.E_SEQUENCE_REUSED))
+            if cached is not None:
+                self.dedup_hits += 1
+                return self._send(cached[2], msg_id, seq, cached[3])
+        self._dirty = state_changing
+        self.requests_executed += 1
+        try:
+            request = codec.decode_request(spec.REQUEST[msg_id], payload)
+            response = HANDLERS[msg_id](self, request, clock)
+            kind_out, body = spec.K_RESPONSE, codec.encode(spec.RESPONSE[msg_id], response or {})
+        except Refusal as refusal:
+            kind_out, body = spec.K_NAK, _nak_payload(refusal)
+        if state_changing:
+            self.cache.store(seq, msg_id, digest, kind_out, body)
+        if self._dirty:
+            self._save()
+        self._send(kind_out, msg_id, seq, body)
+
+    def _refuse(self, msg_id, seq, refusal):
+        self.requests_executed += 1
+        self._send(spec.K_NAK, msg_id, seq, _nak_payload(refusal))
+
+    def _send(self, kind, msg_id, seq, body):
+        if kind == spec.K_NAK:
+            self.naks_sent += 1
+        self._out.append(encode_frame(kind, msg_id, seq, body))
+
+    # ---- persistence and reboots ---------------------------------------------------------------
+    def _save(self):
+        body = snapshot.encode(self.model, self.cache, self.host_session_id, self.seed, self.event_seq)
+        self.persistence.save(body, self.model.log)
+        self._dirty = False
+
+    def _load(self):
+        """Load the newest saved state; False (and factory state) when there is none."""
+        body = self.persistence.load()
+        if body is None:
+            self.model.reset()
+            self.cache.clear()
+            self.host_session_id = None
+            return False
+        session_id, seed, event_seq, (log_oldest, log_next) = snapshot.decode(body, self.model, self.cache)
+        self.host_session_id, self.seed, self.event_seq = session_id, seed, event_seq
+        oldest, entries = self.persistence.load_log(log_oldest, log_next)
+        self.model.log.restore(oldest, log_next, entries)
+        return True
+
+    def _power_up(self):
+        """Boot from a loaded state: count the reboot, log it, save."""
+        model = self.model
+        model.reboots += 1
+        model.log_entry(model.clock_ms, spec.LOG_POWER_UP, 0, model.reboots)
+        while True:
+            try:
+                self._save()
+                return
+            except PowerCut:
+                self._load()
+                model.reboots += 1
+                model.log_entry(model.clock_ms, spec.LOG_POWER_UP, 0, model.reboots)
+
+    def _restart(self, clock):
+        """A power loss at pump clock `clock`: reload, replay the time since the save, boot.
+
+        The pump's real-time clock runs on through the loss, and nothing but time changed the
+        state since the last save, so replaying it reproduces every dose, log entry and alarm."""
+        event_seq = self.event_seq  # link state: the host's de-duplication must not be fooled
+        self._load()
+        self._replaying = True
+        try:
+            self.model.advance(clock)
+        finally:
+            self._replaying = False
+        self.event_seq = event_seq
+        self._power_up()
+        self._volatile_reset()
+
+    def _volatile_reset(self):
+        """What a reboot forgets: the session role, nonces, pending events, partial input."""
+        self.role = spec.ROLE_NONE
+        self.auth = Authenticator(self.serial, self.role_keys, self.seed, self.model.reboots)
+        self._pending = []
+        self.reader.reset()
+        clock = self.model.clock_ms
+        self._announced = {}
+        for alarm in self.model.alarms.alarms:
+            self._announced[alarm.instance] = alarm.announce_count(clock)
+
+    # ---- readings --------------------------------------------------------------------------------
+    def status(self, clock):
+        model = self.model
+        dose_rate, volume_rate = model.basal_rates(clock)
+        daily_ul = model.daily_volume_ul()
+        reservoir = model.reservoir_ul
+        low = reservoir - spec.LOW_RESERVOIR_UL
+        return {
+            "clock_s": (clock // 1000) & _MASK32, "therapy_state": model.therapy_state(),
+            "mode": 0 if model.rx is None else model.rx["mode"], "drug": model.drug,
+            "concentration_ug_per_ml": model.conc, "reservoir_ul": reservoir, "capacity_ul": model.capacity_ul,
+            "basal_rate_ug_per_day": clamp32(dose_rate), "basal_rate_ul_per_day": clamp32(volume_rate),
+            "bolus_remaining_ug": clamp32(model.bolus_remaining_ug()),
+            "delivered_24h_ug": clamp32(model.delivered_24h_ng(clock) // 1000),
+            "battery_state": model.battery_state(), "battery_pct": model.battery_pct(),
+            "days_to_low_reservoir": days_of(low if low > 0 else 0, daily_ul),
+            "days_to_empty": days_of(reservoir, daily_ul), "role": self.role,
+            "active_alarms": [alarm.code for alarm in model.alarms.alarms],
+        }
+
+    def counters(self):
+        model = self.model
+        return {"requests_executed": self.requests_executed & _MASK32, "dedup_hits": self.dedup_hits & _MASK32,
+                "frames_bad": self.reader.frames_bad & _MASK32, "naks_sent": self.naks_sent & _MASK32,
+                "boluses_delivered": model.boluses_started & _MASK32,
+                "delivered_ug": (model.delivered_ng // 1000) & _MASK32,
+                "delivered_ul": model.delivered_ul & _MASK32, "filled_ul": model.filled_ul & _MASK32,
+                "removed_ul": model.removed_ul & _MASK32, "reboots": model.reboots & 0xFFFF}
+
+
+def _nak_payload(refusal):
+    return _NAK.pack(refusal.code, refusal.subject & 0xFF, clamp32(refusal.limit_value),
+                     clamp32(refusal.actual_value))
+

@@ -1,0 +1,125 @@
+"""Frames on the pump's serial line: CRC-16/CCITT-FALSE, COBS, frame encoding and a resynchronising reader.
+
+    body = version u8 | kind u8 | msg_id u8 | seq u16 LE | payload | crc16 BE (over everything before it)
+    wire = COBS(body) 0x00
+
+Pure Python so that it runs on MicroPython (no binascii.crc_hqx there). Written apart from the
+host's protocol.cobs and protocol.crc; tests/test_firmware_framing.py holds them byte-identical.
+"""
+
+from . import spec
+from .packing import packer
+
+HEADER = packer("<BBBH")
+_CRC = packer(">H")
+_MIN_BODY = spec.HEADER_SIZE + spec.CRC_SIZE
+_LAST_KIND = spec.K_NAK
+
+
+def _crc_table():
+    table = []
+    for top in range(256):
+        crc = top << 8
+        for _bit in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
+        table.append(crc & 0xFFFF)
+    return tuple(table)
+
+
+CRC_TABLE = _crc_table()
+
+
+def crc16(data, crc=0xFFFF):
+    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection); crc16(b"123456789") == 0x29B1."""
+    table = CRC_TABLE
+    for byte in data:
+        crc = ((crc << 8) & 0xFF00) ^ table[(crc >> 8) ^ byte]
+    return crc
+
+
+def cobs_encode(data):
+    """COBS without the delimiter. A run of 254 non-zero bytes that ends the data gets no extra code."""
+    out = bytearray()
+    runs = bytes(data).split(b"\x00")
+    last = len(runs) - 1
+    for number, run in enumerate(runs):
+        while len(run) >= 254:
+            out.append(0xFF)  # a full block: no zero follows it implicitly
+            out += run[:254]
+            run = run[254:]
+            if not run and number == last:
+                return bytes(out)
+        out.append(len(run) + 1)
+        out += run
+    return bytes(out)
+
+
+def cobs_decode(block):
+    """Undo COBS on one block (no delimiter inside). None when the block is malformed."""
+    out = bytearray()
+    size = len(block)
+    i = 0
+    while i < size:
+        code = block[i]
+        end = i + code
+        if code == 0 or end > size:
+            return None
+        out += block[i + 1:end]
+        i = end
+        if code != 0xFF and i < size:
+            out.append(0)
+    return bytes(out)
+
+
+def encode_frame(kind, msg_id, seq, payload=b"", version=spec.PROTOCOL_VERSION):
+    """Wire bytes of one frame, delimiter included."""
+    body = HEADER.pack(version, kind, msg_id, seq) + payload
+    return cobs_encode(body + _CRC.pack(crc16(body))) + b"\x00"
+
+
+class FrameReader:
+    """Bytes in, checked frames out: (version, kind, msg_id, seq, payload) tuples.
+
+    Resynchronises at every 0x00, so garbage costs at most the frame it lands in. Holds at most
+    spec.MAX_ENCODED bytes whatever it is fed. Frames with a bad CRC, bad COBS, a wrong size or
+    an unknown kind are dropped and counted in frames_bad: the pump never answers them.
+    """
+
+    def __init__(self):
+        self._pending = b""
+        self._skipping = False  # inside an oversized run: drop bytes until the next delimiter
+        self.frames_bad = 0
+
+    def reset(self):
+        self._pending = b""
+        self._skipping = False
+
+    def feed(self, data):
+        frames = []
+        buf = self._pending + bytes(data) if self._pending else bytes(data)
+        start = 0
+        while True:
+            end = buf.find(b"\x00", start)
+            if end < 0:
+                break
+            if self._skipping:
+                self._skipping = False
+            elif end > start:
+                self._block(buf[start:end], frames)
+            start = end + 1
+        rest = buf[start:]
+        if len(rest) > spec.MAX_ENCODED:
+            if not self._skipping:
+                self.frames_bad += 1
+            self._skipping = True
+            rest = b""
+        self._pending = rest
+        return frames
+
+    def _block(self, block, frames):
+        body = cobs_decode(block) if len(block) <= spec.MAX_ENCODED else None
+        if body is None or len(body) < _MIN_BODY or crc16(body) != 0 or body[1] > _LAST_KIND:
+            self.frames_bad += 1
+            return
+        version, kind, msg_id, seq = HEADER.unpack_from(body)
+        frames.append((version, kind, msg_id, seq, body[spec.HEADER_SIZE:-spec.CRC_SIZE]))

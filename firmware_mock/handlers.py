@@ -1,0 +1,172 @@
+"""One function per request message: decoded request dict in, response dict out (or Refusal).
+
+Each takes (pump, request, clock_ms). They set pump._dirty when they change what a reboot must
+keep, so the core saves before answering. Therapy rules live in commands.py; these only map
+protocol fields to them and back.
+"""
+
+from . import commands
+from . import spec
+from .errors import Refusal
+from .therapy import finding_dicts
+
+FIRMWARE_VERSION = 0x0100  # 1.0
+
+
+def hello(pump, request, clock):
+    if request["host_session_id"] != pump.host_session_id:
+        pump.host_session_id = request["host_session_id"]
+        pump.cache.clear()  # a new host session: its seqs have nothing to do with the old ones
+        pump._dirty = True
+    pump.role = spec.ROLE_NONE
+    return {"magic": spec.MAGIC, "banner": spec.BANNER, "protocol_version": spec.PROTOCOL_VERSION,
+            "firmware_version": FIRMWARE_VERSION, "serial": pump.serial, "test_mode": 1 if pump.test_mode else 0,
+            "capacity_ul": pump.model.capacity_ul}
+
+
+def auth_challenge(pump, request, clock):
+    return {"nonce": pump.auth.challenge(request["role"], clock)}
+
+
+def auth_response(pump, request, clock):
+    role = request["role"]
+    try:
+        pump.role = pump.auth.respond(role, request["mac"], clock)
+    except Refusal as refusal:
+        if refusal.code == spec.E_UNAUTHORIZED:
+            pump.model.log_entry(clock, spec.LOG_AUTH, role, 0)
+            pump._dirty = True
+        raise
+    pump.model.log_entry(clock, spec.LOG_AUTH, role, 1)
+    pump._dirty = True
+    return {"role": role}
+
+
+def logout(pump, request, clock):
+    pump.role = spec.ROLE_NONE
+
+
+def get_status(pump, request, clock):
+    return pump.status(clock)
+
+
+def get_prescription(pump, request, clock):
+    model = pump.model
+    if model.rx is None:
+        raise Refusal(spec.E_NOT_PROGRAMMED)
+    return {"version": model.rx_version, "prescription": model.rx}
+
+
+def validate_prescription(pump, request, clock):
+    return {"findings": finding_dicts(commands.validate(pump.model, request["prescription"]))}
+
+
+def program_prescription(pump, request, clock):
+    version, soft = commands.program(pump.model, request["overrides"], request["prescription"])
+    return {"version": version, "findings": finding_dicts(soft)}
+
+
+def refill(pump, request, clock):
+    reservoir_ul, days = commands.refill(pump.model, request["drug"], request["concentration_ug_per_ml"],
+                                         request["volume_added_ul"])
+    return {"reservoir_ul": reservoir_ul, "days_to_empty": days}
+
+
+def clinician_bolus(pump, request, clock):
+    volume_ul, ends_s = commands.clinician_bolus(pump.model, request["kind"], request["dose_ug"],
+                                                 request["duration_s"])
+    return {"volume_ul": volume_ul, "ends_s": ends_s & 0xFFFFFFFF}
+
+
+def ptm_bolus(pump, request, clock):
+    dose_ug, count, next_allowed_s = commands.ptm_bolus(pump.model)
+    return {"dose_ug": dose_ug, "activations_24h": count, "next_allowed_s": next_allowed_s & 0xFFFFFFFF}
+
+
+def suspend(pump, request, clock):
+    return {"therapy_state": commands.suspend(pump.model)}
+
+
+def resume(pump, request, clock):
+    return {"therapy_state": commands.resume(pump.model)}
+
+
+def get_alarms(pump, request, clock):
+    return {"alarms": [alarm.entry(clock) for alarm in pump.model.alarms.alarms]}
+
+
+def ack_alarm(pump, request, clock):
+    return {"remaining": commands.ack_alarm(pump.model, request["code"], request["instance"], pump.role)}
+
+
+def read_log(pump, request, clock):
+    log = pump.model.log
+    return {"oldest_index": log.oldest_index & 0xFFFFFFFF, "next_index": log.next_index & 0xFFFFFFFF,
+            "entries": log.page(request["start_index"], request["max_entries"])}
+
+
+# ---- test control ----------------------------------------------------------------------------
+def tc_reset(pump, request, clock):
+    pump.model.reset()
+    pump.cache.clear()
+    pump.host_session_id = None
+    pump.seed = request["seed"]
+    pump.requests_executed = pump.dedup_hits = pump.naks_sent = 0
+    pump.reader.frames_bad = 0
+    pump._base_ms -= clock  # the pump clock reads 0 now
+    pump._volatile_reset()
+    pump._dirty = True
+
+
+def tc_inject_fault(pump, request, clock):
+    pump._dirty = True
+    return {"alarm": commands.inject_fault(pump.model, request["fault"])}
+
+
+def tc_clear_fault(pump, request, clock):
+    pump._dirty = True
+    commands.clear_fault(pump.model, request["fault"])
+
+
+def tc_set_reservoir(pump, request, clock):
+    commands.set_reservoir(pump.model, request["reservoir_ul"])
+    pump._dirty = True
+
+
+def tc_set_battery(pump, request, clock):
+    pump._dirty = True
+    commands.set_battery(pump.model, request["battery_pct"])
+
+
+def tc_warp_clock(pump, request, clock):
+    pump._dirty = True
+    pump._base_ms += request["advance_s"] * 1000
+    return {"clock_s": commands.warp_clock(pump.model, request["advance_s"]) & 0xFFFFFFFF}
+
+
+def tc_power_loss(pump, request, clock):
+    cut = request["cut_after_bytes"]
+    if cut == 0:
+        pump._restart(clock)
+    else:
+        pump.storage.arm_cut(cut)
+    return {"reboots": pump.model.reboots & 0xFFFF}
+
+
+def tc_read_counters(pump, request, clock):
+    return pump.counters()
+
+
+HANDLERS = {
+    spec.ID_HELLO: hello, spec.ID_AUTH_CHALLENGE: auth_challenge, spec.ID_AUTH_RESPONSE: auth_response,
+    spec.ID_LOGOUT: logout, spec.ID_GET_STATUS: get_status, spec.ID_GET_PRESCRIPTION: get_prescription,
+    spec.ID_VALIDATE_PRESCRIPTION: validate_prescription, spec.ID_PROGRAM_PRESCRIPTION: program_prescription,
+    spec.ID_REFILL: refill, spec.ID_CLINICIAN_BOLUS: clinician_bolus, spec.ID_PTM_BOLUS: ptm_bolus,
+    spec.ID_SUSPEND: suspend, spec.ID_RESUME: resume, spec.ID_GET_ALARMS: get_alarms,
+    spec.ID_ACK_ALARM: ack_alarm, spec.ID_READ_LOG: read_log, spec.ID_TC_RESET: tc_reset,
+    spec.ID_TC_INJECT_FAULT: tc_inject_fault, spec.ID_TC_CLEAR_FAULT: tc_clear_fault,
+    spec.ID_TC_SET_RESERVOIR: tc_set_reservoir, spec.ID_TC_SET_BATTERY: tc_set_battery,
+    spec.ID_TC_WARP_CLOCK: tc_warp_clock, spec.ID_TC_POWER_LOSS: tc_power_loss,
+    spec.ID_TC_READ_COUNTERS: tc_read_counters, spec.ID_TC_GET_STATUS: get_status,
+    spec.ID_TC_GET_PRESCRIPTION: get_prescription,
+}

@@ -1,0 +1,369 @@
+"""The pump's therapy model on a virtual clock: delivery, reservoir, battery, rolling 24 h, alarms and log.
+
+Event-driven: advance(t) jumps from one moment where something changes to the next (a day
+boundary, a flex step boundary, a bolus end, a reservoir or battery threshold, the end of an
+informational alarm's cause) and computes the delivery in between in closed form. A year
+costs what its events cost, and any way of cutting time into calls gives the same result.
+docs/PUMP_MODEL.md states every rule here as formulas.
+
+Delivery moves whole µL. Basal: an accumulator Q grows by the step's volume rate (µL/day)
+every ms, and a µL moves each time Q passes a multiple of 86_400_000. A bolus of V µL over D
+ms has moved V × elapsed // D µL. Every µL carries the RESERVOIR's concentration in ng
+(µL × µg/mL = ng); rates are computed from the PRESCRIPTION's concentration.
+"""
+
+from . import spec
+from . import therapy
+from .alarms import AlarmList
+from .eventlog import EventLog
+
+DAY_MS = 86400000
+HOUR_MS = 3600000
+MINUTE_MS = 60000
+WINDOW_HOURS = 25  # the rolling "24 h": the current clock hour and the 24 before it
+PTM_BOLUS_KIND = 4  # bolus kind in BOLUS log entries for a PTM bolus
+
+
+class Bolus:
+    """A bolus in progress: volume_ul evenly over duration_ms from start_ms."""
+
+    def __init__(self, kind, dose_ug, volume_ul, start_ms, duration_ms, done_ul=0, done_ng=0):
+        self.kind = kind
+        self.dose_ug = dose_ug
+        self.volume_ul = volume_ul
+        self.start_ms = start_ms
+        self.duration_ms = duration_ms
+        self.done_ul = done_ul
+        self.done_ng = done_ng
+
+    @property
+    def end_ms(self):
+        return self.start_ms + self.duration_ms
+
+    def moved_by(self, t):
+        """µL moved from the start up to ms t."""
+        if t >= self.start_ms + self.duration_ms:
+            return self.volume_ul
+        return self.volume_ul * (t - self.start_ms) // self.duration_ms
+
+
+class PumpModel:
+    """Everything the pump persists, and the rules that move it through time."""
+
+    def __init__(self, capacity_ul=spec.CAPACITY_UL, sink=None):
+        self.capacity_ul = capacity_ul
+        self.battery_full_ms = spec.BATTERY_LIFE_DAYS * DAY_MS
+        self.battery_eri_ms = self.battery_full_ms * spec.BATTERY_ERI_PCT // 100
+        self.sink = sink  # told about alarm instances raised and cleared (for EVENT frames)
+        self.log = EventLog()
+        self.alarms = AlarmList()
+        self.reset()
+
+    def reset(self):
+        """Factory state."""
+        self.clock_ms = 0
+        self.reboots = 0
+        self.set_prescription(None, 0)
+        self.suspended = False
+        self.drug = spec.DRUG_NONE
+        self.conc = 0
+        self.reservoir_ul = 0
+        self.phase = 0  # basal accumulator Q modulo one day
+        self.bolus = None
+        self.delivered_ng = 0
+        self.delivered_ul = 0
+        self.filled_ul = 0
+        self.removed_ul = 0
+        self.boluses_started = 0
+        self.basal_log_ng = 0  # basal not yet reported in a BASAL log entry
+        self.basal_log_ul = 0
+        self.buckets = {}  # clock hour -> ng delivered in it (the rolling window's hours only)
+        self.ptm_times = []  # ms of accepted PTM boluses in the last 24 h
+        self.battery_ms = self.battery_full_ms
+        self.faults = 0  # bit (1 << fault code) per injected fault
+        self.daily_max_until_ms = 0  # informational alarm causes last until these moments
+        self.ptm_lockout_until_ms = 0
+        self.log.clear()
+        self.alarms.clear()
+
+    # ---- prescription and state ------------------------------------------------------------
+    def set_prescription(self, rx, version):
+        self.rx = rx
+        self.rx_version = version
+        self._steps = None
+        if rx is not None:
+            conc = rx["concentration_ug_per_ml"]
+            self._steps = [(start * MINUTE_MS, rate, therapy.volume_rate_ul_per_day(rate, conc))
+                           for start, rate, _minutes in therapy.schedule(rx)]
+
+    def therapy_state(self):
+        if self.rx is None:
+            return spec.STATE_NOT_PROGRAMMED
+        if self.alarms.stopping():
+            return spec.STATE_STOPPED
+        if self.suspended:
+            return spec.STATE_SUSPENDED
+        return spec.STATE_RUNNING
+
+    def delivering(self):
+        return self.rx is not None and not self.suspended and not self.alarms.stopping()
+
+    def step_at(self, t):
+        """(start ms in the day, dose rate µg/day, volume rate µL/day) of the basal step at ms t."""
+        steps = self._steps
+        chosen = steps[0]
+        if len(steps) > 1:
+            offset = t % DAY_MS
+            for step in steps:
+                if step[0] > offset:
+                    break
+                chosen = step
+        return chosen
+
+    def _next_step_ms(self, t):
+        steps = self._steps
+        if len(steps) == 1:
+            return None
+        day = t - t % DAY_MS
+        for step in steps:
+            if day + step[0] > t:
+                return day + step[0]
+        return day + DAY_MS
+
+    # ---- time ------------------------------------------------------------------------------
+    def advance(self, target_ms):
+        """Run the pump to target_ms, handling every event on the way at its exact ms."""
+        while self.clock_ms < target_ms:
+            start = self.clock_ms
+            event_ms = self.next_event_ms(start)
+            if event_ms > target_ms:
+                self._deliver(start, target_ms)
+                return
+            self._deliver(start, event_ms)
+            self._events_at(event_ms)
+
+    def next_event_ms(self, t0):
+        """The next ms after t0 at which the model's state changes other than by delivery alone."""
+        t = (t0 // DAY_MS + 1) * DAY_MS
+        bolus = self.bolus
+        if bolus is not None and bolus.end_ms < t:
+            t = bolus.end_ms
+        battery = self.battery_ms
+        if battery > self.battery_eri_ms:
+            due = t0 + battery - self.battery_eri_ms
+        else:
+            due = t0 + battery if battery > 0 else t
+        if due < t:
+            t = due
+        for until in (self.daily_max_until_ms, self.ptm_lockout_until_ms):
+            if t0 < until < t:
+                t = until
+        if self.delivering():
+            boundary = self._next_step_ms(t0)
+            if boundary is not None and boundary < t:
+                t = boundary
+            crossing = self._reservoir_crossing_ms(t0, t)
+            if crossing is not None:
+                t = crossing
+        return t
+
+    def _reservoir_crossing_ms(self, t0, end):
+        """First ms in (t0, end] at which the reservoir reaches the low threshold or 0, or None."""
+        left = self.reservoir_ul
+        if left <= 0:
+            return None
+        target = left - spec.LOW_RESERVOIR_UL if left > spec.LOW_RESERVOIR_UL else left
+        rate = self.step_at(t0)[2]
+        phase = self.phase
+        bolus = self.bolus
+        done = bolus.done_ul if bolus is not None else 0
+
+        def moved(t):
+            total = (phase + rate * (t - t0)) // DAY_MS
+            if bolus is not None:
+                total += bolus.moved_by(t) - done
+            return total
+
+        if moved(end) < target:
+            return None
+        if bolus is None:  # basal alone: the k-th µL moves at the first ms Q reaches k days' worth
+            return t0 + (target * DAY_MS - phase + rate - 1) // rate
+        low, high = t0, end  # moved(low) < target <= moved(high)
+        while high - low > 1:
+            middle = (low + high) // 2
+            if moved(middle) >= target:
+                high = middle
+            else:
+                low = middle
+        return high
+
+    def _deliver(self, t0, t1):
+        """Move the drug due in (t0, t1]; nothing else changes state in between (advance sees to it)."""
+        if t1 <= t0:
+            return
+        battery = self.battery_ms - (t1 - t0)
+        self.battery_ms = battery if battery > 0 else 0
+        self.clock_ms = t1
+        if not self.delivering():
+            return
+        rate = self.step_at(t0)[2]
+        phase = self.phase
+        bolus = self.bolus
+        done = bolus.done_ul if bolus is not None else 0
+        available = self.reservoir_ul
+
+        def moved(t):
+            """(basal µL, bolus µL) in (t0, t]; basal first when the reservoir runs dry."""
+            basal = (phase + rate * (t - t0)) // DAY_MS
+            if basal > available:
+                basal = available
+            extra = bolus.moved_by(t) - done if bolus is not None else 0
+            if extra > available - basal:
+                extra = available - basal
+            return basal, extra
+
+        conc = self.conc
+        buckets = self.buckets
+        start = t0
+        basal = extra = 0
+        first = (t1 // HOUR_MS - (WINDOW_HOURS - 1)) * HOUR_MS - 1  # older hours leave no bucket
+        if first > start:
+            basal, extra = moved(first)
+            start = first
+        while start < t1:
+            hour = (start + 1) // HOUR_MS
+            end = (hour + 1) * HOUR_MS - 1
+            if end > t1:
+                end = t1
+            now_basal, now_extra = moved(end)
+            step = now_basal - basal + now_extra - extra
+            if step:
+                buckets[hour] = buckets.get(hour, 0) + step * conc
+            basal, extra = now_basal, now_extra
+            start = end
+        self.phase = (phase + rate * (t1 - t0)) % DAY_MS
+        total = basal + extra
+        self.reservoir_ul -= total
+        self.delivered_ul += total
+        self.delivered_ng += total * conc
+        self.basal_log_ul += basal
+        self.basal_log_ng += basal * conc
+        if bolus is not None:
+            bolus.done_ul += extra
+            bolus.done_ng += extra * conc
+        if len(buckets) > WINDOW_HOURS:
+            oldest = t1 // HOUR_MS - (WINDOW_HOURS - 1)
+            for hour in list(buckets):
+                if hour < oldest:
+                    del buckets[hour]
+
+    def _events_at(self, t):
+        """Everything due at ms t, in a fixed order: bolus end, daily BASAL entry, alarms."""
+        bolus = self.bolus
+        if bolus is not None and t >= bolus.end_ms:
+            self.finish_bolus(t)
+        if t % DAY_MS == 0:
+            self.log_basal(t)
+        self.refresh(t)
+
+    # ---- alarms ------------------------------------------------------------------------------
+    def causes(self, t):
+        """Alarm codes whose cause is present at ms t."""
+        faults = self.faults
+        out = []
+        if faults & (1 << spec.FAULT_MOTOR_STALL):
+            out.append(spec.AL_MOTOR_STALL)
+        if self.rx is not None and self.reservoir_ul == 0:
+            out.append(spec.AL_EMPTY_RESERVOIR)
+        if self.battery_ms == 0:
+            out.append(spec.AL_END_OF_SERVICE)
+        if faults & (1 << spec.FAULT_MEMORY_ERROR):
+            out.append(spec.AL_MEMORY_ERROR)
+        if faults & (1 << spec.FAULT_CATHETER_OCCLUSION):
+            out.append(spec.AL_CATHETER_OCCLUSION)
+        if self.rx is not None and self.reservoir_ul <= spec.LOW_RESERVOIR_UL:
+            out.append(spec.AL_LOW_RESERVOIR)
+        if self.battery_ms <= self.battery_eri_ms:
+            out.append(spec.AL_ELECTIVE_REPLACEMENT)
+        if t < self.daily_max_until_ms:
+            out.append(spec.AL_DAILY_MAX_REACHED)
+        if t < self.ptm_lockout_until_ms:
+            out.append(spec.AL_PTM_LOCKOUT)
+        return out
+
+    def refresh(self, t):
+        """Re-evaluate the alarms after any change; a bolus ends when delivery stops."""
+        self.alarms.update(self.causes(t), t, self)
+        if self.bolus is not None and not self.delivering():
+            self.finish_bolus(t)
+
+    def alarm_raised(self, alarm, t):
+        self.log_entry(t, spec.LOG_ALARM_RAISED, alarm.code, alarm.instance)
+        if self.sink is not None:
+            self.sink.alarm_raised(alarm, t)
+
+    def alarm_cleared(self, alarm, t):
+        self.log_entry(t, spec.LOG_ALARM_CLEARED, alarm.code, alarm.instance)
+        if self.sink is not None:
+            self.sink.alarm_cleared(alarm, t)
+
+    # ---- log ---------------------------------------------------------------------------------
+    def log_entry(self, t, kind, code=0, value=0, value2=0):
+        self.log.append(t // 1000, kind, code, value, value2)
+
+    def log_basal(self, t):
+        """A BASAL entry for the basal moved since the last one (µg remainders carry over)."""
+        if self.basal_log_ul > 0:
+            self.log_entry(t, spec.LOG_BASAL, 0, self.basal_log_ng // 1000, self.basal_log_ul)
+            self.basal_log_ng %= 1000
+            self.basal_log_ul = 0
+
+    # ---- boluses -----------------------------------------------------------------------------
+    def start_bolus(self, kind, dose_ug, volume_ul, t, duration_ms):
+        self.bolus = Bolus(kind, dose_ug, volume_ul, t, duration_ms)
+        self.boluses_started += 1
+        if duration_ms <= 0:
+            self.finish_bolus(t)
+
+    def finish_bolus(self, t):
+        """The bolus ends (completed or cut short): one BOLUS entry with what it moved."""
+        bolus = self.bolus
+        self.bolus = None
+        self.log_entry(t, spec.LOG_BOLUS, bolus.kind, bolus.done_ng // 1000, bolus.done_ul)
+
+    # ---- readings ----------------------------------------------------------------------------
+    def battery_pct(self):
+        full = self.battery_full_ms
+        return (self.battery_ms * 100 + full - 1) // full
+
+    def battery_state(self):
+        if self.battery_ms == 0:
+            return spec.BATT_EOS
+        if self.battery_ms <= self.battery_eri_ms:
+            return spec.BATT_ERI
+        return spec.BATT_OK
+
+    def delivered_24h_ng(self, t):
+        newest = t // HOUR_MS
+        oldest = newest - (WINDOW_HOURS - 1)
+        total = 0
+        for hour, ng in self.buckets.items():
+            if oldest <= hour <= newest:
+                total += ng
+        return total
+
+    def basal_rates(self, t):
+        """(µg/day, µL/day) being delivered at ms t: 0 unless therapy is RUNNING."""
+        if not self.delivering():
+            return 0, 0
+        step = self.step_at(t)
+        return step[1], step[2]
+
+    def daily_volume_ul(self):
+        return 0 if self.rx is None else therapy.basal_daily_volume_ul(self.rx)
+
+    def bolus_remaining_ug(self):
+        bolus = self.bolus
+        if bolus is None or bolus.volume_ul == 0:
+            return 0
+        return bolus.dose_ug * (bolus.volume_ul - bolus.done_ul) // bolus.volume_ul
