@@ -1,0 +1,174 @@
+"""The pump's session rules: check order, NAK values, roles, authentication, test mode, link counters."""
+
+import pytest
+
+from protocol import messages as m
+from protocol.auth import auth_mac, role_key
+from protocol.codes import Error, LogKind, Role
+from protocol.framing import ACK, EVENT, NAK, REQUEST, RESPONSE, encode_frame
+from protocol.vectors import load
+
+from firmware_mock import spec
+from firmware_mock.auth import hmac_sha256
+
+from test_firmware_support import SERIAL, Host, morphine
+
+
+def nak_of(host, wire):
+    frames = host.write(wire)
+    assert len(frames) == 1 and frames[0].kind == NAK
+    return m.Nak.decode(frames[0].payload, frames[0].msg_id), frames[0]
+
+
+def test_hmac_matches_the_standard_library():
+    import hashlib
+    import hmac
+    for key in (b"", b"k" * 32, b"long" * 40):
+        assert hmac_sha256(key, b"message") == hmac.new(key, b"message", hashlib.sha256).digest()
+
+
+def test_hello_identifies_the_mock():
+    host = Host(test_mode=False)
+    hello = host.hello()
+    assert (hello.magic, hello.banner, hello.protocol_version, hello.serial, hello.test_mode, hello.capacity_ul) == \
+        (b"PMCK", "NOT FOR CLINICAL USE", 1, SERIAL, 0, 20_000)
+
+
+def test_check_order_version_before_everything():
+    host = Host(test_mode=False)
+    nak, frame = nak_of(host, encode_frame(REQUEST, 0x7E, 5, b"junk", version=2))
+    assert (nak.code, nak.limit_value, nak.actual_value, frame.msg_id, frame.seq) == (Error.BAD_VERSION, 1, 2, 0x7E, 5)
+
+
+def test_unknown_messages_and_host_sent_pump_kinds():
+    host = Host()
+    for kind, msg_id in ((REQUEST, 0x7E), (REQUEST, 0x80), (RESPONSE, 0x10), (EVENT, 0x80), (NAK, 0x10)):
+        nak, frame = nak_of(host, encode_frame(kind, msg_id, 9))
+        assert nak.code == Error.UNKNOWN_MESSAGE and frame.seq == 9 and frame.msg_id == msg_id
+
+
+def test_test_control_needs_test_mode_before_anything_else():
+    host = Host(test_mode=False)
+    nak, _ = nak_of(host, encode_frame(REQUEST, spec.ID_TC_WARP_CLOCK, 1, b"\x01"))  # bad length too
+    assert nak.code == Error.NOT_IN_TEST_MODE
+
+
+def test_roles():
+    host = Host()
+    host.hello()
+    assert host.refused(m.GetStatusRequest()).code == Error.UNAUTHORIZED
+    assert host.refused(m.RefillRequest(1, 20_000, 1)).code == Error.UNAUTHORIZED
+    host.authenticate(Role.PATIENT)
+    assert host.call(m.GetStatusRequest()).role == Role.PATIENT
+    nak = host.refused(m.ProgramPrescriptionRequest((), morphine()))
+    assert (nak.code, nak.subject) == (Error.WRONG_ROLE, Role.CLINICIAN)
+    host.authenticate(Role.CLINICIAN)
+    assert host.call(m.GetStatusRequest()).role == Role.CLINICIAN
+    host.call(m.LogoutRequest())
+    assert host.refused(m.GetAlarmsRequest()).code == Error.UNAUTHORIZED
+    host.authenticate(Role.CLINICIAN)
+    host.hello()
+    assert host.refused(m.GetAlarmsRequest()).code == Error.UNAUTHORIZED  # HELLO resets the role
+
+
+def test_role_is_checked_before_the_payload():
+    host = Host()
+    nak, _ = nak_of(host, encode_frame(REQUEST, spec.ID_REFILL, 3, b"\x01"))
+    assert nak.code == Error.UNAUTHORIZED
+    host.authenticate()
+    nak, _ = nak_of(host, encode_frame(REQUEST, spec.ID_REFILL, 4, b"\x01"))
+    assert (nak.code, nak.limit_value, nak.actual_value) == (Error.BAD_LENGTH, 9, 1)
+
+
+@pytest.mark.parametrize("entry", [e for e in load("malformed") if e.get("pump_nak") not in (None, "-")],
+                         ids=lambda e: e["name"])
+def test_malformed_vectors_get_their_nak_from_an_authenticated_clinician(entry):
+    host = Host()
+    host.authenticate()
+    frames = host.write(bytes.fromhex(entry["wire"]))
+    assert len(frames) == 1 and frames[0].kind == NAK
+    assert m.Nak.decode(frames[0].payload).code == Error[entry["pump_nak"]]
+
+
+@pytest.mark.parametrize("entry", [e for e in load("malformed") if "pump_nak" in e and e["pump_nak"] is None],
+                         ids=lambda e: e["name"])
+def test_broken_frames_are_dropped_silently_and_counted(entry):
+    host = Host()
+    assert host.write(bytes.fromhex(entry["wire"])) == []
+    bad = sum(1 for o in entry["outcome"] if "error" in o)
+    assert host.counters().frames_bad == bad
+
+
+def test_authentication_success_forged_replayed_expired_and_wrong_role():
+    host = Host()
+    host.hello()
+    nonce = host.call(m.AuthChallengeRequest(Role.CLINICIAN)).nonce
+    assert len(nonce) == 16
+    mac = auth_mac(role_key(SERIAL, Role.CLINICIAN), nonce, SERIAL, Role.CLINICIAN)
+    assert host.call(m.AuthResponseRequest(Role.CLINICIAN, mac)).role == Role.CLINICIAN
+    assert host.refused(m.AuthResponseRequest(Role.CLINICIAN, mac)).code == Error.UNAUTHORIZED  # replayed
+    nonce = host.call(m.AuthChallengeRequest(Role.PATIENT)).nonce
+    forged = bytes(32)
+    assert host.refused(m.AuthResponseRequest(Role.PATIENT, forged)).code == Error.UNAUTHORIZED
+    nonce = host.call(m.AuthChallengeRequest(Role.PATIENT)).nonce  # a nonce for the patient role ...
+    mac = auth_mac(role_key(SERIAL, Role.CLINICIAN), nonce, SERIAL, Role.CLINICIAN)
+    assert host.refused(m.AuthResponseRequest(Role.CLINICIAN, mac)).code == Error.UNAUTHORIZED  # ... not clinician
+
+
+def test_a_nonce_expires_after_its_lifetime():
+    host = Host()
+    for wait_ms, accepted in ((spec.NONCE_LIFETIME_S * 1000, True), (spec.NONCE_LIFETIME_S * 1000 + 1, False)):
+        nonce = host.call(m.AuthChallengeRequest(Role.PATIENT)).nonce
+        host.advance(wait_ms)
+        mac = auth_mac(role_key(SERIAL, Role.PATIENT), nonce, SERIAL, Role.PATIENT)
+        answer = host.request(m.AuthResponseRequest(Role.PATIENT, mac))
+        assert isinstance(answer, m.AuthResponseResponse) == accepted
+
+
+def test_nonces_are_reproducible_from_the_seed():
+    first = [Host(seed=7).call(m.AuthChallengeRequest(Role.PATIENT)).nonce for _ in range(2)]
+    other = Host(seed=8).call(m.AuthChallengeRequest(Role.PATIENT)).nonce
+    assert first[0] == first[1] != other
+    host = Host(seed=8)
+    host.call(m.TcResetRequest(7))
+    assert host.call(m.AuthChallengeRequest(Role.PATIENT)).nonce == first[0]
+
+
+def test_failures_lock_authentication_out():
+    host = Host()
+    for _ in range(spec.AUTH_MAX_FAILURES):
+        host.call(m.AuthChallengeRequest(Role.CLINICIAN))
+        assert host.refused(m.AuthResponseRequest(Role.CLINICIAN, bytes(32))).code == Error.UNAUTHORIZED
+    nak = host.refused(m.AuthChallengeRequest(Role.CLINICIAN))
+    assert (nak.code, nak.limit_value, nak.actual_value) == (Error.AUTH_LOCKED_OUT, 300, 300)
+    host.advance(299_500)
+    nak = host.refused(m.AuthResponseRequest(Role.CLINICIAN, bytes(32)))
+    assert (nak.code, nak.actual_value) == (Error.AUTH_LOCKED_OUT, 1)
+    host.advance(500)
+    assert host.authenticate() == Role.CLINICIAN
+    kinds = [(e.kind, e.code, e.value) for e in host.log() if e.kind == LogKind.AUTH]
+    assert kinds == [(LogKind.AUTH, Role.CLINICIAN, 0)] * 3 + [(LogKind.AUTH, Role.CLINICIAN, 1)]
+
+
+def test_custom_role_keys():
+    key = b"\x42" * 32
+    host = Host(role_keys={Role.PATIENT: key, Role.CLINICIAN: key})
+    nonce = host.call(m.AuthChallengeRequest(Role.PATIENT)).nonce
+    assert host.call(m.AuthResponseRequest(Role.PATIENT, auth_mac(key, nonce, SERIAL, Role.PATIENT))).role == 1
+
+
+def test_link_counters():
+    host = Host()
+    host.write(b"\x13\x37\x00")  # one bad frame
+    host.refused(m.GetStatusRequest())
+    counters = host.counters()
+    assert (counters.frames_bad, counters.naks_sent, counters.requests_executed) == (1, 1, 2)
+    host.call(m.TcResetRequest(0))
+    counters = host.counters()
+    assert (counters.frames_bad, counters.naks_sent, counters.requests_executed) == (0, 0, 1)
+
+
+def test_ack_frames_are_never_answered():
+    host = Host()
+    assert host.write(encode_frame(ACK, 0x80, 1)) == []
+    assert host.write(encode_frame(ACK, 0x80, 1, b"x")) == []
