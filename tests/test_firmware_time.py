@@ -1,0 +1,111 @@
+"""Virtual time: one big jump equals many small steps; a year costs its events; log paging."""
+
+import time
+
+from hypothesis import given, settings, strategies as st
+
+from protocol import messages as m
+from protocol.codes import Fault, LogKind, Role
+
+from test_firmware_support import DAY_MS, DAY_S, Host, flex, morphine
+
+
+def snapshot(host):
+    """What a test can observe of the pump, minus link counters that depend on polling."""
+    host.authenticate(Role.CLINICIAN)
+    counters = host.counters()._replace(requests_executed=0, naks_sent=0)
+    return (counters, host.status()._replace(role=0), host.alarms(), tuple(host.log()))
+
+
+def jump(host, ms):
+    host.now += ms
+    host._take(host.pump.poll(host.now))
+
+
+def creep(host, ms, pieces):
+    """Advance in the given relative pieces, then the rest."""
+    target = host.now + ms
+    for piece in pieces:
+        if host.now + piece >= target:
+            break
+        host.now += piece
+        host._take(host.pump.poll(host.now))
+    host.now = target
+    host._take(host.pump.poll(host.now))
+
+
+schedules = st.lists(st.tuples(st.integers(1, 1439), st.integers(1_000, 6_000)), max_size=5).map(
+    lambda steps: [(0, 2_500)] + sorted({start: rate for start, rate in steps}.items()))
+commands = st.lists(st.tuples(st.integers(1, 2 * DAY_MS), st.sampled_from(
+    ["ptm", "bolus", "suspend", "resume", "fault", "clear", "low"])), min_size=1, max_size=6)
+
+
+def command(host, name):
+    requests = {"ptm": m.PtmBolusRequest(), "bolus": m.ClinicianBolusRequest(1, 700, 5_400),
+                "suspend": m.SuspendRequest(), "resume": m.ResumeRequest(),
+                "fault": m.TcInjectFaultRequest(Fault.CATHETER_OCCLUSION),
+                "clear": m.TcClearFaultRequest(Fault.CATHETER_OCCLUSION),
+                "low": m.TcSetReservoirRequest(2_100)}
+    host.request(requests[name])
+
+
+@given(schedules, commands, st.lists(st.integers(1, 7_200_000), min_size=1, max_size=40))
+@settings(max_examples=25, deadline=None)
+def test_one_jump_equals_many_small_steps(steps, plan, pieces):
+    rx = flex(steps, ptm_lockout_min=30, ptm_max_per_24h=6, max_daily_dose_ug=9_000, refill_interval_days=1)
+    hosts = []
+    for _ in range(2):
+        host = Host()
+        host.ready(rx)
+        hosts.append(host)
+    big, small = hosts
+    for wait_ms, name in plan:
+        jump(big, wait_ms)
+        creep(small, wait_ms, pieces)
+        command(big, name)
+        command(small, name)
+    jump(big, 3 * DAY_MS)
+    creep(small, 3 * DAY_MS, pieces)
+    assert snapshot(big) == snapshot(small)
+
+
+def test_a_warp_equals_the_same_time_polled():
+    warped, polled = Host(), Host()
+    for host in (warped, polled):
+        host.ready(flex([(0, 2_000), (600, 5_000)]))
+        host.call(m.TcSetReservoirRequest(2_500))
+    warped.warp(30 * DAY_S)
+    polled.advance(30 * DAY_MS)
+    a, b = snapshot(warped), snapshot(polled)
+    assert a[:3] == b[:3]
+    warp_entry = [e for e in a[3] if e.kind == LogKind.TEST_CONTROL and e.code == 0x65]
+    assert len(warp_entry) == 1
+    assert [e[1:] for e in a[3] if e not in warp_entry] == [e[1:] for e in b[3]]
+
+
+def test_a_year_costs_its_events_not_its_milliseconds():
+    host = Host()
+    host.ready(flex([(0, 2_000), (360, 4_000), (720, 2_000), (1_080, 3_000)], refill_interval_days=7))
+    host.call(m.TcInjectFaultRequest(Fault.MOTOR_STALL))  # re-announced every 60 s, never acknowledged
+    host.call(m.TcSetBatteryRequest(20))
+    start = time.perf_counter()
+    for _ in range(3):
+        host.warp(365 * DAY_S)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 2.0, "three warped years took %.2f s" % elapsed
+    assert host.status().battery_pct == 0
+
+
+def test_log_pages_through_a_wrapped_ring():
+    host = Host(capacity_ul=100_000)
+    host.ready(morphine(), volume_ul=100_000)
+    host.warp(600 * DAY_S)  # 600 BASAL entries: the 512-entry ring wraps
+    page = host.call(m.ReadLogRequest(0, 12))
+    assert page.next_index > 512 and page.oldest_index == page.next_index - 512
+    assert page.entries[0].index == page.oldest_index
+    entries = host.log()
+    assert [e.index for e in entries] == list(range(page.oldest_index, page.next_index))
+    assert all(e.kind == LogKind.BASAL and (e.value, e.value2) == (3_000, 150) for e in entries[-500:])
+    tail = host.call(m.ReadLogRequest(page.next_index - 3, 12))
+    assert [e.index for e in tail.entries] == list(range(page.next_index - 3, page.next_index))
+    assert host.call(m.ReadLogRequest(page.next_index + 5, 12)).entries == ()
