@@ -29,10 +29,71 @@ _MAX_WAIT_S = 0.01
 # rather than spin forever.
 _STALLED_WAITS = 20
 
-_OWN = frozenset({"timeout"})  # attributes this wrapper keeps; everything else is the port's
+
+class PortWrapper:
+    """Base for port wrappers: unknown attributes are the wrapped port's, read_until goes through read.
+
+    Subclasses keep their state in underscore names; a public attribute they keep for themselves
+    is a property of theirs (FaultyPort.timeout). Setting anything else sets it on the wrapped port.
+    """
+
+    def __init__(self, port):
+        self._port = port
+
+    @property
+    def wrapped(self):
+        """The wrapped port (not `port`: on a pyserial port that is the device's name)."""
+        return self._port
+
+    def clock(self):
+        """Seconds on the line's clock; subclasses say which."""
+        return time.monotonic()
+
+    def read_until(self, expected=b"\n", size=None):
+        """pyserial's read_until, through this wrapper's read (the wrapped port's would bypass it)."""
+        expected = bytes(expected)
+        line = bytearray()
+        timeout = self.timeout
+        deadline = None if timeout is None else self.clock() + timeout
+        while True:
+            byte = self.read(1)
+            if not byte:
+                break
+            line += byte
+            if line.endswith(expected) or (size is not None and len(line) >= size):
+                break
+            if deadline is not None and self.clock() >= deadline:
+                break
+        return bytes(line)
+
+    def readline(self, size=None):
+        return self.read_until(b"\n", size)
+
+    def read_all(self):
+        return self.read(self.in_waiting)
+
+    def close(self):
+        self._port.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __getattr__(self, name):  # baudrate, is_open, name, write_timeout ... are the port's
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._port, name)
+
+    def __setattr__(self, name, value):
+        if name.startswith("_") or isinstance(getattr(type(self), name, None), property):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._port, name, value)
 
 
-class FaultyPort:
+class FaultyPort(PortWrapper):
     """A port with link faults applied in both directions."""
 
     def __init__(self, port, model, clock=None):
@@ -40,7 +101,7 @@ class FaultyPort:
         if clock is None:
             port_clock = getattr(port, "clock", None)
             clock = port_clock if callable(port_clock) else time.monotonic
-        self._port = port
+        super().__init__(port)
         self._model = model
         self._clock = clock
         self._start = clock()
@@ -164,28 +225,8 @@ class FaultyPort:
             if reset is not None:
                 reset()
 
-    def close(self):
-        self._port.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
     def __repr__(self):
         return "<FaultyPort %s over %r>" % (self._model, self._port)
-
-    def __getattr__(self, name):  # baudrate, is_open, name, write_timeout ... are the port's
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self._port, name)
-
-    def __setattr__(self, name, value):
-        if name.startswith("_") or name in _OWN:
-            object.__setattr__(self, name, value)
-        else:
-            setattr(self._port, name, value)
 
     # ---- moving bytes ----------------------------------------------------------------------------
     def _move(self, receive=True):

@@ -1,0 +1,559 @@
+"""Transcripts: every frame on a pump line, both directions, time-stamped JSON lines; tail, replay, diff, decode.
+
+    recorder = TranscriptRecorder("run.jsonl", meta={"url": url})
+    port = TappedPort(serial.serial_for_url(url, timeout=0.25), recorder)   # records as it goes
+    ...
+    entries = read_transcript("run.jsonl")
+    print("\\n".join(tail(entries, 20)))
+    print("\\n".join(diff(entries, replay(entries, other_port))))
+
+A transcript file is a header line, then one line per frame or rejected chunk, written and flushed
+as it happens (a crash loses nothing):
+
+    {"transcript": 1, "started": "2026-11-25T07:35:18.123456+00:00", "meta": {...}}
+    {"t": 0.012345, "dir": "host>pump", "wire": "0c0001...00", "kind": "REQUEST", "msg_id": 1,
+     "seq": 5, "name": "HELLO", "fields": {...}, "text": "REQUEST HELLO seq=5 HelloRequest(...)",
+     "error": null}
+
+t is seconds since the start (µs precision) at which the frame's delimiter was seen, on the
+port's own clock when it has one (a virtual line). Payloads decode with strict=False, so
+out-of-range values (fuzzing) keep their numbers.
+Whatever does not decode is recorded all the same, with `error` naming why (the
+RemoteProtocolError reason: crc, cobs, short, kind, length, unknown_message, ...; "oversized" for
+a run longer than any frame, recorded in pieces; "incomplete" for bytes left without a delimiter
+when the recorder closed) and the raw bytes in `wire`. An entry is the same dict as harness.wire's.
+
+As `pumpmock decode`, it prints frames readably, one per line:
+
+    pumpmock decode 00 0b 01 01 01 05 00 ...     hex; spaces and 0x00 delimiters optional
+    pumpmock decode run.jsonl                    a transcript
+    xxd -p dump.bin | pumpmock decode -          hex on stdin
+"""
+
+import argparse
+import datetime
+import difflib
+import json
+import os
+import sys
+import threading
+import time
+
+from protocol.catalog import MAX_ENCODED
+
+from .faulty_port import PortWrapper
+from .wire import HOST_TO_PUMP, PUMP_TO_HOST, Entry, decode_block
+
+DIRECTIONS = (HOST_TO_PUMP, PUMP_TO_HOST)
+TRANSCRIPT_VERSION = 1
+# diff ignores these by default: when a frame was seen, and fields that differ between any two
+# honest runs (nonces and MACs are random, a host picks its session id, every pump has its serial).
+DEFAULT_IGNORE = ("t", "nonce", "mac", "host_session_id", "serial")
+
+
+# ---------------------------------------------------------------------------------------------
+# Cutting a byte stream into entries
+# ---------------------------------------------------------------------------------------------
+class FrameSplitter:
+    """One direction's bytes cut at 0x00 into entries, keeping the raw bytes; holds at most MAX_ENCODED.
+
+    Like protocol.FrameDecoder, but an entry keeps the wire bytes even when they do not decode, so
+    nothing that crossed the line is lost from a transcript.
+    """
+
+    def __init__(self, direction):
+        self.direction = direction
+        self._partial = bytearray()
+        self._oversized = False  # the run now being cut is longer than any frame
+
+    def feed(self, data, t):
+        """Entries for every block `data` completes, stamped `t`."""
+        entries = []
+        partial = self._partial
+        start = 0
+        while True:
+            end = data.find(0, start)
+            if end < 0:
+                break
+            partial += data[start:end]
+            self._spill(entries, t)
+            if self._oversized:
+                entries.append(self._rejected(bytes(partial) + b"\x00", t, "oversized"))
+                self._oversized = False
+            elif partial:  # an empty block is a spare delimiter, sent to resynchronise: not a frame
+                entries.append(_decode(self.direction, bytes(partial), t))
+            partial.clear()
+            start = end + 1
+        partial += data[start:]
+        self._spill(entries, t)
+        return entries
+
+    def flush(self, t):
+        """An entry for bytes still waiting for a delimiter (at the end of a transcript), if any."""
+        if not self._partial:
+            return []
+        reason = "oversized" if self._oversized else "incomplete"
+        entry = self._rejected(bytes(self._partial), t, reason)
+        self._partial.clear()
+        self._oversized = False
+        return [entry]
+
+    @property
+    def buffered(self):
+        return len(self._partial)
+
+    def _spill(self, entries, t):
+        partial = self._partial
+        while len(partial) > MAX_ENCODED:
+            entries.append(self._rejected(bytes(partial[:MAX_ENCODED]), t, "oversized"))
+            del partial[:MAX_ENCODED]
+            self._oversized = True
+
+    def _rejected(self, raw, t, reason):
+        why = {"oversized": "more bytes without a delimiter than any frame has (%d)" % MAX_ENCODED,
+               "incomplete": "no delimiter before the end"}[reason]
+        return Entry(t=round(t, 6), dir=self.direction, wire=raw.hex(), kind=None, msg_id=None, seq=None,
+                     name=None, fields=None, text="rejected (%s): %d bytes, %s" % (reason, len(raw), why),
+                     error=reason)
+
+
+def _decode(direction, block, t):
+    try:
+        return decode_block(direction, block, t)
+    except Exception as error:  # a decoder bug must not lose the frame: record it with the bug
+        return Entry(t=round(t, 6), dir=direction, wire=(block + b"\x00").hex(), kind=None, msg_id=None,
+                     seq=None, name=None, fields=None, text="undecodable (%s: %s)" % (type(error).__name__, error),
+                     error="internal")
+
+
+# ---------------------------------------------------------------------------------------------
+# Recording
+# ---------------------------------------------------------------------------------------------
+class TranscriptRecorder:
+    """Writes a transcript: one JSON line per frame, flushed as it is written. Thread-safe.
+
+    path_or_file: a path (opened, and closed by close()) or an open text file (left open).
+    on_entry: called with every Entry recorded (a harness.wire.Wire's add, say).
+    """
+
+    def __init__(self, path_or_file, meta=None, clock=time.monotonic, on_entry=None):
+        if hasattr(path_or_file, "write"):
+            self._file, self._owns_file = path_or_file, False
+            self.path = getattr(path_or_file, "name", None)
+        else:
+            self.path = os.fspath(path_or_file)
+            self._file, self._owns_file = open(self.path, "w", encoding="utf-8"), True
+        self._clock = clock
+        self._start = clock()
+        self._lock = threading.Lock()
+        self._splitters = {direction: FrameSplitter(direction) for direction in DIRECTIONS}
+        self.on_entry = on_entry
+        self.started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
+        self.meta = dict(meta or {})
+        self.count = 0  # entries written
+        self.closed = False
+        self._write({"transcript": TRANSCRIPT_VERSION, "started": self.started, "meta": self.meta})
+
+    def elapsed(self):
+        """Seconds since the recorder started, by its clock."""
+        return self._clock() - self._start
+
+    def feed(self, direction, data, t=None):
+        """Bytes seen going `direction`; records every frame they complete. Returns those entries."""
+        with self._lock:
+            entries = self._splitters[direction].feed(bytes(data), self.elapsed() if t is None else t)
+            for entry in entries:
+                self._record(entry)
+        return entries
+
+    def record(self, direction, block, t=None):
+        """Record one COBS block seen going `direction` (no delimiter; a mux hands these over whole)."""
+        entry = _decode(direction, bytes(block), self.elapsed() if t is None else t)
+        with self._lock:
+            self._record(entry)
+        return entry
+
+    def record_entry(self, entry):
+        """Record an entry as it is (copying a transcript, say)."""
+        with self._lock:
+            self._record(Entry(entry))
+
+    def close(self):
+        """Record what was left without a delimiter, then close the file (if the recorder opened it)."""
+        with self._lock:
+            if self.closed:
+                return
+            for splitter in self._splitters.values():
+                for entry in splitter.flush(self.elapsed()):
+                    self._record(entry)
+            self.closed = True
+            if self._owns_file:
+                self._file.close()
+            else:
+                self._file.flush()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _record(self, entry):
+        if self.closed:
+            raise ValueError("the transcript %s is closed" % (self.path or ""))
+        self._write(entry)
+        self.count += 1
+        if self.on_entry is not None:
+            self.on_entry(entry)
+
+    def _write(self, value):
+        self._file.write(json.dumps(value) + "\n")
+        self._file.flush()
+
+
+class TappedPort(PortWrapper):
+    """A port that records every frame written (host>pump) and read (pump>host); otherwise transparent.
+
+    Time stamps are by `clock`, else the port's own clock() when it has one, else time.monotonic;
+    t = 0 when the tap is made. close() closes the port, and the recorder too if owns_recorder.
+    """
+
+    def __init__(self, port, recorder, clock=None, owns_recorder=False):
+        super().__init__(port)
+        if clock is None:
+            port_clock = getattr(port, "clock", None)
+            clock = port_clock if callable(port_clock) else time.monotonic
+        self._recorder = recorder
+        self._clock = clock
+        self._start = clock()
+        self._owns_recorder = owns_recorder
+
+    @property
+    def recorder(self):
+        return self._recorder
+
+    def clock(self):
+        return self._clock()
+
+    def write(self, data):
+        data = bytes(data)
+        written = self._port.write(data)
+        sent = data if written is None else data[:written]
+        if sent:
+            self._recorder.feed(HOST_TO_PUMP, sent, self._clock() - self._start)
+        return written
+
+    def read(self, size=1):
+        data = self._port.read(size)
+        if data:
+            self._recorder.feed(PUMP_TO_HOST, data, self._clock() - self._start)
+        return data
+
+    def close(self):
+        try:
+            self._port.close()
+        finally:
+            if self._owns_recorder:
+                self._recorder.close()
+
+    def __repr__(self):
+        return "<TappedPort %r into %s>" % (self._port, self._recorder.path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+class Transcript(list):
+    """A transcript's entries, oldest first; .header is its first line (or {})."""
+
+    def __init__(self, entries=(), header=None):
+        super().__init__(entries)
+        self.header = header or {}
+
+
+def read_transcript(path_or_file):
+    """The entries of a transcript file (a path or an open text file), as harness.wire Entry dicts.
+
+    A last line cut short by a crash is skipped; any other line that is not JSON is an error.
+    """
+    if hasattr(path_or_file, "read"):
+        lines = path_or_file.read().splitlines()
+        name = getattr(path_or_file, "name", "transcript")
+    else:
+        with open(path_or_file, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+        name = os.fspath(path_or_file)
+    transcript = Transcript()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError:
+            if number == len(lines):
+                break  # the line being written when the process died
+            raise ValueError("%s:%d: not a transcript line: %.60r" % (name, number, line)) from None
+        if "transcript" in value:
+            transcript.header = value
+        else:
+            transcript.append(Entry(value))
+    return transcript
+
+
+def format_entry(entry):
+    """One readable line: t, direction, what it is; the raw bytes too when it did not decode."""
+    line = "t=%.3f %s %s" % (entry["t"], entry["dir"], entry["text"])
+    if entry.get("error"):
+        line += " [%s]" % _abbreviate(entry["wire"])
+    return line
+
+
+def tail(entries, n=20):
+    """The last `n` entries (all when n is None) as readable lines, for failure reports."""
+    entries = list(entries)
+    return [format_entry(entry) for entry in (entries if n is None else entries[-n:] if n else [])]
+
+
+def _abbreviate(hex_text, limit=96):
+    return hex_text if len(hex_text) <= limit else "%s...(%d bytes)" % (hex_text[:limit], len(hex_text) // 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Replay
+# ---------------------------------------------------------------------------------------------
+def replay(entries, port, timeout_s=0.25, recorder=None, clock=None):
+    """Resend a transcript's host>pump frames to `port`; returns the new transcript (a Transcript).
+
+    After each frame it waits for as many pump>host frames as followed it in the original (each
+    within timeout_s), so the answers land after the request they belong to, as they did. Frames
+    that were rejected in the original (fuzzing) are resent byte for byte too. `recorder`, if
+    given, records the new transcript as well.
+    """
+    if clock is None:
+        port_clock = getattr(port, "clock", None)
+        clock = port_clock if callable(port_clock) else time.monotonic
+    start = clock()
+    result = Transcript(header={"transcript": TRANSCRIPT_VERSION, "meta": {"replay": True}})
+    splitters = {direction: FrameSplitter(direction) for direction in DIRECTIONS}
+
+    def seen(direction, data):
+        new = splitters[direction].feed(data, clock() - start)
+        for entry in new:
+            result.append(entry)
+            if recorder is not None:
+                recorder.record_entry(entry)
+        return sum(1 for entry in new if entry["dir"] == PUMP_TO_HOST)
+
+    # Each host>pump frame, with how many pump>host frames came after it before the next one.
+    plan = []
+    for entry in entries:
+        if entry["dir"] == HOST_TO_PUMP:
+            plan.append([entry, 0])
+        elif plan:
+            plan[-1][1] += 1
+    port.write(b"\x00")  # a spare delimiter, as a client sends first, so the far end resynchronises
+    for entry, answers in plan:
+        wire = bytes.fromhex(entry["wire"])
+        port.write(wire)
+        seen(HOST_TO_PUMP, wire)
+        received = 0
+        deadline = clock() + timeout_s
+        while True:
+            port.timeout = max(0.0, deadline - clock()) if received < answers else 0
+            data = port.read(max(port.in_waiting, 1))
+            if data:
+                received += seen(PUMP_TO_HOST, data)
+                deadline = clock() + timeout_s  # each expected frame gets its own timeout_s
+                continue
+            if received >= answers or clock() >= deadline:
+                break
+    for direction, splitter in splitters.items():
+        for entry in splitter.flush(clock() - start):
+            result.append(entry)
+            if recorder is not None:
+                recorder.record_entry(entry)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Diff
+# ---------------------------------------------------------------------------------------------
+def diff(a, b, ignore=DEFAULT_IGNORE):
+    """Readable differences between two transcripts, frame by frame; empty when they are equivalent.
+
+    Frames are aligned on (dir, kind, msg_id, seq); put "seq" in `ignore` to align without it (two
+    runs of a client that picks its own sequence numbers). Names in `ignore` are entry keys ("t",
+    "seq", "error") or field names at any depth ("nonce") or dotted paths ("prescription.drug").
+    Decoded frames compare by their fields; the raw wire bytes compare only for frames that did not
+    decode (unless "wire" is ignored); "text" is derived, never compared.
+    """
+    ignore = frozenset(ignore)
+    key_names = [name for name in ("dir", "kind", "msg_id", "seq") if name not in ignore]
+
+    def key(entry):
+        return tuple(entry.get(name) for name in key_names)
+
+    a, b = list(a), list(b)
+    differences = []
+    matcher = difflib.SequenceMatcher(None, [key(e) for e in a], [key(e) for e in b], autojunk=False)
+    for tag, a_start, a_end, b_start, b_end in matcher.get_opcodes():
+        if tag == "equal" or (tag == "replace" and a_end - a_start == b_end - b_start):
+            for i, j in zip(range(a_start, a_end), range(b_start, b_end)):
+                changes = _entry_changes(a[i], b[j], ignore)
+                if changes:
+                    differences.append("a#%d/b#%d %s: %s" % (i, j, _label(a[i]), "; ".join(changes)))
+            continue
+        for i in range(a_start, a_end):
+            differences.append("only in a: a#%d %s" % (i, format_entry(a[i])))
+        for j in range(b_start, b_end):
+            differences.append("only in b: b#%d %s" % (j, format_entry(b[j])))
+    return differences
+
+
+def _label(entry):
+    if entry.get("kind") is None:
+        return "%s rejected" % entry["dir"]
+    name = entry.get("name") or "0x%02x" % entry["msg_id"]
+    return "%s %s %s seq=%s" % (entry["dir"], entry["kind"], name, entry["seq"])
+
+
+def _entry_changes(a, b, ignore):
+    changes = []
+    for name in ("dir", "kind", "msg_id", "seq", "name", "error"):  # (the key differs in a replaced run)
+        if name not in ignore and a.get(name) != b.get(name):
+            changes.append("%s: %r != %r" % (name, a.get(name), b.get(name)))
+    fields_a, fields_b = a.get("fields"), b.get("fields")
+    if "fields" in ignore:
+        pass
+    elif fields_a is not None and fields_b is not None:
+        _value_changes(fields_a, fields_b, "", ignore, changes)
+    elif (fields_a is None) != (fields_b is None):
+        changes.append("fields: %s != %s" % ("decoded" if fields_a is not None else "not decoded",
+                                              "decoded" if fields_b is not None else "not decoded"))
+    elif "wire" not in ignore and a.get("wire") != b.get("wire"):
+        changes.append("wire: %s != %s" % (_abbreviate(a.get("wire") or ""), _abbreviate(b.get("wire") or "")))
+    return changes
+
+
+def _value_changes(a, b, path, ignore, changes):
+    if isinstance(a, dict) and isinstance(b, dict):
+        for name in list(a) + [n for n in b if n not in a]:
+            where = path + "." + name if path else name
+            if name in ignore or where in ignore:
+                continue
+            if name not in a or name not in b:
+                changes.append("%s: %s" % (where, "missing in a" if name not in a else "missing in b"))
+            else:
+                _value_changes(a[name], b[name], where, ignore, changes)
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            _value_changes(x, y, "%s[%d]" % (path, i), ignore, changes)
+    elif a != b:
+        changes.append("%s: %s != %s" % (path or "value", json.dumps(a), json.dumps(b)))
+
+
+# ---------------------------------------------------------------------------------------------
+# pumpmock decode
+# ---------------------------------------------------------------------------------------------
+def parse_hex(text):
+    """Bytes from hex text: whitespace, 0x prefixes, ':' and ',' separators allowed."""
+    cleaned = []
+    for token in text.replace(",", " ").replace(":", " ").split():
+        cleaned.append(token[2:] if token.lower().startswith("0x") else token)
+    joined = "".join(cleaned)
+    try:
+        return bytes.fromhex(joined)
+    except ValueError:
+        raise ValueError("not hex: %.60r (expected bytes like '0b 00 01 ...' or a transcript file)"
+                         % text.strip()) from None
+
+
+def decode_entries(text_or_hex):
+    """Entries for hex text, bytes, or a transcript file's path (see decode_lines)."""
+    if isinstance(text_or_hex, (bytes, bytearray)):
+        data = bytes(text_or_hex)
+    else:
+        text = text_or_hex
+        if text.strip() and os.path.isfile(text.strip()):
+            with open(text.strip(), encoding="utf-8") as handle:
+                text = handle.read()
+        if text.lstrip().startswith("{"):
+            return read_transcript(_Lines(text))
+        data = parse_hex(text)
+    splitter = FrameSplitter("")
+    entries = splitter.feed(data, 0.0)
+    if splitter.buffered:  # the last frame without its delimiter: delimiters are optional here
+        entries += splitter.feed(b"\x00", 0.0)
+    return Transcript(entries)
+
+
+def decode_lines(text_or_hex):
+    """Readable lines, one per frame, for hex text, bytes, or a transcript file's path.
+
+    Hex may carry 0x00 delimiters or not: a trailing run without one is decoded as a frame too.
+    A frame that does not decode shows why, and its bytes.
+    """
+    return _readable(decode_entries(text_or_hex))
+
+
+def _readable(entries):
+    lines = []
+    for number, entry in enumerate(entries, 1):
+        if entry["dir"]:  # from a transcript: time and direction known
+            lines.append(format_entry(entry))
+            continue
+        line = "%d: %s" % (number, entry["text"])
+        if entry["error"]:
+            line += " [%s]" % _abbreviate(entry["wire"])
+        lines.append(line)
+    return lines
+
+
+class _Lines:
+    """Transcript text as a file-like object for read_transcript."""
+
+    name = "<transcript>"
+
+    def __init__(self, text):
+        self._text = text
+
+    def read(self):
+        return self._text
+
+
+def add_arguments(parser):
+    parser.add_argument("input", nargs="+", metavar="HEX|FILE|-",
+                        help="hex bytes (spaces and 0x00 delimiters optional), a transcript file "
+                             "(JSON lines), a file of hex, or - to read hex or a transcript from stdin")
+
+
+def main(args):
+    """Print each frame readably; exit 1 if any did not decode, 2 if the input is unreadable."""
+    words = args.input
+    try:
+        if words == ["-"]:
+            text = sys.stdin.read()
+        elif len(words) == 1 and os.path.isfile(words[0]):
+            text = words[0]
+        else:
+            text = " ".join(words)
+        entries = decode_entries(text)
+    except (OSError, ValueError) as error:
+        print("pumpmock decode: %s" % error, file=sys.stderr)
+        return 2
+    for line in _readable(entries):
+        print(line)
+    return 1 if any(entry["error"] for entry in entries) else 0
+
+
+def build_parser():
+    """A stand-alone parser (python -m harness.transcript), the same as `pumpmock decode`'s."""
+    parser = argparse.ArgumentParser(prog="pumpmock decode", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main(build_parser().parse_args()))
+
