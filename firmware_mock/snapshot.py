@@ -14,7 +14,8 @@ from .packing import packer
 VERSION = 1
 _FIXED = packer("<BQHIBIHBBIIIQQQQQQQQBHQQQQHBBBBBB")
 _BOLUS = packer("<BIIQQQQ")
-_BUCKET = packer("<QQ")
+_BUCKET_HOURS = packer("<QB")  # newest hour, ng width (4 or 8 bytes)
+_BUCKET = {4: packer("<BI"), 8: packer("<BQ")}  # hours before the newest, ng
 _TIME = packer("<Q")
 _ALARM = packer("<BHBQQ")
 _ANSWER = packer("<HB8sBB")
@@ -44,8 +45,12 @@ def encode(model, cache, host_session_id, seed, event_seq):
     if bolus is not None:
         parts.append(_BOLUS.pack(bolus.kind, bolus.dose_ug, bolus.volume_ul, bolus.start_ms, bolus.duration_ms,
                                  bolus.done_ul, bolus.done_ng))
-    for hour, ng in buckets:
-        parts.append(_BUCKET.pack(hour, ng))
+    if buckets:
+        newest = buckets[-1][0]
+        width = 4 if max(ng for _hour, ng in buckets) <= 0xFFFFFFFF else 8
+        parts.append(_BUCKET_HOURS.pack(newest, width))
+        for hour, ng in buckets:
+            parts.append(_BUCKET[width].pack(newest - hour, ng))
     for at in model.ptm_times:
         parts.append(_TIME.pack(at))
     for alarm in alarms:
@@ -89,10 +94,13 @@ def decode(body, model, cache):
     if has_bolus:
         model.bolus = Bolus(*_BOLUS.unpack_from(body, offset))
         offset += _BOLUS.size
-    for _i in range(n_buckets):
-        hour, ng = _BUCKET.unpack_from(body, offset)
-        model.buckets[hour] = ng
-        offset += _BUCKET.size
+    if n_buckets:
+        newest, width = _BUCKET_HOURS.unpack_from(body, offset)
+        offset += _BUCKET_HOURS.size
+        for _i in range(n_buckets):
+            age, ng = _BUCKET[width].unpack_from(body, offset)
+            model.buckets[newest - age] = ng
+            offset += _BUCKET[width].size
     for _i in range(n_ptm):
         model.ptm_times.append(_TIME.unpack_from(body, offset)[0])
         offset += _TIME.size
