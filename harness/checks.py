@@ -216,8 +216,9 @@ def check_exactly_once(session):
     for _ in range(3):
         session.port.write(wire)
         answers.append(_raw_answer(session, 0x7000))
-    expect(len(set(answers)) == 1, "retransmissions got different answers: %s", answers)
-    expect(session.test.counters().boluses_delivered == before + 1, "the bolus was executed more than once")
+    expect(len(set(answers)) == 1, "a retransmitted bolus was executed again: the same seq got different "
+           "answers %s", answers)
+    expect(session.test.counters().boluses_delivered == before + 1, "a retransmitted bolus was executed again")
     session.port.write(encode_message(request._replace(dose_ug=101), 0x7000))
     answer = m.Nak.decode(_raw_answer(session, 0x7000)[1], 0x21)
     expect(answer.code == Error.SEQUENCE_REUSED, "same seq, new content: expected SEQUENCE_REUSED, got %s", answer)

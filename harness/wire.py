@@ -45,7 +45,11 @@ def decode_block(direction, block, t):
     entry.update(kind=KIND_NAMES[frame.kind], msg_id=frame.msg_id, seq=frame.seq,
                  name=message.name if message else None)
     try:
-        decoded = decode_message(frame, strict=False)
+        try:
+            decoded = decode_message(frame)
+        except ProtocolError as strict_error:  # out-of-range values: keep their numbers, note why
+            decoded = decode_message(frame, strict=False)
+            entry["error"] = strict_error.reason
     except ProtocolError as error:
         entry.update(error=error.reason, text="%s %s seq=%d undecodable (%s)" % (
             entry["kind"], entry["name"] or "0x%02x" % frame.msg_id, frame.seq, error))

@@ -1,0 +1,156 @@
+"""The pytest plugin, run the way a team runs it: options, fixtures, markers, oracles, reports."""
+
+import sys
+
+import pytest
+
+APP = r'''
+import sys, serial
+from protocol import messages as m, encode_message, FrameDecoder, decode_message
+port = serial.Serial(sys.argv[1], 115200, timeout=1)
+port.write(b"\x00" + encode_message(m.HelloRequest(7, 1), 1))
+decoder, frames = FrameDecoder(), []
+while not frames:
+    data = port.read(64)
+    if not data:
+        sys.exit("no answer")
+    frames = [f for f in decoder.feed(data) if hasattr(f, "payload")]
+print(decode_message(frames[0]).serial)
+'''
+
+
+@pytest.fixture
+def suite(pytester):
+    pytester.makepyfile(fake_app=APP)
+    return pytester
+
+
+def test_an_external_app_talks_through_pump_port_while_the_test_controls_the_pump(suite):
+    suite.makepyfile(test_app="""
+        import subprocess, sys
+        def test_app(pump_port, pump, wire):
+            out = subprocess.run([sys.executable, "fake_app.py", pump_port], capture_output=True,
+                                 text=True, timeout=30)
+            assert out.stdout.strip() == "PM-000001", out.stderr
+            assert pump.status().capacity_ul == 20000
+            assert [e.name for e in wire.requests()] == ["HELLO"]
+            assert wire.responses("HELLO")[0].fields["banner"] == "NOT FOR CLINICAL USE"
+    """)
+    suite.runpytest_subprocess("-q").assert_outcomes(passed=1)
+
+
+def test_programmer_and_pump_fixtures_drive_the_in_process_emulator(suite):
+    suite.makepyfile(test_reference="""
+        from protocol.codes import Fault, Alarm
+        def test_reference(programmer, pump, wire):
+            assert pump.inject_fault(Fault.MOTOR_STALL) == Alarm.MOTOR_STALL
+            assert Alarm.MOTOR_STALL in programmer.status().active_alarms
+            assert wire.requests("TC_INJECT_FAULT")
+    """)
+    suite.runpytest_subprocess("-q").assert_outcomes(passed=1)
+
+
+def test_a_failure_report_shows_the_decoded_wire_tail(suite):
+    suite.makepyfile(test_fails="""
+        def test_fails(programmer):
+            programmer.status()
+            assert False, "deliberate"
+    """)
+    result = suite.runpytest_subprocess("-q")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*pumpmock wire (last 30 frames)*", "*RESPONSE GET_STATUS*"])
+
+
+def test_test_control_tests_are_skipped_on_a_pump_without_test_mode(suite):
+    suite.makepyfile(test_skip="""
+        import pytest
+        def test_needs_control(pump):
+            pump.warp_clock(1)
+        @pytest.mark.needs_test_control
+        def test_marked():
+            pass
+        def test_plain(programmer):
+            assert programmer.identity.test_mode == 0
+    """)
+    result = suite.runpytest_subprocess("-q", "-rs", "--pump-url", "pumpmock://?test_mode=0&clock=virtual")
+    result.assert_outcomes(passed=1, skipped=2)
+    result.stdout.fnmatch_lines(["*needs test control*"])
+
+
+def test_bench_tests_run_only_against_a_board(suite):
+    suite.makepyfile(test_bench="""
+        import pytest
+        @pytest.mark.bench
+        def test_on_the_bench():
+            pass
+    """)
+    suite.runpytest_subprocess("-q", "-rs").stdout.fnmatch_lines(["*needs a board*"])
+
+
+def test_oracles_switched_on_by_marker_fail_a_test_that_breaks_a_rule(suite):
+    suite.makepyfile(test_oracle="""
+        import pytest
+        from protocol import messages as m
+        from protocol.codes import Drug, TherapyMode
+        RX = m.Prescription(drug=Drug.MORPHINE, concentration_ug_per_ml=20000, mode=TherapyMode.SIMPLE_CONTINUOUS,
+                            daily_dose_ug=150000, max_daily_dose_ug=150000, refill_interval_days=30)
+        @pytest.mark.pump_oracles("dose_limits")
+        def test_sends_ten_times_the_limit(programmer):
+            try:
+                programmer.program(RX)
+            except Exception:
+                pass  # the pump refuses; the oracle still saw it sent
+        def test_without_oracles(programmer):
+            try:
+                programmer.program(RX)
+            except Exception:
+                pass
+    """)
+    result = suite.runpytest_subprocess("-q")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*dose_limits: app sent a prescription above the hard limit*"])
+
+
+def test_ini_options_enable_oracles_and_transcripts(suite, tmp_path):
+    suite.makeini("""
+        [pytest]
+        pump_oracles = alarms exactly_once
+        pump_transcripts = %s
+    """ % tmp_path)
+    suite.makepyfile(test_ini="""
+        def test_status(programmer):
+            programmer.status()
+    """)
+    result = suite.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*pumpmock: in-process emulator*oracles alarms exactly_once*"])
+    [transcript] = tmp_path.glob("*.jsonl")
+    assert '"name": "GET_STATUS"' in transcript.read_text()
+
+
+def test_faults_option_puts_the_reference_client_behind_a_faulty_line(suite):
+    suite.makepyfile(test_faulty="""
+        def test_many(programmer):
+            for _ in range(300):
+                programmer.status()
+            assert programmer.stats["retransmissions"] > 0
+    """)
+    suite.runpytest_subprocess("-q", "--pump-faults", "drop=3%,unit=frame,seed=2").assert_outcomes(passed=1)
+
+
+def test_pump_port_can_silence_the_line_to_test_an_apps_timeout(suite):
+    suite.makepyfile(test_silence="""
+        import subprocess, sys
+        def test_silent(pump_port, pump):
+            pump.silence()
+            out = subprocess.run([sys.executable, "fake_app.py", pump_port], capture_output=True,
+                                 text=True, timeout=30)
+            assert out.returncode != 0 and "no answer" in out.stderr
+    """)
+    suite.runpytest_subprocess("-q").assert_outcomes(passed=1)
+
+
+def test_fixtures_are_documented(suite):
+    result = suite.runpytest_subprocess("--fixtures", "-q")
+    for name in ("pump_port", "programmer", "pump", "wire", "pump_target"):
+        result.stdout.fnmatch_lines(["*%s*" % name])
