@@ -1,0 +1,1 @@
+"""The pump emulator: a sans-I/O core (firmware_mock.core.Pump) that runs on CPython and MicroPython."""
