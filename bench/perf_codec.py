@@ -6,6 +6,7 @@ CRC over a 64-byte frame <= 20 µs in pure Python (the firmware's CRC); decoder 
     python -m bench.perf_codec
 """
 
+import argparse
 import os
 import time
 import tracemalloc
@@ -39,7 +40,11 @@ def decoder_memory(total_bytes=4_000_000):
     return largest, peak
 
 
-def main():
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short runs (a CI smoke test)")
+    args = parser.parse_args(argv)
+    seconds = 0.1 if args.quick else 0.5
     wire = encode_message(STATUS, 7)
     payload = STATUS.encode()
     bulk = wire * 1000
@@ -47,8 +52,8 @@ def main():
     container = _construct_container(STATUS)
     results = {"status_frame_bytes": len(wire)}
 
-    results["encode_frames_per_s"] = rate(lambda: encode_message(STATUS, 7))
-    results["decode_one_frame_per_s"] = rate(lambda: decode_message(decode_frame(wire)))
+    results["encode_frames_per_s"] = rate(seconds=seconds, function=lambda: encode_message(STATUS, 7))
+    results["decode_one_frame_per_s"] = rate(seconds=seconds, function=lambda: decode_message(decode_frame(wire)))
 
     def stream():
         for item in decoder.feed(bulk):
@@ -59,27 +64,27 @@ def main():
         stream()
     results["stream_decode_frames_per_s"] = rounds * 1000 / (time.perf_counter() - start)
 
-    results["payload_parse_struct_per_s"] = rate(lambda: GetStatusResponse.decode(payload))
-    results["payload_parse_construct_compiled_per_s"] = rate(lambda: COMPILED[STATUS_KEY].parse(payload))
-    results["payload_parse_construct_plain_per_s"] = rate(lambda: PLAIN[STATUS_KEY].parse(payload))
-    results["payload_build_struct_per_s"] = rate(lambda: STATUS.encode())
-    results["payload_build_construct_compiled_per_s"] = rate(lambda: COMPILED[STATUS_KEY].build(container))
-    results["payload_build_construct_plain_per_s"] = rate(lambda: PLAIN[STATUS_KEY].build(container))
+    results["payload_parse_struct_per_s"] = rate(seconds=seconds, function=lambda: GetStatusResponse.decode(payload))
+    results["payload_parse_construct_compiled_per_s"] = rate(seconds=seconds, function=lambda: COMPILED[STATUS_KEY].parse(payload))
+    results["payload_parse_construct_plain_per_s"] = rate(seconds=seconds, function=lambda: PLAIN[STATUS_KEY].parse(payload))
+    results["payload_build_struct_per_s"] = rate(seconds=seconds, function=lambda: STATUS.encode())
+    results["payload_build_construct_compiled_per_s"] = rate(seconds=seconds, function=lambda: COMPILED[STATUS_KEY].build(container))
+    results["payload_build_construct_plain_per_s"] = rate(seconds=seconds, function=lambda: PLAIN[STATUS_KEY].build(container))
     results["struct_vs_compiled_parse_ratio"] = (results["payload_parse_struct_per_s"]
                                                  / results["payload_parse_construct_compiled_per_s"])
 
     try:
-        from firmware_mock.framing import crc16 as firmware_crc
+        from firmware_mock.framing import crc16_table as firmware_crc
     except ImportError:
         firmware_crc = None
     if firmware_crc is not None:
         frame64 = bytes(range(64))
-        results["pure_python_crc_64_bytes_us"] = 1e6 / rate(lambda: firmware_crc(frame64))
+        results["pure_python_crc_64_bytes_us"] = 1e6 / rate(seconds=seconds, function=lambda: firmware_crc(frame64))
 
-    largest, peak = decoder_memory()
+    largest, peak = decoder_memory(400_000 if args.quick else 4_000_000)
     results["decoder_largest_buffer_bytes"] = largest
     results["decoder_max_allowed_bytes"] = MAX_ENCODED
-    results["decoder_tracemalloc_peak_bytes_on_4MB_noise"] = peak
+    results["decoder_tracemalloc_peak_bytes_on_noise"] = peak
 
     results["target_stream_decode_met"] = results["stream_decode_frames_per_s"] >= 100_000
     if "pure_python_crc_64_bytes_us" in results:

@@ -1,0 +1,17 @@
+"""The benchmarks still run (quick mode) and write the report: they cannot rot unnoticed."""
+
+import json
+import subprocess
+import sys
+
+from bench.common import RESULTS
+
+
+def test_bench_runner_writes_one_report_with_machine_info():
+    run = subprocess.run([sys.executable, "-m", "bench", "--only", "codec", "--quick"], capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    report = json.loads((RESULTS / "report.json").read_text())
+    assert report["machine"]["cpus"] >= 1
+    codec = report["benchmarks"]["perf_codec"]["results"]
+    assert codec["stream_decode_frames_per_s"] > 0 and codec["decoder_largest_buffer_bytes"] <= 248
