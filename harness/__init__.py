@@ -54,8 +54,10 @@ def open_port(url, *, baudrate=115200, timeout=0.25, allowlist=None, faults=None
         port = FaultyPort(port, model)
     if transcript is not None:
         from .transcript import TappedPort, TranscriptRecorder
-        recorder = transcript if hasattr(transcript, "record") else TranscriptRecorder(transcript)
-        port = TappedPort(port, recorder)
+        if hasattr(transcript, "record"):
+            port = TappedPort(port, transcript)
+        else:
+            port = TappedPort(port, TranscriptRecorder(transcript, meta={"url": url}), owns_recorder=True)
     return port
 
 

@@ -11,6 +11,8 @@ import sys
 # name -> (module, one-line help). Each module has add_arguments(parser) and main(args) -> int.
 SUBCOMMANDS = {
     "check": ("harness.check_cmd", "run the conformance checks against a target (default: the emulator)"),
+    "decode": ("harness.transcript", "decode hex bytes or a transcript file into readable frames"),
+    "proxy": ("harness.proxy", "relay between two ports through a faulty line (put an app behind faults)"),
     "spec": ("harness.spec_cmd", "print the protocol document (docs/PROTOCOL.md)"),
 }
 
@@ -18,6 +20,8 @@ EPILOG = """\
 examples:
   pumpmock check                           conformance checks against the in-process emulator
   pumpmock check exec:node firmware_mock/wasm_runner.mjs --test-mode
+  pumpmock decode 02 01 06 10 04 01 24 db 00  a frame in hex, as readable text
+  pumpmock proxy pty /dev/ttyACM0 --faults drop=1%,unit=frame   an app on a pty, behind a lossy line
   pumpmock spec | less
 
 pumpmock never talks to a real implant: hardware ports are checked against a USB allowlist and

@@ -6,6 +6,8 @@ what the pump answers travels the "to_host" stream back. With no faults and no p
 is a straight wire and costs nothing.
 """
 
+import dataclasses
+
 from firmware_mock.core import Pump
 
 
@@ -18,8 +20,9 @@ class InProcessLink:
         self._to_pump = self._to_host = None
         if faults is not None or baud:
             from .faults import FaultModel
-            # With faults, pacing comes from the fault spec (its baud= key).
             model = faults if faults is not None else FaultModel(baud=baud)
+            if baud and not model.baud:
+                model = dataclasses.replace(model, baud=baud)
             self._to_pump = model.stream("to_pump")
             self._to_host = model.stream("to_host")
         self.now_ms = 0

@@ -14,7 +14,7 @@ Fixtures: pump_port, pump, programmer, wire, pump_target (see `pytest --fixtures
 Markers: needs_test_control, bench, pump_oracles(*names).
 """
 
-import json
+import io
 import os
 import re
 import time
@@ -28,7 +28,8 @@ from .client import PumpSession
 from .mux import PortMux
 from .oracles import check as check_oracles
 from .testcontrol import TestControl
-from .wire import Wire, WireTap, decode_block
+from .transcript import TappedPort, TranscriptRecorder
+from .wire import Wire
 
 EMULATOR_FAST = "pumpmock://?clock=virtual"  # for the reference client: waiting costs no wall time
 EMULATOR_REAL = "pumpmock://?clock=real"  # for an external app, which times out by the wall clock
@@ -151,10 +152,20 @@ class PumpEnvironment:
         self.session = None
         self.control = None
         self._closers = []
-        self._start = time.monotonic()
+        self.recorder = None
 
-    def clock(self):
-        return time.monotonic() - self._start
+    def _recorder(self, clock):
+        """Streams the test's frames to its transcript file (or memory) and into `wire`."""
+        if self.target.transcripts:
+            os.makedirs(self.target.transcripts, exist_ok=True)
+            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.node_id).strip("_") + ".jsonl"
+            out = os.path.join(self.target.transcripts, name)
+        else:
+            out = io.StringIO()
+        self.recorder = TranscriptRecorder(out, meta={"test": self.node_id, "url": self.target.url},
+                                           clock=clock, on_entry=self.wire.add)
+        self._closers.append(self.recorder.close)
+        return self.recorder
 
     def open_pty(self):
         """Start the mux with an app-side pty; test control goes through its control channel."""
@@ -163,7 +174,8 @@ class PumpEnvironment:
                 raise RuntimeError("use either pump_port (an external app) or programmer, not both")
             upstream = self.target.open(EMULATOR_REAL)
             self._closers.append(upstream.close)
-            self.mux = PortMux(upstream, on_frame=lambda d, block: self.wire.add(decode_block(d, block, self.clock())))
+            recorder = self._recorder(time.monotonic)
+            self.mux = PortMux(upstream, on_frame=recorder.record)
             self.mux.start()
             self._closers.insert(0, self.mux.close)
             control = PumpSession(self.mux.control)
@@ -181,8 +193,8 @@ class PumpEnvironment:
             port = self.target.open(EMULATOR_FAST)
             self._closers.append(port.close)
             clock = getattr(port, "clock", None)
-            clock = clock if callable(clock) else self.clock
-            session = PumpSession(WireTap(port, self.wire, clock), clock=clock)
+            clock = clock if callable(clock) else time.monotonic
+            session = PumpSession(TappedPort(port, self._recorder(clock), clock), clock=clock)
             session.hello()
             if session.identity.test_mode:
                 session.test.reset(seed=0)
@@ -208,14 +220,6 @@ class PumpEnvironment:
             except Exception:  # teardown must not mask the test's own outcome
                 pass
 
-    def write_transcript(self, directory):
-        os.makedirs(directory, exist_ok=True)
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.node_id).strip("_") + ".jsonl"
-        with open(os.path.join(directory, name), "w") as out:
-            out.write(json.dumps({"transcript": 1, "test": self.node_id}) + "\n")
-            for entry in self.wire:
-                out.write(json.dumps(entry) + "\n")
-
 
 # ---- fixtures --------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
@@ -230,8 +234,6 @@ def _pumpmock_env(request, pump_target):
     request.node._pumpmock_env = env
     yield env
     env.settle()
-    if pump_target.transcripts:
-        env.write_transcript(pump_target.transcripts)
     env.close()
 
 

@@ -10,7 +10,8 @@ Options (unknown ones are refused):
                     read waits, and jumps straight to the next thing due, so a test that waits
                     out a 500 ms event retransmission costs no wall time (default real)
   baud=N            pace the line at N baud, 8N1 (default: no pacing)
-  faults=SPEC       link faults, harness.faults spec syntax (corrupt=1%,drop=1%,seed=3,...)
+  faults=SPEC       link faults, harness.faults spec syntax, URL-encoded because the spec has
+                    , = and %: urllib.parse.quote("corrupt=1%,drop=1%,seed=3")
   name=TEXT         share one emulated pump between ports opened with the same name in this
                     process (a second link for test control while an app holds the first)
 
