@@ -43,6 +43,11 @@ def decode(data):
     """
     if 0 in data:
         raise RemoteProtocolError("COBS block contains a zero byte", "cobs", data)
+    return decode_block(data)
+
+
+def decode_block(data):
+    """decode() for a block already cut at delimiters (so known to hold no zero byte)."""
     buf = bytearray(data)
     n = len(buf)
     i = 0

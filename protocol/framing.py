@@ -91,18 +91,24 @@ class FrameDecoder:
     def feed(self, data):
         out = []
         buf = self._buffer
-        buf += data
+        if buf or self._skipping:
+            buf += data
+            data = bytes(buf)
+            buf.clear()
         start = 0
+        find = data.find
+        block = self._block
         while True:
-            end = buf.find(0, start)
+            end = find(0, start)
             if end < 0:
                 break
             if self._skipping:
                 self._skipping = False
             elif end > start:
-                out.append(self._block(bytes(buf[start:end])))
+                out.append(block(data[start:end]))
             start = end + 1
-        del buf[:start]
+        if start < len(data):
+            buf += data[start:]
         if len(buf) > MAX_ENCODED:
             if not self._skipping:
                 self.frames_bad += 1
@@ -119,7 +125,7 @@ class FrameDecoder:
             return RemoteProtocolError("frame of %d encoded bytes exceeds %d" % (len(block), MAX_ENCODED),
                                        "oversized", block[:MAX_ENCODED])
         try:
-            frame = parse_body(cobs.decode(block))
+            frame = parse_body(cobs.decode_block(block))
         except RemoteProtocolError as error:
             self.frames_bad += 1
             return error

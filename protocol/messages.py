@@ -165,12 +165,36 @@ class _List:
         if strict and count > self.max:
             raise RemoteProtocolError("list %r has %d items, at most %d"
                                       % (self.field.name, count, self.max), "range", data)
+        if self.bare:  # one struct call for the whole run of single values
+            return self._decode_bare(data, offset, count, out, strict)
         items = []
         decode = self.item.decode
         for _ in range(count):
             offset = decode(data, offset, items, strict)
         out.append(tuple(items))
         return offset
+
+    def _decode_bare(self, data, offset, count, out, strict):
+        item = self.item
+        end = offset + count * item.size
+        if end > len(data):
+            raise RemoteProtocolError("payload ends inside list %r" % self.field.name, "length", data)
+        values = struct.unpack_from("<%d%s" % (count, item.packer.format[1:]), data, offset)
+        if strict and item.checks:
+            _i, field, lookup, low, high = item.checks[0]
+            checked = []
+            for value in values:
+                member = lookup.get(value) if lookup is not None else value
+                if member is None:
+                    raise RemoteProtocolError("list %r: %d is not a %s code" % (self.field.name, value, field.codes),
+                                              "code", data)
+                if not low <= value <= high:
+                    raise RemoteProtocolError("list %r: %d outside %d..%d" % (self.field.name, value, low, high),
+                                              "range", data)
+                checked.append(member)
+            values = checked
+        out.append(tuple(values))
+        return end
 
     def encode(self, values, buf):
         items = values[0]
