@@ -71,6 +71,8 @@ class AlarmList:
 
     def update(self, causes, now_ms, sink):
         """Bring the list in line with the present causes, in alarm-code order."""
+        if not causes and not self.alarms:
+            return
         for code in _CODES:
             alarm = self.find(code)
             if code in causes:

@@ -80,6 +80,8 @@ def plan_for(layout):
 # ---- encoding ------------------------------------------------------------------------------
 def encode(layout, values):
     """Payload bytes of a dict (nested dicts and lists as decode returns them)."""
+    if not layout:
+        return b""
     out = bytearray()
     _encode_plan(plan_for(layout), values, out)
     return bytes(out)
@@ -123,6 +125,10 @@ def decode(layout, payload):
 
 def decode_request(layout, payload, strict=True):
     """Parse a request payload; Refusal(BAD_LENGTH or OUT_OF_RANGE) when the pump must refuse it."""
+    if not layout:  # most reads: nothing to parse
+        if payload:
+            raise Refusal(spec.E_BAD_LENGTH, 0, 0, len(payload))
+        return {}
     plan = plan_for(layout)
     expected = _size(plan, payload, 0)
     if expected != len(payload):

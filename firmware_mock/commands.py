@@ -21,7 +21,7 @@ def _ceil_s(ms):
 
 
 def _days_to_empty(model):
-    return therapy.days_of(model.reservoir_ul, model.daily_volume_ul())
+    return therapy.days_of(model.reservoir_ul, model.daily_volume_ul)
 
 
 # ---- prescriptions -----------------------------------------------------------------------------

@@ -295,7 +295,7 @@ class Pump:
     def status(self, clock):
         model = self.model
         dose_rate, volume_rate = model.basal_rates(clock)
-        daily_ul = model.daily_volume_ul()
+        daily_ul = model.daily_volume_ul
         reservoir = model.reservoir_ul
         low = reservoir - spec.LOW_RESERVOIR_UL
         return {

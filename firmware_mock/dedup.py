@@ -8,7 +8,10 @@ enough to persist on every write.
 
 import hashlib
 
+from .packing import packer
+
 REUSED = "reused"
+_RECORD = packer("<HB8sBB")  # seq, msg_id, digest, answer kind, payload length; then the payload
 
 
 def request_digest(msg_id, payload):
@@ -21,7 +24,7 @@ class ExactlyOnceCache:
         self.clear()
 
     def clear(self):
-        self.answers = {}  # seq -> (msg_id, digest, frame kind, payload)
+        self.answers = {}  # seq -> (msg_id, digest, frame kind, payload, record bytes)
         self.order = []  # seqs, oldest first
 
     def lookup(self, seq, msg_id, digest):
@@ -36,11 +39,23 @@ class ExactlyOnceCache:
     def store(self, seq, msg_id, digest, kind, payload):
         if seq in self.answers:
             self.order.remove(seq)
-        self.answers[seq] = (msg_id, digest, kind, payload)
+        record = _RECORD.pack(seq, msg_id, digest, kind, len(payload)) + payload
+        self.answers[seq] = (msg_id, digest, kind, payload, record)
         self.order.append(seq)
         while len(self.order) > self.size:
             del self.answers[self.order.pop(0)]
 
-    def entries(self):
-        """[(seq, msg_id, digest, kind, payload)], oldest first (for the snapshot)."""
-        return [(seq,) + self.answers[seq] for seq in self.order]
+    def records(self):
+        """(count, bytes) of every answer, oldest first, for the snapshot; load() reads them back."""
+        answers = self.answers
+        return len(self.order), b"".join([answers[seq][4] for seq in self.order])
+
+    def load(self, count, data, offset):
+        """Store `count` records from data at offset (as records() wrote them); the new offset."""
+        self.clear()
+        for _i in range(count):
+            seq, msg_id, digest, kind, size = _RECORD.unpack_from(data, offset)
+            offset += _RECORD.size
+            self.store(seq, msg_id, bytes(digest), kind, bytes(data[offset:offset + size]))
+            offset += size
+        return offset

@@ -29,7 +29,7 @@ def _crc_table():
 CRC_TABLE = _crc_table()
 
 
-def crc16(data, crc=0xFFFF):
+def crc16_table(data, crc=0xFFFF):
     """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection); crc16(b"123456789") == 0x29B1."""
     table = CRC_TABLE
     for byte in data:
@@ -37,8 +37,29 @@ def crc16(data, crc=0xFFFF):
     return crc
 
 
+try:  # the same CRC in C where the platform has it (CPython); MicroPython runs the table
+    from binascii import crc_hqx
+
+    def crc16(data, crc=0xFFFF):
+        return crc_hqx(data, crc)
+except ImportError:
+    crc16 = crc16_table
+
+
+_CODE_BYTES = [bytes((code,)) for code in range(256)]
+
+
 def cobs_encode(data):
     """COBS without the delimiter. A run of 254 non-zero bytes that ends the data gets no extra code."""
+    # Fast path: below 254 bytes no run between zeros can fill a block, so each run simply gets
+    # its length + 1 in front. Every frame is this short.
+    if len(data) < 254:
+        codes = _CODE_BYTES
+        return b"".join([codes[len(run) + 1] + run for run in bytes(data).split(b"\x00")])
+    return _cobs_encode_blocks(data)
+
+
+def _cobs_encode_blocks(data):
     out = bytearray()
     runs = bytes(data).split(b"\x00")
     last = len(runs) - 1

@@ -91,10 +91,23 @@ class PumpModel:
         self.rx = rx
         self.rx_version = version
         self._steps = None
+        self.daily_volume_ul = 0  # basal µL per day of the prescription (status, days to empty)
         if rx is not None:
+            self.daily_volume_ul = therapy.basal_daily_volume_ul(rx)
             conc = rx["concentration_ug_per_ml"]
             self._steps = [(start * MINUTE_MS, rate, therapy.volume_rate_ul_per_day(rate, conc))
                            for start, rate, _minutes in therapy.schedule(rx)]
+            # The volume integral at each step start, and over a whole day (see integral()).
+            self._integral_at_step = []
+            total = 0
+            for i, step in enumerate(self._steps):
+                self._integral_at_step.append(total)
+                end_ms = self._steps[i + 1][0] if i + 1 < len(self._steps) else DAY_MS
+                total += step[2] * (end_ms - step[0])
+            self._integral_per_day = total
+            self._fastest_ul_per_day = max([step[2] for step in self._steps])
+            # ... and at the last ms of each hour of the day, for the rolling window's buckets.
+            self._integral_hour_end = [self.integral((hour + 1) * HOUR_MS - 1) for hour in range(24)]
 
     def therapy_state(self):
         if self.rx is None:
@@ -106,7 +119,7 @@ class PumpModel:
         return spec.STATE_RUNNING
 
     def delivering(self):
-        return self.rx is not None and not self.suspended and not self.alarms.stopping()
+        return self.rx is not None and not self.suspended and not (self.alarms.alarms and self.alarms.stopping())
 
     def step_at(self, t):
         """(start ms in the day, dose rate µg/day, volume rate µL/day) of the basal step at ms t."""
@@ -120,15 +133,20 @@ class PumpModel:
                 chosen = step
         return chosen
 
-    def _next_step_ms(self, t):
+    def integral(self, t):
+        """Σ over every ms τ < t of the basal volume rate at τ (µL/day × ms), from clock 0.
+
+        Basal µL moved while delivering over (t0, t] = (phase + integral(t) - integral(t0)) // DAY_MS."""
         steps = self._steps
         if len(steps) == 1:
-            return None
-        day = t - t % DAY_MS
-        for step in steps:
-            if day + step[0] > t:
-                return day + step[0]
-        return day + DAY_MS
+            return steps[0][2] * t
+        day = t // DAY_MS
+        offset = t - day * DAY_MS
+        i = 0
+        last = len(steps) - 1
+        while i < last and steps[i + 1][0] <= offset:
+            i += 1
+        return day * self._integral_per_day + self._integral_at_step[i] + steps[i][2] * (offset - steps[i][0])
 
     # ---- time ------------------------------------------------------------------------------
     def advance(self, target_ms):
@@ -159,36 +177,33 @@ class PumpModel:
             if t0 < until < t:
                 t = until
         if self.delivering():
-            boundary = self._next_step_ms(t0)
-            if boundary is not None and boundary < t:
-                t = boundary
-            crossing = self._reservoir_crossing_ms(t0, t)
-            if crossing is not None:
-                t = crossing
+            left = self.reservoir_ul
+            target = left - spec.LOW_RESERVOIR_UL if left > spec.LOW_RESERVOIR_UL else left
+            reach = (self.phase + self._fastest_ul_per_day * (t - t0)) // DAY_MS  # at most this much
+            if bolus is not None:
+                reach += bolus.volume_ul - bolus.done_ul
+            if left > 0 and reach >= target:
+                crossing = self._reservoir_crossing_ms(t0, t, target)
+                if crossing is not None:
+                    t = crossing
         return t
 
-    def _reservoir_crossing_ms(self, t0, end):
-        """First ms in (t0, end] at which the reservoir reaches the low threshold or 0, or None."""
-        left = self.reservoir_ul
-        if left <= 0:
-            return None
-        target = left - spec.LOW_RESERVOIR_UL if left > spec.LOW_RESERVOIR_UL else left
-        rate = self.step_at(t0)[2]
-        phase = self.phase
+    def _reservoir_crossing_ms(self, t0, end, target):
+        """First ms in (t0, end] by which `target` µL have moved, or None."""
+        base = self.phase - self.integral(t0)
         bolus = self.bolus
         done = bolus.done_ul if bolus is not None else 0
+        integral = self.integral
 
         def moved(t):
-            total = (phase + rate * (t - t0)) // DAY_MS
+            total = (base + integral(t)) // DAY_MS
             if bolus is not None:
                 total += bolus.moved_by(t) - done
             return total
 
         if moved(end) < target:
             return None
-        if bolus is None:  # basal alone: the k-th µL moves at the first ms Q reaches k days' worth
-            return t0 + (target * DAY_MS - phase + rate - 1) // rate
-        low, high = t0, end  # moved(low) < target <= moved(high)
+        low, high = t0, end  # moved(low) < target <= moved(high): bisect to the first ms
         while high - low > 1:
             middle = (low + high) // 2
             if moved(middle) >= target:
@@ -206,42 +221,54 @@ class PumpModel:
         self.clock_ms = t1
         if not self.delivering():
             return
-        rate = self.step_at(t0)[2]
-        phase = self.phase
+        integral = self.integral
+        start_integral = integral(t0)
         bolus = self.bolus
-        done = bolus.done_ul if bolus is not None else 0
         available = self.reservoir_ul
-
-        def moved(t):
-            """(basal µL, bolus µL) in (t0, t]; basal first when the reservoir runs dry."""
-            basal = (phase + rate * (t - t0)) // DAY_MS
-            if basal > available:
-                basal = available
-            extra = bolus.moved_by(t) - done if bolus is not None else 0
-            if extra > available - basal:
-                extra = available - basal
-            return basal, extra
-
+        base = self.phase - start_integral  # basal µL moved in (t0, t] = (base + integral(t)) // DAY_MS
+        if bolus is not None:
+            volume, begin, duration, done = bolus.volume_ul, bolus.start_ms, bolus.duration_ms, bolus.done_ul
+        # Hourly buckets of the rolling window: only the last WINDOW_HOURS hours matter. Below
+        # the reservoir never runs dry before t1 (advance stops there), so only t1 is capped.
         conc = self.conc
         buckets = self.buckets
-        start = t0
-        basal = extra = 0
-        first = (t1 // HOUR_MS - (WINDOW_HOURS - 1)) * HOUR_MS - 1  # older hours leave no bucket
-        if first > start:
-            basal, extra = moved(first)
-            start = first
-        while start < t1:
+        start = (t1 // HOUR_MS - (WINDOW_HOURS - 1)) * HOUR_MS - 1  # older hours leave no bucket
+        before = 0  # µL moved in (t0, start]
+        if start > t0:
+            before = (base + integral(start)) // DAY_MS
+            if bolus is not None:
+                elapsed = start - begin
+                before += (volume if elapsed >= duration else volume * elapsed // duration) - done
+        else:
+            start = t0
+        per_day = self._integral_per_day
+        hour_end = self._integral_hour_end
+        while True:
             hour = (start + 1) // HOUR_MS
             end = (hour + 1) * HOUR_MS - 1
-            if end > t1:
-                end = t1
-            now_basal, now_extra = moved(end)
-            step = now_basal - basal + now_extra - extra
-            if step:
-                buckets[hour] = buckets.get(hour, 0) + step * conc
-            basal, extra = now_basal, now_extra
+            if end >= t1:
+                break
+            moved = (base + (hour // 24) * per_day + hour_end[hour % 24]) // DAY_MS  # integral(end)
+            if bolus is not None:
+                elapsed = end - begin
+                moved += (volume if elapsed >= duration else volume * elapsed // duration) - done
+            if moved != before:
+                buckets[hour] = buckets.get(hour, 0) + (moved - before) * conc
+            before = moved
             start = end
-        self.phase = (phase + rate * (t1 - t0)) % DAY_MS
+        end_integral = integral(t1)
+        basal = (base + end_integral) // DAY_MS
+        if basal > available:
+            basal = available
+        extra = 0
+        if bolus is not None:
+            elapsed = t1 - begin
+            extra = (volume if elapsed >= duration else volume * elapsed // duration) - done
+            if extra > available - basal:
+                extra = available - basal
+        if basal + extra != before:
+            buckets[hour] = buckets.get(hour, 0) + (basal + extra - before) * conc
+        self.phase = (base + end_integral) % DAY_MS
         total = basal + extra
         self.reservoir_ul -= total
         self.delivered_ul += total
@@ -358,9 +385,6 @@ class PumpModel:
             return 0, 0
         step = self.step_at(t)
         return step[1], step[2]
-
-    def daily_volume_ul(self):
-        return 0 if self.rx is None else therapy.basal_daily_volume_ul(self.rx)
 
     def bolus_remaining_ug(self):
         bolus = self.bolus

@@ -29,7 +29,9 @@ ENTRY_SIZE = _ENTRY.size + 2
 
 def _record(generation, body):
     head = _HEAD.pack(_MAGIC, generation, len(body))
-    return head + body + hashlib.sha256(head[4:] + body).digest()[:_DIGEST]
+    digest = hashlib.sha256(head[4:])
+    digest.update(body)
+    return b"".join((head, body, digest.digest()[:_DIGEST]))
 
 
 def _parse(record):

@@ -8,25 +8,45 @@ Fixed-size fields are one struct call; lists carry a one-byte count.
 from . import codec
 from . import spec
 from .alarms import Alarm
-from .model import Bolus
+from .model import HOUR_MS, WINDOW_HOURS, Bolus
 from .packing import packer
 
 VERSION = 1
-_FIXED = packer("<BQHIBIHBBIIIQQQQQQQQBHQQQQHBBBBBB")
+_FIXED = packer("<BQHIBIHBBIIIQQQQQQQQBHQQQQHBBBBB")
 _BOLUS = packer("<BIIQQQQ")
-_BUCKET_HOURS = packer("<QB")  # newest hour, ng width (4 or 8 bytes)
-_BUCKET = {4: packer("<BI"), 8: packer("<BQ")}  # hours before the newest, ng
+_BUCKET_HOURS = packer("<B")  # ng width (4 or 8), then ng of the window's hours, oldest first
 _TIME = packer("<Q")
 _ALARM = packer("<BHBQQ")
-_ANSWER = packer("<HB8sBB")
 _RX_SIZE = packer("<H")
 _RX_LAYOUT = spec.REQUEST[spec.ID_VALIDATE_PRESCRIPTION][0][2]
 
 
+_REPEATED = {}
+_RX_MEMO = [None, b""]  # the prescription last encoded: it changes far less often than it is saved
+
+
+def _repeated(item, count):
+    key = (item, count)
+    compiled = _REPEATED.get(key)
+    if compiled is None:
+        compiled = _REPEATED[key] = packer("<" + item * count)
+    return compiled
+
+
+def _prescription(rx):
+    if _RX_MEMO[0] is not rx:
+        encoded = codec.encode(_RX_LAYOUT, rx)
+        _RX_MEMO[0], _RX_MEMO[1] = rx, _RX_SIZE.pack(len(encoded)) + encoded
+    return _RX_MEMO[1]
+
+
 def encode(model, cache, host_session_id, seed, event_seq):
     bolus = model.bolus
-    answers = cache.entries()
-    buckets = sorted(model.buckets.items())
+    n_answers, answers = cache.records()
+    newest = model.clock_ms // HOUR_MS  # only the hours of the rolling window are worth keeping
+    hour_ng = model.buckets.get
+    buckets = [hour_ng(hour, 0) for hour in range(newest - (WINDOW_HOURS - 1), newest + 1)]
+    width = 4 if max(buckets) <= 0xFFFFFFFF else 8
     alarms = model.alarms.alarms
     fixed = _FIXED.pack(
         VERSION, model.clock_ms, model.reboots & 0xFFFF, seed & 0xFFFFFFFF,
@@ -35,30 +55,22 @@ def encode(model, cache, host_session_id, seed, event_seq):
         model.delivered_ng, model.delivered_ul, model.filled_ul, model.removed_ul, model.boluses_started,
         model.basal_log_ng, model.basal_log_ul, model.battery_ms, model.faults, model.alarms.last_instance,
         model.daily_max_until_ms, model.ptm_lockout_until_ms, model.log.oldest_index, model.log.next_index,
-        model.rx_version, 0 if model.rx is None else 1, 0 if bolus is None else 1, len(buckets),
-        len(model.ptm_times), len(alarms), len(answers))
+        model.rx_version, 0 if model.rx is None else 1, 0 if bolus is None else 1,
+        len(model.ptm_times), len(alarms), n_answers)
     parts = [fixed]
     if model.rx is not None:
-        rx = codec.encode(_RX_LAYOUT, model.rx)
-        parts.append(_RX_SIZE.pack(len(rx)))
-        parts.append(rx)
+        parts.append(_prescription(model.rx))
     if bolus is not None:
         parts.append(_BOLUS.pack(bolus.kind, bolus.dose_ug, bolus.volume_ul, bolus.start_ms, bolus.duration_ms,
                                  bolus.done_ul, bolus.done_ng))
-    if buckets:
-        newest = buckets[-1][0]
-        width = 4 if max(ng for _hour, ng in buckets) <= 0xFFFFFFFF else 8
-        parts.append(_BUCKET_HOURS.pack(newest, width))
-        for hour, ng in buckets:
-            parts.append(_BUCKET[width].pack(newest - hour, ng))
-    for at in model.ptm_times:
-        parts.append(_TIME.pack(at))
+    parts.append(_BUCKET_HOURS.pack(width))
+    parts.append(_repeated("I" if width == 4 else "Q", WINDOW_HOURS).pack(*buckets))
+    if model.ptm_times:
+        parts.append(_repeated("Q", len(model.ptm_times)).pack(*model.ptm_times))
     for alarm in alarms:
         parts.append(_ALARM.pack(alarm.code, alarm.instance, 1 if alarm.latched else 0, alarm.raised_ms,
                                  alarm.acked_count))
-    for seq, msg_id, digest, kind, payload in answers:
-        parts.append(_ANSWER.pack(seq, msg_id, digest, kind, len(payload)))
-        parts.append(payload)
+    parts.append(answers)
     return b"".join(parts)
 
 
@@ -69,7 +81,7 @@ def decode(body, model, cache):
     (version, clock_ms, reboots, seed, has_session, session_id, event_seq, suspended, drug, conc,
      reservoir_ul, phase, delivered_ng, delivered_ul, filled_ul, removed_ul, boluses_started,
      basal_log_ng, basal_log_ul, battery_ms, faults, last_instance, daily_max_until_ms,
-     ptm_lockout_until_ms, log_oldest, log_next, rx_version, has_rx, has_bolus, n_buckets,
+     ptm_lockout_until_ms, log_oldest, log_next, rx_version, has_rx, has_bolus,
      n_ptm, n_alarms, n_answers) = values
     if version != VERSION:
         raise ValueError("snapshot version %d" % version)
@@ -94,13 +106,14 @@ def decode(body, model, cache):
     if has_bolus:
         model.bolus = Bolus(*_BOLUS.unpack_from(body, offset))
         offset += _BOLUS.size
-    if n_buckets:
-        newest, width = _BUCKET_HOURS.unpack_from(body, offset)
-        offset += _BUCKET_HOURS.size
-        for _i in range(n_buckets):
-            age, ng = _BUCKET[width].unpack_from(body, offset)
-            model.buckets[newest - age] = ng
-            offset += _BUCKET[width].size
+    width = _BUCKET_HOURS.unpack_from(body, offset)[0]
+    offset += _BUCKET_HOURS.size
+    values = _repeated("I" if width == 4 else "Q", WINDOW_HOURS).unpack_from(body, offset)
+    offset += width * WINDOW_HOURS
+    newest = clock_ms // HOUR_MS
+    for i in range(WINDOW_HOURS):
+        if values[i]:
+            model.buckets[newest - (WINDOW_HOURS - 1) + i] = values[i]
     for _i in range(n_ptm):
         model.ptm_times.append(_TIME.unpack_from(body, offset)[0])
         offset += _TIME.size
@@ -108,10 +121,5 @@ def decode(body, model, cache):
         code, instance, latched, raised_ms, acked_count = _ALARM.unpack_from(body, offset)
         model.alarms.alarms.append(Alarm(code, instance, raised_ms, bool(latched), acked_count))
         offset += _ALARM.size
-    cache.clear()
-    for _i in range(n_answers):
-        seq, msg_id, digest, kind, size = _ANSWER.unpack_from(body, offset)
-        offset += _ANSWER.size
-        cache.store(seq, msg_id, bytes(digest), kind, bytes(body[offset:offset + size]))
-        offset += size
+    cache.load(n_answers, body, offset)
     return (session_id if has_session else None), seed, event_seq, (log_oldest, log_next)

@@ -25,7 +25,6 @@ class Storage:
         self.cut_after_bytes = cut_after_bytes
 
     def write(self, name, offset, data):
-        data = bytes(data)
         cut = self.cut_after_bytes
         self.writes += 1
         if cut is not None and len(data) >= cut:
