@@ -22,7 +22,7 @@ from .handlers import HANDLERS
 from .model import PumpModel
 from .packing import packer
 from .persist import Persistence
-from .storage import PowerCut, RamStorage
+from .storage import PowerCut, RamStorage, adapt
 from .therapy import clamp32, days_of
 
 _NAK = packer("<BBII")
@@ -38,7 +38,7 @@ class Pump:
                  capacity_ul=spec.CAPACITY_UL, role_keys=None):
         self.serial = serial
         self.test_mode = bool(test_mode)
-        self.storage = storage if storage is not None else RamStorage()
+        self.storage = adapt(storage) if storage is not None else RamStorage()
         self.role_keys = role_keys or {spec.ROLE_PATIENT: default_role_key(serial, spec.ROLE_PATIENT),
                                        spec.ROLE_CLINICIAN: default_role_key(serial, spec.ROLE_CLINICIAN)}
         self.model = PumpModel(capacity_ul, sink=self)

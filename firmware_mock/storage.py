@@ -2,9 +2,10 @@
 
 The interface a shell provides (any object with these two methods works):
     read(name)                 -> bytes, or None when the file does not exist
-    write(name, offset, data)  -> writes data at offset (offset <= current size), growing the file
-Both implementations here can also be told to lose power after N more bytes (arm_cut): the
-write that reaches the N-th byte stores its bytes up to and including it and raises PowerCut.
+    write(name, offset, data)  -> writes data at offset, growing the file (a gap reads as zeros)
+Names are short ASCII words ("state_a", "state_b", "log"). Every storage can be told to lose
+power after N more bytes (arm_cut): the write that reaches the N-th byte stores its bytes up
+to and including it and raises PowerCut. The pump wraps other objects (adapt) to get that.
 """
 
 
@@ -91,3 +92,22 @@ class FileStorage(Storage):
             handle.write(data)
         finally:
             handle.close()
+
+
+class _Adapted(Storage):
+    """A shell's own read/write object, with the byte counting and power cut added."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def read(self, name):
+        return self.inner.read(name)
+
+    def _write(self, name, offset, data):
+        self.inner.write(name, offset, data)
+
+
+def adapt(storage):
+    """The storage itself if it is one of these classes, else a wrapper that adds arm_cut."""
+    return storage if isinstance(storage, Storage) else _Adapted(storage)

@@ -180,3 +180,25 @@ def test_the_state_record_is_compact():
     host.ready()
     host.call(m.ClinicianBolusRequest(BolusKind.CLINICIAN, 100, 600))
     assert max(len(storage.files[name]) for name in persist.SLOTS) < 400
+
+
+def test_any_object_with_read_and_write_is_storage():
+    class Plain:
+        def __init__(self):
+            self.files = {}
+
+        def read(self, name):
+            return self.files.get(name)
+
+        def write(self, name, offset, data):
+            blob = bytearray(self.files.get(name, b""))
+            blob[offset:offset + len(data)] = data
+            self.files[name] = bytes(blob)
+
+    plain = Plain()
+    host = Host(storage=plain)
+    host.ready()
+    host.call(m.TcPowerLossRequest(30))
+    assert host.write(m.encode_message(m.SuspendRequest(), 0x6400)) == []  # the cut hit the plain storage
+    reborn = Host(pump=Pump(serial=SERIAL, test_mode=True, storage=plain))
+    assert reborn.status().therapy_state == TherapyState.RUNNING and reborn.counters().reboots == 2
