@@ -61,9 +61,7 @@ class Pump:
         self._announced = {}  # alarm instance -> announce_count last sent
         self._deadline = None
         self._dirty = False
-        if self._load():
-            self.event_seq = (self.event_seq + _BOOT_EVENT_SEQ_SKIP) & 0xFFFF
-            self._power_up()
+        self._boot(None)
         self._volatile_reset()
 
     # ---- the sans-I/O API --------------------------------------------------------------------
@@ -250,34 +248,38 @@ class Pump:
         self.model.log.restore(oldest, log_next, entries)
         return True
 
-    def _power_up(self):
-        """Boot from a loaded state: count the reboot, log it, save."""
-        model = self.model
-        model.reboots += 1
-        model.log_entry(model.clock_ms, spec.LOG_POWER_UP, 0, model.reboots)
+    def _boot(self, clock):
+        """Start from storage. clock None: a real power-up, the pump clock resumes where the saved
+        state left it. Else a simulated power loss at that pump clock: the real-time clock ran on,
+        and nothing but time changed the state since the last save, so replaying the time since
+        then reproduces every dose, log entry and alarm. A boot counts, logs and saves itself;
+        a save cut short by an armed power cut boots again."""
+        event_seq = self.event_seq  # link state: the host's de-duplication must not be fooled
         while True:
+            loaded = self._load()
+            if clock is None:
+                if not loaded:
+                    return  # factory state: nothing to count or save
+                self.event_seq = (self.event_seq + _BOOT_EVENT_SEQ_SKIP) & 0xFFFF
+            else:
+                self._replaying = True
+                try:
+                    self.model.advance(clock)
+                finally:
+                    self._replaying = False
+                self.event_seq = event_seq
+            model = self.model
+            model.reboots += 1
+            model.log_entry(model.clock_ms, spec.LOG_POWER_UP, 0, model.reboots)
             try:
                 self._save()
                 return
             except PowerCut:
-                self._load()
-                model.reboots += 1
-                model.log_entry(model.clock_ms, spec.LOG_POWER_UP, 0, model.reboots)
+                continue
 
     def _restart(self, clock):
-        """A power loss at pump clock `clock`: reload, replay the time since the save, boot.
-
-        The pump's real-time clock runs on through the loss, and nothing but time changed the
-        state since the last save, so replaying it reproduces every dose, log entry and alarm."""
-        event_seq = self.event_seq  # link state: the host's de-duplication must not be fooled
-        self._load()
-        self._replaying = True
-        try:
-            self.model.advance(clock)
-        finally:
-            self._replaying = False
-        self.event_seq = event_seq
-        self._power_up()
+        """A power loss at pump clock `clock`."""
+        self._boot(clock)
         self._volatile_reset()
 
     def _volatile_reset(self):

@@ -202,3 +202,15 @@ def test_any_object_with_read_and_write_is_storage():
     assert host.write(m.encode_message(m.SuspendRequest(), 0x6400)) == []  # the cut hit the plain storage
     reborn = Host(pump=Pump(serial=SERIAL, test_mode=True, storage=plain))
     assert reborn.status().therapy_state == TherapyState.RUNNING and reborn.counters().reboots == 2
+
+
+def test_a_cut_armed_across_a_reboot_cuts_the_boot_save_and_boots_again():
+    twin, host = Host(), Host()
+    for pump in (twin, host):
+        pump.ready()
+        pump.advance(DAY_MS + 5_000)
+    host.call(m.TcPowerLossRequest(10))  # the next write to storage is the boot save below
+    # The first boot's save is cut short, so storage never learns of it: one reboot counted.
+    assert host.call(m.TcPowerLossRequest(0)).reboots == 1
+    twin.call(m.TcPowerLossRequest(0))
+    assert observed(host) == observed(twin)
