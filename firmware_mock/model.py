@@ -1,15 +1,15 @@
 """The pump's therapy model on a virtual clock: delivery, reservoir, battery, rolling 24 h, alarms and log.
 
 Event-driven: advance(t) jumps from one moment where something changes to the next (a day
-boundary, a flex step boundary, a bolus end, a reservoir or battery threshold, the end of an
-informational alarm's cause) and computes the delivery in between in closed form. A year
+boundary, a bolus end, a reservoir or battery threshold, the end of an informational alarm's
+cause) and computes the delivery in between in closed form, flex steps included. A year
 costs what its events cost, and any way of cutting time into calls gives the same result.
 docs/PUMP_MODEL.md states every rule here as formulas.
 
-Delivery moves whole µL. Basal: an accumulator Q grows by the step's volume rate (µL/day)
-every ms, and a µL moves each time Q passes a multiple of 86_400_000. A bolus of V µL over D
-ms has moved V × elapsed // D µL. Every µL carries the RESERVOIR's concentration in ng
-(µL × µg/mL = ng); rates are computed from the PRESCRIPTION's concentration.
+Delivery moves whole µL. Basal: an accumulator grows by the current step's volume rate
+(µL/day) every ms, and a µL moves each time it passes a multiple of 86_400_000. A bolus of V
+µL over D ms has moved V × elapsed // D µL. Every µL carries the RESERVOIR's concentration in
+ng (µL × µg/mL = ng); rates are computed from the PRESCRIPTION's concentration.
 """
 
 from . import spec
