@@ -46,16 +46,19 @@ except ImportError:
     crc16 = crc16_table
 
 
-_CODE_BYTES = [bytes((code,)) for code in range(256)]
-
-
 def cobs_encode(data):
     """COBS without the delimiter. A run of 254 non-zero bytes that ends the data gets no extra code."""
-    # Fast path: below 254 bytes no run between zeros can fill a block, so each run simply gets
-    # its length + 1 in front. Every frame is this short.
+    # Fast path: below 254 bytes no run between zeros can fill a block, so every zero (and a
+    # virtual one in front) becomes the distance to the next zero. Every frame is this short.
     if len(data) < 254:
-        codes = _CODE_BYTES
-        return b"".join([codes[len(run) + 1] + run for run in bytes(data).split(b"\x00")])
+        out = bytearray(b"\x00")
+        out += data
+        position = 0
+        for run in bytes(data).split(b"\x00"):
+            code = len(run) + 1
+            out[position] = code
+            position += code
+        return bytes(out)
     return _cobs_encode_blocks(data)
 
 
@@ -117,7 +120,12 @@ class FrameReader:
 
     def feed(self, data):
         frames = []
-        buf = self._pending + bytes(data) if self._pending else bytes(data)
+        data = bytes(data)
+        if not self._pending and not self._skipping and data.find(b"\x00") == len(data) - 1:
+            if len(data) > 1:  # the usual case: exactly one whole frame
+                self._block(data[:-1], frames)
+            return frames
+        buf = self._pending + data if self._pending else data
         start = 0
         while True:
             end = buf.find(b"\x00", start)
