@@ -237,12 +237,18 @@ class Pump:
     def _load(self):
         """Load the newest saved state; False (and factory state) when there is none."""
         body = self.persistence.load()
-        if body is None:
+        loaded = None
+        if body is not None:
+            try:
+                loaded = snapshot.decode(body, self.model, self.cache)
+            except ValueError:  # a record from another firmware version: start from the factory
+                loaded = None
+        if loaded is None:
             self.model.reset()
             self.cache.clear()
             self.host_session_id = None
             return False
-        session_id, seed, event_seq, (log_oldest, log_next) = snapshot.decode(body, self.model, self.cache)
+        session_id, seed, event_seq, (log_oldest, log_next) = loaded
         self.host_session_id, self.seed, self.event_seq = session_id, seed, event_seq
         oldest, entries = self.persistence.load_log(log_oldest, log_next)
         self.model.log.restore(oldest, log_next, entries)

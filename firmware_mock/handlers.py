@@ -10,7 +10,7 @@ from . import spec
 from .errors import Refusal
 from .therapy import finding_dicts
 
-FIRMWARE_VERSION = 0x0100  # 1.0
+FIRMWARE_VERSION = 0x0100  # major 1, minor 0
 
 
 def hello(pump, request, clock):

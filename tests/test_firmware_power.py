@@ -214,3 +214,14 @@ def test_a_cut_armed_across_a_reboot_cuts_the_boot_save_and_boots_again():
     assert host.call(m.TcPowerLossRequest(0)).reboots == 1
     twin.call(m.TcPowerLossRequest(0))
     assert observed(host) == observed(twin)
+
+
+def test_a_record_of_another_snapshot_version_means_factory_state():
+    storage = RamStorage()
+    host = Host(storage=storage)
+    host.ready()
+    body = bytearray(host.pump.persistence.load())
+    body[0] = 99  # the snapshot format version
+    storage.write("state_b", 0, persist._record(1_000, bytes(body)))
+    reborn = Host(pump=Pump(serial=SERIAL, test_mode=True, storage=storage))
+    assert reborn.status().therapy_state == TherapyState.NOT_PROGRAMMED
