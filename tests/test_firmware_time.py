@@ -109,3 +109,27 @@ def test_log_pages_through_a_wrapped_ring():
     tail = host.call(m.ReadLogRequest(page.next_index - 3, 12))
     assert [e.index for e in tail.entries] == list(range(page.next_index - 3, page.next_index))
     assert host.call(m.ReadLogRequest(page.next_index + 5, 12)).entries == ()
+
+
+@given(schedules, st.sampled_from([10_000, 20_000, 7_000]), st.lists(st.integers(1, 3 * 1440), min_size=1, max_size=6))
+@settings(max_examples=25, deadline=None)
+def test_basal_volume_matches_a_minute_by_minute_reference(steps, conc, checkpoints_min):
+    """PUMP_MODEL.md 6.1 computed the slow way: the volume rate is constant within a minute."""
+    rx = flex(steps, concentration_ug_per_ml=conc, max_daily_dose_ug=15_000, refill_interval_days=1)
+    host = Host()
+    host.hello()
+    host.authenticate()
+    host.refill(20_000, conc=conc)
+    soft = [f.limit for f in host.call(m.ValidatePrescriptionRequest(rx)).findings]
+    host.program(rx, soft)
+    rates = {}
+    for start, rate in steps:
+        rates[start] = rate * 1000 // conc
+    accumulator, rate, minute = 0, rates[0], 0
+    for checkpoint in sorted(checkpoints_min):
+        while minute < checkpoint:
+            rate = rates.get(minute % 1440, rate)
+            accumulator += rate * 60_000
+            minute += 1
+        host.advance(checkpoint * 60_000 - host.now)
+        assert host.counters().delivered_ul == accumulator // DAY_MS
