@@ -8,7 +8,7 @@ from protocol.framing import ACK, encode_frame
 
 from firmware_mock import spec
 
-from test_firmware_support import DAY_MS, Host, morphine
+from test_firmware_support import DAY_MS, Host
 
 BATTERY_FULL_MS = spec.BATTERY_LIFE_DAYS * DAY_MS
 

@@ -3,7 +3,7 @@
 from hypothesis import given, settings, strategies as st
 
 from protocol import messages as m
-from protocol.codes import BolusKind, Drug, Error, Role
+from protocol.codes import BolusKind, Drug, Error
 from protocol.framing import NAK
 
 from firmware_mock import spec
