@@ -91,6 +91,7 @@ class PumpModel:
         self.rx = rx
         self.rx_version = version
         self._steps = None
+        self._integral_memo = (None, None, 0)
         self.daily_volume_ul = 0  # basal µL per day of the prescription (status, days to empty)
         if rx is not None:
             self.daily_volume_ul = therapy.basal_daily_volume_ul(rx)
@@ -137,6 +138,9 @@ class PumpModel:
         """Σ over every ms τ < t of the basal volume rate at τ (µL/day × ms), from clock 0.
 
         Basal µL moved while delivering over (t0, t] = (phase + integral(t) - integral(t0)) // DAY_MS."""
+        memo = self._integral_memo  # consecutive deliveries start where the last one ended
+        if memo[0] == t and memo[1] is self._steps:
+            return memo[2]
         steps = self._steps
         if len(steps) == 1:
             return steps[0][2] * t
@@ -164,18 +168,21 @@ class PumpModel:
         """The next ms after t0 at which the model's state changes other than by delivery alone."""
         t = (t0 // DAY_MS + 1) * DAY_MS
         bolus = self.bolus
-        if bolus is not None and bolus.end_ms < t:
-            t = bolus.end_ms
+        if bolus is not None:
+            end = bolus.start_ms + bolus.duration_ms
+            if end < t:
+                t = end
         battery = self.battery_ms
-        if battery > self.battery_eri_ms:
-            due = t0 + battery - self.battery_eri_ms
-        else:
-            due = t0 + battery if battery > 0 else t
+        eri = self.battery_eri_ms
+        due = t0 + battery - eri if battery > eri else (t0 + battery if battery > 0 else t)
         if due < t:
             t = due
-        for until in (self.daily_max_until_ms, self.ptm_lockout_until_ms):
-            if t0 < until < t:
-                t = until
+        until = self.daily_max_until_ms
+        if t0 < until < t:
+            t = until
+        until = self.ptm_lockout_until_ms
+        if t0 < until < t:
+            t = until
         if self.delivering():
             left = self.reservoir_ul
             target = left - spec.LOW_RESERVOIR_UL if left > spec.LOW_RESERVOIR_UL else left
@@ -257,6 +264,7 @@ class PumpModel:
             before = moved
             start = end
         end_integral = integral(t1)
+        self._integral_memo = (t1, self._steps, end_integral)
         basal = (base + end_integral) // DAY_MS
         if basal > available:
             basal = available
