@@ -292,9 +292,9 @@ def cmd_read_log(link, args):
     return EXIT_OK
 
 
-COMMANDS = {"interrogate": cmd_interrogate, "refill": cmd_refill, "program": cmd_program,
-            "ptm-bolus": cmd_ptm_bolus, "clinician-bolus": cmd_clinician_bolus,
-            "watch-alarms": cmd_watch_alarms, "read-log": cmd_read_log}
+def command_function(name):
+    """cmd_<name>, looked up when it runs (so a seeded-defect variant can replace one)."""
+    return globals()["cmd_" + name.replace("-", "_")]
 
 
 # ---- command line ------------------------------------------------------------------------------
@@ -351,7 +351,7 @@ def main(argv=None):
         note("refused: %s" % refused)
         return EXIT_REFUSED
     try:
-        return COMMANDS[args.command](link, args)
+        return command_function(args.command)(link, args)
     except (Refused, dosing.InputError) as refused:
         note("refused: %s" % refused)
         return EXIT_REFUSED

@@ -1,0 +1,67 @@
+"""Boluses: doses in the right unit, a lost answer retransmitted under the same sequence number
+(never a second bolus), refusals reported as refusals, a dead line reported, not waited on."""
+
+import time
+
+from protocol.codes import Error
+
+
+def test_a_clinician_bolus_in_mg_reaches_the_pump_in_micrograms(programmed, pump, wire):
+    result = programmed("clinician-bolus", "--dose-mg", "1", "--duration-min", "10", "--yes")
+
+    sent = wire.requests("CLINICIAN_BOLUS")
+    assert sent, "app sent no CLINICIAN_BOLUS: %s" % result.stderr
+    dose_ug = sent[0].fields["dose_ug"]
+    assert dose_ug != 1, "app sent the 1 mg bolus as 1 µg: mg/µg confusion (1000 times too little)"
+    assert dose_ug == 1000, "app sent the 1 mg bolus as %d µg" % dose_ug
+    assert result.code == 0, result.stderr
+    assert pump.counters().boluses_delivered == 1
+
+
+def test_a_bolus_whose_answer_is_lost_is_sent_again_under_the_same_sequence_number(programmed, pump, wire):
+    bolus = programmed.start("--role", "patient", "ptm-bolus")
+    bolus.wait_for("confirm:")  # the app has done its reading; the next answer it gets is the bolus's
+    pump.drop_next_responses(1)
+    bolus.answer("y")
+    result = bolus.finish()
+
+    sent = wire.requests("PTM_BOLUS")
+    seqs = [r.seq for r in sent]
+    assert len(set(seqs)) == 1, ("bolus re-sent under a new sequence number (seqs %s) after its answer was lost: "
+                                 "the pump cannot tell that from a second bolus" % seqs)
+    assert len(sent) >= 2, "app never retransmitted the bolus request after its answer was lost"
+    assert result.code == 0, "app gave up on a bolus the pump answered on retransmission: %s" % result.stderr
+    counters = pump.counters()
+    assert counters.boluses_delivered == 1 and counters.dedup_hits >= 1
+
+
+def test_a_refused_patient_bolus_is_reported_as_refused(programmed, wire):
+    first = programmed("--role", "patient", "ptm-bolus", "--yes")
+    assert first.code == 0, first.stderr
+
+    second = programmed("--role", "patient", "ptm-bolus", "--yes")  # inside the 2 h lockout
+
+    naks = wire.naks("PTM_BOLUS")
+    assert naks and naks[-1].fields["code"] == Error.LOCKOUT_ACTIVE, "test setup: the pump did not refuse"
+    assert second.code == 1, ("app reported success for a PTM bolus the pump refused (NAK LOCKOUT_ACTIVE): exit %d, "
+                              "stdout %s" % (second.code, second.stdout.strip()))
+    assert "LOCKOUT_ACTIVE" in second.stderr
+
+
+def test_a_pump_that_goes_silent_during_a_bolus_is_reported_within_the_apps_timeout(programmed, pump, wire):
+    bolus = programmed.start("clinician-bolus", "--dose-mg", "0.5", "--duration-min", "10")
+    bolus.wait_for("confirm:")
+    pump.silence(True)
+    started = time.monotonic()
+    bolus.answer("y")
+    result = bolus.finish()
+    elapsed_s = time.monotonic() - started
+    pump.silence(False)
+
+    sent = wire.requests("CLINICIAN_BOLUS")
+    seqs = [r.seq for r in sent]
+    assert len(set(seqs)) == 1, "bolus re-sent under a new sequence number (seqs %s)" % seqs
+    assert result.code == 2, "app exited %d on a silent pump, not 2 (link failure): %s" % (result.code, result.stderr)
+    assert elapsed_s < 5, "app took %.1f s to give up on a silent pump" % elapsed_s
+    assert 2 <= len(sent) <= 5, "app sent the bolus %d times: retransmissions must be bounded" % len(sent)
+    assert pump.counters().boluses_delivered == 1
