@@ -1,0 +1,146 @@
+"""Proof that the example suite catches realistic programmer defects.
+
+examples/tests runs against the example app (it must pass) and against every seeded-defect variant
+in examples/programmer_app/variants (each must fail, and its failure must name the defect's
+effect). Nothing in the suite or the plugin knows the variants: the catching is the test.
+Also here: the example app's local drug library check agrees with the pump's hard findings.
+"""
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+APP_DIR = EXAMPLES / "programmer_app"
+VARIANTS_DIR = APP_DIR / "variants"
+SUITE_TIMEOUT_S = 300  # one whole run of the example suite; a healthy run takes well under a minute
+WORKERS = 2  # CI machines have two cores; every suite run drives its own emulator and ptys
+
+# variant -> words its failure must contain: the defect's effect, as the suite words it
+EXPECTED = {
+    "off_by_one_hard_limit": "app sent a prescription above the hard limit",
+    "mg_ug_confusion": "mg/µg confusion",
+    "stale_concentration": "app used a stale concentration",
+    "ignores_soft_limit": "without --confirm-soft",
+    "never_acks_alarms": "was never acknowledged",
+    "new_seq_retry": "re-sent under a new sequence number",
+    "reannounced_as_new": "a re-announcement is the same alarm, not a new one",
+    "no_read_timeout": "app hung",
+    "ignores_nak": "reported success for a PTM bolus the pump refused",
+    "no_handshake_check": "kept talking to a peer that is not the mock",
+}
+
+pytestmark = pytest.mark.timeout(SUITE_TIMEOUT_S * 3)
+
+
+def variant_names():
+    return sorted(p.stem for p in VARIANTS_DIR.glob("*.py") if not p.stem.startswith("_"))
+
+
+def run_suite(app_script, stop_at_first_failure):
+    """Run examples/tests with PUMPMOCK_APP set to `app_script`: (exit code, output)."""
+    env = dict(os.environ, PUMPMOCK_APP="%s %s" % (sys.executable, app_script), PYTHONIOENCODING="utf-8")
+    env.pop("PYTEST_ADDOPTS", None)  # the outer run's options are not the example suite's
+    command = [sys.executable, "-m", "pytest", str(EXAMPLES / "tests"), "-q", "-p", "no:cacheprovider"]
+    if stop_at_first_failure:
+        command.append("-x")
+    try:
+        done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, encoding="utf-8",
+                              timeout=SUITE_TIMEOUT_S)
+    except subprocess.TimeoutExpired as expired:
+        return None, "the example suite did not finish within %d s:\n%s" % (SUITE_TIMEOUT_S, expired.stdout or "")
+    return done.returncode, done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def suite_runs():
+    """Every suite run (the app and each variant), two at a time: {name: (exit code, output)}."""
+    jobs = {"app": (APP_DIR / "app.py", False)}
+    jobs.update({name: (VARIANTS_DIR / (name + ".py"), True) for name in variant_names()})
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        futures = {name: pool.submit(run_suite, script, stop) for name, (script, stop) in jobs.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def test_every_variant_has_an_expected_effect():
+    assert set(variant_names()) == set(EXPECTED), "variants and the EXPECTED table differ"
+    assert len(EXPECTED) >= 8
+
+
+def test_the_example_app_passes_the_example_suite(suite_runs):
+    code, output = suite_runs["app"]
+    assert code == 0, "the example suite fails the correct example app:\n" + output[-4000:]
+
+
+@pytest.mark.parametrize("variant", sorted(EXPECTED))
+def test_the_example_suite_catches_the_variant(suite_runs, variant):
+    code, output = suite_runs[variant]
+    assert code == 1, "the example suite did not fail variant %s (exit %s):\n%s" % (variant, code, output[-4000:])
+    assert EXPECTED[variant] in output, ("variant %s failed, but not with %r:\n%s"
+                                         % (variant, EXPECTED[variant], output[-4000:]))
+
+
+# ---- the example app's pure logic ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def dosing():
+    sys.path.insert(0, str(APP_DIR))
+    try:
+        import dosing as module
+    finally:
+        sys.path.remove(str(APP_DIR))
+    return module
+
+
+def test_clinician_units_convert_exactly(dosing):
+    assert dosing.mg_to_ug("3") == 3000
+    assert dosing.mg_to_ug("0.25") == 250
+    assert dosing.mg_to_ug("15.001") == 15001
+    assert dosing.hours_to_min("1.5") == 90
+    assert dosing.ml_to_ul("20") == 20000
+    with pytest.raises(dosing.InputError):
+        dosing.mg_to_ug("0.0005")  # not a whole µg: refused, never rounded to 0
+    with pytest.raises(dosing.InputError):
+        dosing.mg_to_ug("-1")
+    assert [dosing.as_milli(v) for v in (3000, 250, 15001, 10000, 0)] == ["3", "0.25", "15.001", "10", "0"]
+
+
+@pytest.fixture(scope="module")
+def pump_session():
+    import harness
+    from protocol.codes import Role
+    with harness.connect("pumpmock://?clock=virtual", role=Role.CLINICIAN) as session:
+        yield session
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_the_apps_local_check_finds_exactly_the_pumps_hard_findings(dosing, pump_session, data):
+    """The app refuses locally exactly what the pump would refuse as hard (an empty reservoir, so
+    only the limits that do not depend on the reservoir apply)."""
+    from protocol import messages as m
+    from protocol.codes import DRUG_LIBRARY, Severity, TherapyMode
+    drug = data.draw(st.sampled_from(sorted(DRUG_LIBRARY)))
+    limits = DRUG_LIBRARY[drug]
+
+    def near(value):  # around each limit, where off-by-one defects live
+        return st.one_of(st.integers(0, 2 * value + 2), st.sampled_from([value - 1, value, value + 1]).filter(
+            lambda v: v >= 0))
+
+    with_ptm = data.draw(st.booleans())
+    rx = m.Prescription(
+        drug=drug, concentration_ug_per_ml=data.draw(near(limits.max_concentration_ug_per_ml).filter(bool)),
+        mode=TherapyMode.SIMPLE_CONTINUOUS, daily_dose_ug=data.draw(near(limits.hard_max_ug_per_day)), steps=(),
+        ptm_dose_ug=data.draw(near(limits.soft_max_ug_per_day)) if with_ptm else 0,
+        ptm_lockout_min=data.draw(st.sampled_from([0, 9, 10, 120, 1440, 1441])),
+        ptm_max_per_24h=data.draw(st.sampled_from([0, 1, 3, 24, 25])),
+        max_daily_dose_ug=data.draw(near(limits.hard_max_ug_per_day)),
+        refill_interval_days=30)
+    hard = [f for f in pump_session.validate(rx) if f.severity == Severity.HARD]
+    assert len(dosing.hard_limit_problems(rx)) == len(hard), (dosing.hard_limit_problems(rx), hard)
