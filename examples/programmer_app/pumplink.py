@@ -194,4 +194,18 @@ class PumpLink:
         serial_number = self.identity.serial
         nonce = self.request(m.AuthChallengeRequest(role)).nonce
         mac = auth_mac(role_key(serial_number, role), nonce, serial_number, role)
-        return Role(self.request(m.AuthResponseRequest(role, mac)).role)
+        try:
+            return Role(self.request(m.AuthResponseRequest(role, mac)).role)
+        except PumpRefused as refused:
+            # AUTH_RESPONSE spends the nonce, and it is not answered from the exactly-once cache:
+            # if the answer to a successful one was lost, its retransmission is refused. The
+            # session's role in the status says whether the first one got through.
+            if refused.error != "UNAUTHORIZED":
+                raise
+            try:
+                granted = self.request(m.GetStatusRequest()).role
+            except PumpRefused:
+                raise refused from None
+            if granted != role:
+                raise refused from None
+            return Role(granted)
