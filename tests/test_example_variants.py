@@ -144,3 +144,16 @@ def test_the_apps_local_check_finds_exactly_the_pumps_hard_findings(dosing, pump
         refill_interval_days=30)
     hard = [f for f in pump_session.validate(rx) if f.severity == Severity.HARD]
     assert len(dosing.hard_limit_problems(rx)) == len(hard), (dosing.hard_limit_problems(rx), hard)
+
+
+def test_the_example_app_sees_only_a_serial_port():
+    """It imports neither the emulator nor the harness: like a team's app, it only has a port."""
+    import ast
+    for source in sorted(APP_DIR.glob("*.py")):
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                    for alias in node.names}
+        imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom) and node.module}
+        assert not imported & {"firmware_mock", "harness"}, "%s imports %s" % (
+            source.name, ", ".join(sorted(imported & {"firmware_mock", "harness"})))
