@@ -13,6 +13,7 @@ SUBCOMMANDS = {
     "check": ("harness.check_cmd", "run the conformance checks against a target (default: the emulator)"),
     "decode": ("harness.transcript", "decode hex bytes or a transcript file into readable frames"),
     "proxy": ("harness.proxy", "relay between two ports through a faulty line (put an app behind faults)"),
+    "serve": ("harness.serve_cmd", "serve the emulated pump on a pseudo-terminal or TCP port"),
     "spec": ("harness.spec_cmd", "print the protocol document (docs/PROTOCOL.md)"),
 }
 

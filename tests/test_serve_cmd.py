@@ -1,0 +1,64 @@
+"""`pumpmock serve`: an external process opens the printed pty path or TCP address and talks."""
+
+import subprocess
+import sys
+
+import pytest
+
+import harness
+from protocol.codes import Role
+
+
+@pytest.fixture
+def serve():
+    processes = []
+
+    def start(*args):
+        process = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", *args], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        processes.append(process)
+        return process, process.stdout.readline().strip()
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_serve_pty_is_reachable_by_an_external_process(serve):
+    _process, path = serve("--pty", "--test-mode")
+    assert path.startswith("/dev/")
+    code = ("import harness, sys; from protocol.codes import Role\n"
+            "with harness.connect(sys.argv[1], role=Role.CLINICIAN, timeout=1) as s:\n"
+            "    s.test.reset(); s.authenticate(Role.CLINICIAN); print(s.status().capacity_ul)")
+    out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "20000", out.stderr
+
+
+def test_serve_tcp_prints_its_address_and_keeps_state_across_clients(serve):
+    _process, address = serve("--tcp", "0", "--test-mode")
+    host, port = address.split(":")
+    assert host == "127.0.0.1" and int(port) > 0
+    with harness.connect("socket://" + address, role=Role.CLINICIAN, timeout=1) as session:
+        session.test.reset()
+        session.test.set_battery(42)
+    with harness.connect("socket://" + address, role=Role.PATIENT, timeout=1) as session:
+        assert session.status().battery_pct == 42
+
+
+def test_serve_records_a_transcript_and_applies_faults(serve, tmp_path):
+    transcript = tmp_path / "served.jsonl"
+    process, path = serve("--pty", "--test-mode", "--faults", "drop=5%,unit=frame,seed=4",
+                          "--transcript", str(transcript))
+    with harness.connect(path, timeout=0.3, retries=8) as session:
+        for _ in range(60):
+            session.test.counters()
+        assert session.stats["retransmissions"] > 0
+    process.terminate()
+    process.wait(timeout=10)
+    assert '"name": "TC_READ_COUNTERS"' in transcript.read_text()
+
+
+def test_serve_refuses_a_bad_fault_spec():
+    out = subprocess.run([sys.executable, "-m", "harness.cli", "serve", "--pty", "--faults", "bogus=1"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and "bogus" in out.stderr
