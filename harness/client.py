@@ -107,7 +107,10 @@ class PumpSession:
     def _receive(self, timeout):
         """Read what the port has (waiting at most `timeout` s for the first byte) and dispatch it."""
         port = self.port
-        port.timeout = timeout
+        # Setting a pyserial port's timeout reconfigures the tty (tcsetattr): only do it when the
+        # current one would overshoot the deadline by more than a few ms.
+        if port.timeout is None or port.timeout - timeout > 0.005:
+            port.timeout = timeout
         data = port.read(port.in_waiting or 1)
         if not data:
             return

@@ -1,0 +1,148 @@
+"""Transport benchmark: round trips through the reference client on every transport, and goodput.
+
+Measured in one run, compared as ratios (issue 4 targets):
+  in-process round trips/s through the client       >= 20,000
+  pty round trips/s vs a raw pty echo in this run   >= 70 %, p99 <= 1 ms
+  event-log download goodput on a 115200-baud paced line >= 85 % of 11,520 B/s
+plus TCP and the MicroPython (WASM) runner for reference.
+
+    python -m bench.perf_transport [--quick]
+"""
+
+import argparse
+import os
+import select
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import tty
+
+import harness
+from bench.common import write
+from protocol.codes import Role
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def latency_stats(samples):
+    samples = sorted(samples)
+    return {"p50_us": samples[len(samples) // 2] * 1e6, "p99_us": samples[int(len(samples) * 0.99)] * 1e6,
+            "mean_us": statistics.fmean(samples) * 1e6}
+
+
+def measure_session(session, count):
+    """Round trips/s and latencies of GET_STATUS through a connected session."""
+    session.status()
+    samples = []
+    start = time.perf_counter()
+    for _ in range(count):
+        t0 = time.perf_counter()
+        session.status()
+        samples.append(time.perf_counter() - t0)
+    elapsed = time.perf_counter() - start
+    return dict(round_trips_per_s=count / elapsed, **latency_stats(samples))
+
+
+def raw_pty_echo(count):
+    """Round trips/s of a 9-byte ping through a pty to a thread that echoes it: the ceiling."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    stop = threading.Event()
+
+    def echo():
+        while not stop.is_set():
+            if select.select([master], [], [], 0.05)[0]:
+                os.write(master, os.read(master, 4096))
+    thread = threading.Thread(target=echo, daemon=True)
+    thread.start()
+    ping = bytes(9)
+    samples = []
+    start = time.perf_counter()
+    for _ in range(count):
+        t0 = time.perf_counter()
+        os.write(slave, ping)
+        got = 0
+        while got < len(ping):
+            select.select([slave], [], [], 1)
+            got += len(os.read(slave, 4096))
+        samples.append(time.perf_counter() - t0)
+    elapsed = time.perf_counter() - start
+    stop.set()
+    thread.join()
+    os.close(master)
+    os.close(slave)
+    return dict(round_trips_per_s=count / elapsed, **latency_stats(samples))
+
+
+def served(flag_args):
+    """Start `pumpmock serve` in a child; returns (process, first stdout line)."""
+    process = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--test-mode", *flag_args],
+                               stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    line = process.stdout.readline().strip()
+    return process, line
+
+
+def goodput(entries_target=2_000):
+    """Bytes/s of log entries downloaded over a 115200-baud paced in-process line, vs the line rate."""
+    with harness.connect("pumpmock://?clock=virtual&baud=115200", role=Role.CLINICIAN) as session:
+        session.test.reset(seed=1)
+        session.authenticate(Role.CLINICIAN)
+        while session.read_log(0, 1).next_index < entries_target:
+            session.test.warp_clock(3_600)  # hourly basal entries fill the log
+        start = session.clock()
+        entries = session.download_log()
+        elapsed = session.clock() - start
+    payload_bytes = len(entries) * 18  # a log entry is 18 bytes on the wire
+    line_rate = 115200 / 10
+    return {"entries": len(entries), "seconds_on_line": elapsed, "entry_bytes_per_s": payload_bytes / elapsed,
+            "line_rate_bytes_per_s": line_rate, "goodput_pct_of_line": 100 * payload_bytes / elapsed / line_rate}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer round trips (CI smoke run)")
+    args = parser.parse_args(argv)
+    count = 2_000 if args.quick else 20_000
+    results = {}
+
+    with harness.connect("pumpmock://?clock=virtual", role=Role.CLINICIAN) as session:
+        results["inprocess"] = measure_session(session, count)
+
+    results["raw_pty_echo"] = raw_pty_echo(count // 4)
+    process, path = served(["--pty"])
+    try:
+        with harness.connect(path, role=Role.CLINICIAN, timeout=1) as session:
+            results["pty"] = measure_session(session, count // 4)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    results["pty_vs_raw_echo_pct"] = 100 * results["pty"]["round_trips_per_s"] / results["raw_pty_echo"]["round_trips_per_s"]
+
+    process, address = served(["--tcp", "0"])
+    try:
+        with harness.connect("socket://" + address, role=Role.CLINICIAN, timeout=1) as session:
+            results["tcp"] = measure_session(session, count // 4)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+    runner = os.path.join(ROOT, "firmware_mock", "wasm_runner.mjs")
+    if shutil.which("node") and os.path.exists(os.path.join(ROOT, "node_modules")) and os.path.exists(runner):
+        with harness.connect("exec://node %s --test-mode" % runner, role=Role.CLINICIAN, timeout=2) as session:
+            results["micropython_runner"] = measure_session(session, max(count // 40, 200))
+
+    results["goodput_115200"] = goodput(500 if args.quick else 2_000)
+    results["targets"] = {
+        "inprocess_ge_20000_per_s": results["inprocess"]["round_trips_per_s"] >= 20_000,
+        "pty_ge_70pct_of_raw_echo": results["pty_vs_raw_echo_pct"] >= 70,
+        "pty_p99_le_1ms": results["pty"]["p99_us"] <= 1_000,
+        "goodput_ge_85pct": results["goodput_115200"]["goodput_pct_of_line"] >= 85,
+    }
+    write("perf_transport", results)
+
+
+if __name__ == "__main__":
+    main()
