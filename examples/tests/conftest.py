@@ -90,22 +90,20 @@ class RunningApp:
         """Wait until the app writes a stderr line containing `text` (a prompt, "watching ...")."""
         deadline = time.monotonic() + timeout_s
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self.kill()
-                pytest.fail("app never wrote %r within %.0f s; stderr:\n%s" % (text, timeout_s, "".join(self._stderr)),
-                            pytrace=False)
             try:
-                line = self._stderr_lines.get(timeout=remaining)
+                line = self._stderr_lines.get(timeout=0.05)
             except queue.Empty:
+                if not self._readers[0].is_alive() and self._stderr_lines.empty():  # stderr closed: it exited
+                    self.kill()
+                    pytest.fail("app exited (code %s) before writing %r; stderr:\n%s" % (
+                        self.process.poll(), text, "".join(self._stderr)), pytrace=False)
+                if time.monotonic() > deadline:
+                    self.kill()
+                    pytest.fail("app never wrote %r within %.0f s; stderr:\n%s" % (
+                        text, timeout_s, "".join(self._stderr)), pytrace=False)
                 continue
             if text in line:
                 return line
-            if self.process.poll() is not None and self._stderr_lines.empty():
-                self._readers[0].join(1)
-                if self._stderr_lines.empty():
-                    pytest.fail("app exited (code %d) before writing %r; stderr:\n%s" % (
-                        self.process.returncode, text, "".join(self._stderr)), pytrace=False)
 
     def answer(self, line):
         """Type a line on the app's stdin (an answer to its prompt)."""
