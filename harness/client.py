@@ -107,9 +107,9 @@ class PumpSession:
     def _receive(self, timeout):
         """Read what the port has (waiting at most `timeout` s for the first byte) and dispatch it."""
         port = self.port
-        # Setting a pyserial port's timeout reconfigures the tty (tcsetattr): only do it when the
-        # current one would overshoot the deadline by more than a few ms.
-        if port.timeout is None or port.timeout - timeout > 0.005:
+        # Setting a pyserial port's timeout reconfigures the tty (tcsetattr), so leave it alone
+        # while it is within a few ms of what this read needs.
+        if port.timeout is None or abs(port.timeout - timeout) > 0.005:
             port.timeout = timeout
         data = port.read(port.in_waiting or 1)
         if not data:
