@@ -10,8 +10,11 @@ import sys
 
 # name -> (module, one-line help). Each module has add_arguments(parser) and main(args) -> int.
 SUBCOMMANDS = {
+    "bench": ("harness.bench.run", "run checks, fuzzing, link measurements and an emulator diff against a board"),
     "check": ("harness.check_cmd", "run the conformance checks against a target (default: the emulator)"),
     "decode": ("harness.transcript", "decode hex bytes or a transcript file into readable frames"),
+    "flash": ("harness.bench.flash", "deploy the pump firmware to a MicroPython board and verify it"),
+    "perf": ("harness.bench.perf", "run every benchmark and write bench/results/report.json"),
     "proxy": ("harness.proxy", "relay between two ports through a faulty line (put an app behind faults)"),
     "serve": ("harness.serve_cmd", "serve the emulated pump on a pseudo-terminal or TCP port"),
     "spec": ("harness.spec_cmd", "print the protocol document (docs/PROTOCOL.md)"),

@@ -1,0 +1,172 @@
+"""Deploy the pump firmware to a MicroPython board, verify every file's hash and the board's identity.
+
+    pumpmock flash --port /dev/ttyACM0                 # the pump, test control OFF
+    pumpmock flash --port /dev/ttyACM0 --test-mode     # the pump with test control (bench runs)
+
+Copies firmware_mock/*.py to /firmware_mock/ on the board and firmware_mock/board/main.py to
+/main.py, then hashes every file on the board (sha256, computed by the board) and compares. Test
+mode is switched on only by --test-mode, which writes the marker file /pumpmock_test_mode; a
+flash without it removes the marker, so a board never keeps test control by accident. Finally the
+board is reset and must answer HELLO with the mock's identity and the test mode asked for.
+
+The port goes through the USB allowlist before anything touches it (--allow-usb VID:PID to add
+your own board deliberately). Needs mpremote: pip install 'pumpmock[bench]'.
+"""
+
+import hashlib
+import pathlib
+import sys
+import time
+
+from .. import connect, is_device_path
+from ..errors import HarnessError, SafetyInterlockError, UsbDeviceNotAllowed
+from ..interlock import Allowlist, check_port
+from .deploy import INSTALL_HINT, DeployError, MpremoteDeployer, find_mpremote
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
+FIRMWARE_DIR = "firmware_mock"
+BOARD_MAIN = "firmware_mock/board/main.py"
+TEST_MODE_MARKER = "pumpmock_test_mode"
+MARKER_TEXT = "test control enabled by: pumpmock flash --test-mode\n"
+# CPython-only shells of the emulator (pty and TCP servers): never imported on a board.
+HOST_ONLY = frozenset({"serve.py"})
+BOOT_TIMEOUT_S = 15  # a reset board re-enumerates on USB and boots within a few seconds
+
+
+class FlashError(HarnessError):
+    """The deployment could not be verified: a hash differs, or the board did not answer as the mock."""
+
+
+def deployment(root=ROOT):
+    """[(local path, remote path)] of what goes on the board, main.py last."""
+    root = pathlib.Path(root)
+    pairs = [(path, "%s/%s" % (FIRMWARE_DIR, path.name))
+             for path in sorted((root / FIRMWARE_DIR).glob("*.py")) if path.name not in HOST_ONLY]
+    main = root / BOARD_MAIN
+    if not main.is_file():
+        raise FlashError("%s is missing: the board's main.py comes from there" % main)
+    return pairs + [(main, "main.py")]
+
+
+def _sha256(path):
+    return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
+
+
+def flash(deployer, test_mode=False, *, root=ROOT, boot_timeout_s=BOOT_TIMEOUT_S, allowlist=None,
+          progress=print):
+    """Deploy, verify hashes, reset and check the identity; returns a dict describing the board.
+
+    Raises FlashError (a hash differs, the marker is wrong, the identity is not the mock's or the
+    test mode is not the one asked for) or DeployError (a step failed on the board).
+    """
+    pairs = deployment(root)
+    expected = {remote: _sha256(local) for local, remote in pairs}
+    progress("copying %d files to %s" % (len(pairs), deployer.port))
+    deployer.make_dirs([FIRMWARE_DIR])
+    deployer.put(pairs)
+    if test_mode:
+        deployer.write_text(TEST_MODE_MARKER, MARKER_TEXT)
+        expected[TEST_MODE_MARKER] = _sha256_text(MARKER_TEXT)
+    else:
+        deployer.remove([TEST_MODE_MARKER])
+        expected[TEST_MODE_MARKER] = None  # must be absent
+
+    progress("verifying sha256 of %d files on the board" % len(expected))
+    found = deployer.hashes(sorted(expected))
+    wrong = []
+    for remote, digest in sorted(expected.items()):
+        if found.get(remote) != digest:
+            wrong.append("%s: expected %s, board has %s" % (remote, _short(digest, "no file"),
+                                                           _short(found.get(remote), "no file")))
+    if wrong:
+        raise FlashError("the files on the board are not the ones sent:\n  " + "\n  ".join(wrong))
+
+    progress("resetting the board into the pump firmware")
+    deployer.reset()
+    identity = wait_for_identity(deployer.identity_url(), boot_timeout_s, allowlist)
+    if bool(identity.test_mode) != bool(test_mode):
+        raise FlashError("the board came up with test mode %s, but it was flashed %s --test-mode"
+                         % ("ON" if identity.test_mode else "OFF", "with" if test_mode else "without"))
+    return {"port": deployer.port, "files": {remote: expected[remote] for remote in sorted(expected)
+                                              if expected[remote] is not None},
+            "serial": identity.serial, "firmware_version": identity.firmware_version,
+            "test_mode": bool(identity.test_mode)}
+
+
+def _sha256_text(text):
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _short(digest, absent):
+    return absent if digest is None else digest[:16] + "…"
+
+
+def wait_for_identity(url, timeout_s=BOOT_TIMEOUT_S, allowlist=None):
+    """The HELLO answer of the board at `url`, retrying while it reboots; FlashError after timeout_s.
+
+    A port off the allowlist fails at once. No answer and a wrong answer are both retried until
+    the deadline: while a board boots, its first bytes may be anything.
+    """
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while True:
+        try:
+            with connect(url, allowlist=allowlist) as session:
+                return session.identity
+        except UsbDeviceNotAllowed:
+            raise
+        except Exception as error:  # the port is gone while USB re-enumerates, or not answering yet
+            last = error
+        if time.monotonic() >= deadline:
+            raise FlashError("the board did not answer HELLO within %d s after the reset: %s" % (timeout_s, last))
+        time.sleep(0.25)
+
+
+# ---- pumpmock flash ------------------------------------------------------------------------------
+def add_arguments(parser):
+    parser.add_argument("--port", required=True, help="the board's serial port, e.g. /dev/ttyACM0 or COM3")
+    parser.add_argument("--test-mode", action="store_true",
+                        help="enable test control on the board (writes /pumpmock_test_mode); off unless given")
+    parser.add_argument("--allow-usb", action="append", default=[], metavar="VID:PID",
+                        help="add your own board's USB id to the allowlist for this run (repeatable)")
+    parser.add_argument("--allow-port", action="append", default=[], metavar="PATH",
+                        help="allow a port with no USB identity by its path (repeatable)")
+    parser.add_argument("--mpremote", metavar="COMMAND", help="how to run mpremote (default: the one installed)")
+    parser.add_argument("--boot-timeout", type=float, default=BOOT_TIMEOUT_S,
+                        help="seconds to wait for the board to answer after the reset (default %(default)s)")
+
+
+def make_deployer(args):
+    """The Deployer for the parsed arguments (tests put a fake here)."""
+    command = args.mpremote.split() if args.mpremote else find_mpremote()
+    if not command:
+        raise DeployError(INSTALL_HINT)
+    return MpremoteDeployer(args.port, command=command)
+
+
+def main(args):
+    if not is_device_path(args.port):
+        print("pumpmock flash: %s is a URL; flash deploys to a board on a serial port (e.g. /dev/ttyACM0)"
+              % args.port, file=sys.stderr)
+        return 2
+    try:
+        allowlist = Allowlist.load(usb=args.allow_usb, ports=args.allow_port)
+        print("interlock: %s" % check_port(args.port, allowlist))
+    except (SafetyInterlockError, ValueError) as refusal:
+        print("pumpmock flash: %s" % refusal, file=sys.stderr)
+        return 2
+    try:
+        deployer = make_deployer(args)
+    except DeployError as error:
+        print("pumpmock flash: %s" % error, file=sys.stderr)
+        return 2
+    try:
+        board = flash(deployer, args.test_mode, boot_timeout_s=args.boot_timeout, allowlist=allowlist,
+                      progress=lambda text: print("  " + text, flush=True))
+    except (FlashError, DeployError, SafetyInterlockError) as error:
+        print("pumpmock flash: FAILED: %s" % error, file=sys.stderr)
+        return 1
+    print("flashed %s: %d files verified; HELLO answered by %s, firmware %d.%d, test mode %s"
+          % (board["port"], len(board["files"]), board["serial"], board["firmware_version"] >> 8,
+             board["firmware_version"] & 0xFF, "ON" if board["test_mode"] else "OFF"))
+    return 0

@@ -1,0 +1,100 @@
+"""The bench report: one JSON document and a readable summary of it, written to a report directory.
+
+    write_report(report, "bench-report")   # bench-report/report.json and bench-report/summary.txt
+
+The JSON is the record (every number, every check, every difference); the summary is what a
+person reads first: the verdict, what failed, and the link numbers with what they mean.
+"""
+
+import json
+import os
+import pathlib
+import platform
+import sys
+
+REPORT_VERSION = 1
+
+
+def machine():
+    """The host that ran the bench (the board's side is in the report's target section)."""
+    return {"python": sys.version.split()[0], "implementation": platform.python_implementation(),
+            "system": platform.system(), "release": platform.release(), "machine": platform.machine(),
+            "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count()}
+
+
+def write_report(report, directory):
+    """Write report.json and summary.txt into `directory`; returns their paths."""
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    json_path = directory / "report.json"
+    json_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    summary_path = directory / "summary.txt"
+    summary_path.write_text(summary(report) + "\n")
+    return json_path, summary_path
+
+
+def summary(report):
+    """The report as readable text."""
+    target = report["target"]
+    lines = ["pumpmock bench report", "=" * 21, "",
+             "verdict: %s" % report["verdict"].upper(),
+             "target:  %s (%s)" % (target["port"], target.get("kind", "?")),
+             "         %s" % target.get("interlock", ""),
+             ]
+    identity = target.get("identity")
+    if identity:
+        lines.append("         HELLO: serial %s, firmware %s, test mode %s"
+                     % (identity["serial"], identity["firmware_version"], "ON" if identity["test_mode"] else "OFF"))
+    lines.append("host:    %(system)s %(machine)s, Python %(python)s" % report["machine"])
+    lines.append("took:    %.1f s" % report.get("seconds", 0))
+    if report.get("findings"):
+        lines += ["", "findings:"] + ["  - %s" % f for f in report["findings"]]
+
+    checks = report.get("checks") or {}
+    lines += ["", "conformance checks: %s" % checks.get("status", "not run")]
+    for result in checks.get("results", []):
+        lines.append("  %-4s %-50s %6.2fs  %s" % (result["status"].upper() if result["status"] != "skip" else "skip",
+                                                   result["name"], result["seconds"], result["detail"]))
+
+    fuzz = report.get("fuzz") or {}
+    lines += ["", "fuzz: %s" % fuzz.get("status", "not run")]
+    for key in ("reason", "examples", "seconds", "seed"):
+        if fuzz.get(key) is not None:
+            lines.append("  %s: %s" % (key, fuzz[key]))
+    for failure in fuzz.get("failures", []):
+        lines.append("  - %s" % failure)
+
+    link = report.get("link") or {}
+    lines += ["", "link: %s" % link.get("status", "not run")]
+    if link.get("round_trips"):
+        rt = link["round_trips"]
+        latency = rt["latency_ms"]
+        lines += ["  line rate:    %d baud = %.0f B/s (8N1)" % (link["baud"], link["line_rate_bytes_per_s"]),
+                  "  round trips:  %d GET_STATUS, %.1f/s; latency ms p50 %.2f  p90 %.2f  p99 %.2f  max %.2f"
+                  % (rt["count"], rt["round_trips_per_s"], latency["p50"], latency["p90"], latency["p99"], latency["max"]),
+                  "                %.0f bytes a round trip = %.2f ms on the line at the line rate"
+                  % (rt["wire_bytes_per_round_trip"], rt["wire_time_ms_per_round_trip"]),
+                  "  histogram:    %s" % "  ".join("%s:%d" % item for item in rt["histogram_ms"].items())]
+    if link.get("log_download"):
+        log = link["log_download"]
+        lines += ["  log download: %d entries in %.2f s: %.0f B/s of entries, %.0f B/s on the wire"
+                  % (log["entries"], log["seconds"], log["entry_bytes_per_s"], log["wire_bytes_in_per_s"]),
+                  "                line efficiency %.1f%% (entries), utilisation %.1f%% (all bytes)"
+                  % (log["line_efficiency_pct"], log["line_utilisation_pct"])]
+    if link.get("error"):
+        lines.append("  error: %s" % link["error"])
+    for note in link.get("notes", []):
+        lines.append("  note: %s" % note)
+
+    scenario = report.get("transcript_diff") or {}
+    lines += ["", "transcript diff (emulator vs target, same scenario): %s" % scenario.get("status", "not run")]
+    if scenario.get("error"):
+        lines.append("  %s" % scenario["error"])
+    if scenario.get("target_transcript"):
+        lines.append("  transcripts: %s, %s" % (scenario["emulator_transcript"], scenario["target_transcript"]))
+    differences = scenario.get("differences", [])
+    for line in differences[:40]:
+        lines.append("  %s" % line)
+    if len(differences) > 40:
+        lines.append("  ... %d more in report.json and diff.txt" % (len(differences) - 40))
+    return "\n".join(lines)

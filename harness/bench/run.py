@@ -1,0 +1,274 @@
+"""Run the bench against a board: conformance checks, a bounded fuzz campaign, link measurements,
+and the same scripted scenario on the board and on the emulator, diffed. Writes a report.
+
+    pumpmock bench --port /dev/ttyACM0                        # a board flashed with --test-mode
+    pumpmock bench --port "exec:node firmware_mock/wasm_runner.mjs --test-mode"   # rehearsal
+    pumpmock bench --port /dev/pts/5 --baud 115200            # rehearsal: emulator on a paced pty
+
+A device path goes through the USB allowlist first, then the peer must answer HELLO as the mock;
+either refusal stops the run before anything else is sent. Any URL the harness opens is accepted
+too (exec:..., socket://..., pumpmock://...), which is how CI rehearses the bench without a board.
+
+The report directory gets report.json (everything), summary.txt (readable), the two scenario
+transcripts (emulator.jsonl, target.jsonl) and diff.txt. Exit status: 0 when no check failed,
+fuzzing found nothing and the transcripts agree; 1 otherwise; 2 when the target was refused.
+Link findings (a 16 ms latency timer, say) are reported but do not fail the run.
+"""
+
+import datetime
+import pathlib
+import sys
+import time
+
+from serial import SerialException
+
+from protocol.codes import Role
+
+from .. import connect, is_device_path, normalize_url
+from ..checks import CHECKS, run_checks
+from ..errors import SafetyInterlockError
+from ..interlock import Allowlist, check_port, is_pty
+from . import measure, report as reporting, scenario
+
+DEFAULT_BAUD = 115200
+DEFAULT_ROUND_TRIPS = 200
+DEFAULT_LOG_ENTRIES = 240  # twenty READ_LOG pages
+DEFAULT_FUZZ_SECONDS = 60
+DEFAULT_FUZZ_SEED = 1
+
+
+class BenchOptions:
+    """What a bench run does; the defaults are a full bench run, `quick()` a CI rehearsal."""
+
+    def __init__(self, baud=DEFAULT_BAUD, timeout_s=None, round_trips=DEFAULT_ROUND_TRIPS,
+                 log_entries=DEFAULT_LOG_ENTRIES, fuzz_seconds=DEFAULT_FUZZ_SECONDS, fuzz_seed=DEFAULT_FUZZ_SEED,
+                 only_checks=None, skip_checks=(), reference_url=scenario.EMULATOR_URL, allowlist=None):
+        self.baud = baud
+        self.timeout_s = timeout_s
+        self.round_trips = round_trips
+        self.log_entries = log_entries
+        self.fuzz_seconds = fuzz_seconds
+        self.fuzz_seed = fuzz_seed
+        self.only_checks = list(only_checks or [])
+        self.skip_checks = list(skip_checks)
+        self.reference_url = reference_url
+        self.allowlist = allowlist
+
+    def connect_options(self):
+        options = {"baudrate": self.baud, "allowlist": self.allowlist}
+        if self.timeout_s is not None:
+            options["timeout"] = self.timeout_s
+        return options
+
+
+def target_kind(url):
+    if url.startswith("exec://"):
+        return "exec (a child process's stdin/stdout)"
+    if url.startswith("pumpmock://"):
+        return "in-process emulator"
+    if url.startswith(("socket://", "rfc2217://")):
+        return "network"
+    if is_device_path(url):
+        return "pseudo-terminal" if is_pty(url) else "serial device"
+    return url.split("://")[0]
+
+
+def bench(port, report_dir, options=None, progress=print):
+    """Run the bench against `port`; writes the report into `report_dir` and returns it (a dict).
+
+    Raises SafetyInterlockError (the port is off the allowlist, or the peer is not the mock)
+    before sending anything but HELLO.
+    """
+    options = options or BenchOptions()
+    url = normalize_url(port)
+    report_dir = pathlib.Path(report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    report = {"pumpmock_bench": reporting.REPORT_VERSION,
+              "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "machine": reporting.machine(),
+              "target": {"port": port, "url": url, "kind": target_kind(url)},
+              "findings": []}
+
+    # 1. The interlock, then the handshake: nothing else is sent to a peer that fails either.
+    if is_device_path(url):
+        report["target"]["interlock"] = check_port(url, options.allowlist)
+    else:
+        report["target"]["interlock"] = "%s: a URL, not a hardware port (no USB allowlist applies)" % url
+    with connect(url, **options.connect_options()) as session:
+        identity = session.identity
+    report["target"]["identity"] = {"serial": identity.serial, "firmware_version": "%d.%d" % (
+        identity.firmware_version >> 8, identity.firmware_version & 0xFF), "test_mode": bool(identity.test_mode),
+        "protocol_version": identity.protocol_version, "capacity_ul": identity.capacity_ul}
+    progress("target %s: %s; HELLO from %s, test mode %s" % (port, report["target"]["interlock"], identity.serial,
+                                                          "ON" if identity.test_mode else "OFF"))
+    if not identity.test_mode:
+        report["findings"].append("the target is not in test mode: checks that need test control, the "
+                                  "fuzz campaign's resets and the scenario diff are skipped (flash with --test-mode)")
+
+    report["checks"] = _checks(url, options, progress)
+    report["fuzz"] = _fuzz(url, options, progress, bool(identity.test_mode))
+    report["link"] = _link(url, options, progress)
+    report["transcript_diff"] = _scenario(url, options, report_dir, progress)
+
+    failed_checks = [r["name"] for r in report["checks"]["results"] if r["status"] == "fail"]
+    if failed_checks:
+        report["findings"].append("conformance checks failed: " + ", ".join(failed_checks))
+    if report["fuzz"]["status"] in ("not available", "error"):
+        report["findings"].append("no fuzzing was done: %s" % report["fuzz"]["reason"])
+    if report["fuzz"]["status"] == "failed":
+        report["findings"].append("fuzzing found %d failing example(s)" % len(report["fuzz"].get("failures", [])))
+    if report["transcript_diff"]["status"] == "different":
+        report["findings"].append("the target's transcript differs from the emulator's in %d place(s)"
+                                  % len(report["transcript_diff"]["differences"]))
+    report["findings"] += report["link"].get("notes", [])
+    failing = (failed_checks or report["fuzz"]["status"] in ("failed", "error")
+               or report["transcript_diff"]["status"] in ("different", "error")
+               or report["link"]["status"] == "error")
+    report["verdict"] = "fail" if failing else "pass"
+    report["seconds"] = round(time.monotonic() - started, 2)
+    json_path, summary_path = reporting.write_report(report, report_dir)
+    report["files"] = {"json": str(json_path), "summary": str(summary_path)}
+    return report
+
+
+def _checks(url, options, progress):
+    selected = [c.name for c in CHECKS if (not options.only_checks or c.name in options.only_checks)
+                and c.name not in options.skip_checks]
+
+    def each(result):
+        progress("  check %-4s %-50s %6.2fs %s" % (result.status, result.check.name, result.seconds, result.detail))
+
+    progress("conformance checks (%d)" % len(selected))
+    results = run_checks(url, selected, progress=each, **options.connect_options()) if selected else []
+    rows = [{"name": r.check.name, "status": r.status, "detail": r.detail, "seconds": round(r.seconds, 3)}
+            for r in results]
+    counts = {status: sum(1 for r in rows if r["status"] == status) for status in ("pass", "fail", "skip")}
+    return {"status": "fail" if counts["fail"] else "pass", "counts": counts, "results": rows,
+            "not_run": [c.name for c in CHECKS if c.name not in selected]}
+
+
+def _fuzz(url, options, progress, test_mode):
+    """A bounded campaign through harness.fuzz's campaign API, when that API exists."""
+    if options.fuzz_seconds <= 0:
+        return {"status": "skipped", "reason": "--fuzz-seconds 0"}
+    try:
+        from ..fuzz import campaign
+    except ImportError:
+        return {"status": "not available", "reason": "harness.fuzz has no campaign API in this version of "
+                "pumpmock, so no fuzzing was done (this is not a pass)"}
+    progress("fuzz campaign: %g s, seed %d" % (options.fuzz_seconds, options.fuzz_seed))
+    try:
+        outcome = campaign.run_campaign(url, budget_s=options.fuzz_seconds, seed=options.fuzz_seed,
+                                        test_mode=test_mode, **options.connect_options())
+    except Exception as error:  # the campaign itself broke: report it, do not call it a pass
+        return {"status": "error", "reason": "%s: %s" % (type(error).__name__, error)}
+    return outcome
+
+
+def _link(url, options, progress):
+    progress("link: %d round trips, log download of %d entries at %d baud"
+             % (options.round_trips, options.log_entries, options.baud))
+    result = {"status": "measured", "baud": options.baud,
+              "line_rate_bytes_per_s": measure.line_rate_bytes_per_s(options.baud)}
+    try:
+        with connect(url, role=Role.CLINICIAN, **options.connect_options()) as session:
+            counter = measure.CountingPort.install(session)
+            if url.startswith("pumpmock://") and "clock=virtual" in url:
+                result["notes"] = ["the emulator runs on a virtual clock here: latencies are host CPU time, "
+                                   "not a line's"]
+            result["round_trips"] = measure.measure_round_trips(session, counter, options.round_trips, options.baud)
+            result["log_download"] = measure.measure_log_download(session, counter, options.log_entries, options.baud)
+    except Exception as error:  # a link that breaks under load is itself the finding
+        result["status"] = "error"
+        result["error"] = "%s: %s" % (type(error).__name__, error)
+        return result
+    result.setdefault("notes", [])
+    result["notes"] += measure.link_findings(result["round_trips"], result["log_download"])
+    return result
+
+
+def _scenario(url, options, report_dir, progress):
+    progress("scenario on the emulator and on the target")
+    emulator_path = report_dir / "emulator.jsonl"
+    target_path = report_dir / "target.jsonl"
+    section = {"emulator_url": options.reference_url, "emulator_transcript": str(emulator_path),
+               "target_transcript": str(target_path), "ignored_fields": list(scenario.IGNORED_FIELDS)}
+    reference = scenario.record_scenario(options.reference_url, emulator_path)
+    target = scenario.record_scenario(url, target_path, **options.connect_options())
+    section["steps"] = {"emulator": _steps_text(reference), "target": _steps_text(target)}
+    if target["status"] != "ran" or reference["status"] != "ran":
+        failed = target if target["status"] != "ran" else reference
+        section.update(status=failed["status"], error=failed["error"], differences=[])
+        return section
+    differences, noise_bytes = scenario.compare(emulator_path, target_path)
+    (report_dir / "diff.txt").write_text("".join(line + "\n" for line in differences))
+    section["differences"] = differences
+    section["noise_bytes_before_first_frame"] = noise_bytes
+    section["status"] = "different" if differences else "same"
+    return section
+
+
+def _steps_text(outcome):
+    return ["%s: %s" % step for step in outcome["steps"]]
+
+
+# ---- pumpmock bench ------------------------------------------------------------------------------
+def add_arguments(parser):
+    parser.add_argument("--port", required=True,
+                        help="the board's serial port (/dev/ttyACM0, COM3), or any URL the harness opens "
+                             "(exec:COMMAND, socket://HOST:PORT, pumpmock://...) to rehearse without a board")
+    parser.add_argument("--report-dir", metavar="DIR",
+                        help="where to write report.json, summary.txt and the transcripts "
+                             "(default: bench-report-YYYYmmdd-HHMMSS in the current directory)")
+    parser.add_argument("--baud", type=int, default=DEFAULT_BAUD,
+                        help="line rate: opens hardware ports at it, and is what efficiency is measured against")
+    parser.add_argument("--timeout", type=float, default=None, metavar="S",
+                        help="answer timeout in seconds (default: the protocol's 0.25 s)")
+    parser.add_argument("--round-trips", type=int, default=DEFAULT_ROUND_TRIPS, metavar="N",
+                        help="GET_STATUS round trips to time (default %(default)s)")
+    parser.add_argument("--log-entries", type=int, default=DEFAULT_LOG_ENTRIES, metavar="N",
+                        help="fill the event log to N entries and time its download (default %(default)s)")
+    parser.add_argument("--fuzz-seconds", type=float, default=DEFAULT_FUZZ_SECONDS, metavar="S",
+                        help="time budget of the fuzz campaign; 0 skips it (default %(default)s)")
+    parser.add_argument("--fuzz-seed", type=int, default=DEFAULT_FUZZ_SEED, metavar="N")
+    parser.add_argument("--only-check", action="append", default=[], metavar="NAME",
+                        help="run only this conformance check (repeatable; names: pumpmock check --list)")
+    parser.add_argument("--skip-check", action="append", default=[], metavar="NAME",
+                        help="do not run this conformance check (repeatable)")
+    parser.add_argument("--reference", default=scenario.EMULATOR_URL, metavar="URL",
+                        help="the emulator the scenario is compared with (default %(default)s)")
+    parser.add_argument("--allow-usb", action="append", default=[], metavar="VID:PID",
+                        help="add your own board's USB id to the allowlist for this run (repeatable)")
+    parser.add_argument("--allow-port", action="append", default=[], metavar="PATH",
+                        help="allow a port with no USB identity by its path (repeatable)")
+
+
+def main(args):
+    unknown = [name for name in args.only_check + args.skip_check if name not in {c.name for c in CHECKS}]
+    if unknown:
+        print("pumpmock bench: no check named %s (see pumpmock check --list)" % ", ".join(map(repr, unknown)),
+              file=sys.stderr)
+        return 2
+    try:
+        allowlist = Allowlist.load(usb=args.allow_usb, ports=args.allow_port)
+    except ValueError as error:
+        print("pumpmock bench: %s" % error, file=sys.stderr)
+        return 2
+    options = BenchOptions(baud=args.baud, timeout_s=args.timeout, round_trips=args.round_trips,
+                           log_entries=args.log_entries, fuzz_seconds=args.fuzz_seconds, fuzz_seed=args.fuzz_seed,
+                           only_checks=args.only_check, skip_checks=args.skip_check,
+                           reference_url=args.reference, allowlist=allowlist)
+    report_dir = args.report_dir or time.strftime("bench-report-%Y%m%d-%H%M%S")
+    try:
+        result = bench(args.port, report_dir, options, progress=lambda text: print(text, flush=True))
+    except SafetyInterlockError as refusal:
+        print("pumpmock bench: refused: %s" % refusal, file=sys.stderr)
+        return 2
+    except (SerialException, OSError) as error:
+        print("pumpmock bench: cannot open %s: %s" % (args.port, error), file=sys.stderr)
+        return 2
+    print()
+    print(reporting.summary(result))
+    print("\nwrote %s and %s" % (result["files"]["json"], result["files"]["summary"]))
+    return 0 if result["verdict"] == "pass" else 1
