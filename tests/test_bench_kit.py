@@ -28,8 +28,20 @@ RUNNER = ROOT / "firmware_mock" / "wasm_runner.mjs"
 FAST_CHECKS_ONLY = ["--skip-check", "exactly once under link faults"]  # 200 boluses: seconds on a paced line
 REPORT_SECTIONS = {"target", "machine", "checks", "fuzz", "link", "transcript_diff", "findings", "verdict"}
 
-needs_board_main = pytest.mark.skipif(not (ROOT / flash_module.BOARD_MAIN).is_file(),
-                                      reason="firmware_mock/board/main.py has not landed yet")
+
+
+@pytest.fixture
+def checkout(tmp_path_factory, monkeypatch):
+    """The checkout flash deploys from: this one, or a copy with a stand-in board main.py until that lands."""
+    if (ROOT / flash_module.BOARD_MAIN).is_file():
+        return ROOT
+    root = tmp_path_factory.mktemp("checkout")
+    (root / "firmware_mock" / "board").mkdir(parents=True)
+    for path in (ROOT / "firmware_mock").glob("*.py"):
+        shutil.copy(path, root / "firmware_mock" / path.name)
+    (root / flash_module.BOARD_MAIN).write_text("# stand-in for the board shell\n")
+    monkeypatch.setattr(flash_module, "ROOT", root)
+    return root
 
 
 def fake_ports(*ports):
@@ -42,12 +54,11 @@ def quiet(_text):
 
 
 # ---- flash -----------------------------------------------------------------------------------
-@needs_board_main
-def test_flash_deploys_every_file_verifies_its_hash_and_the_identity(tmp_path):
+def test_flash_deploys_every_file_verifies_its_hash_and_the_identity(tmp_path, checkout):
     board = FakeBoard(tmp_path / "board")
     result = flash(board, test_mode=True, progress=quiet)
     on_board = board.files()
-    for local, remote in deployment():
+    for local, remote in deployment(checkout):
         assert on_board[remote] == local.read_bytes(), remote
     assert "main.py" in on_board and "firmware_mock/core.py" in on_board
     assert TEST_MODE_MARKER in on_board and result["test_mode"] is True
@@ -57,8 +68,7 @@ def test_flash_deploys_every_file_verifies_its_hash_and_the_identity(tmp_path):
     assert hashed, "the hashes must be computed on the board"
 
 
-@needs_board_main
-def test_test_mode_is_only_on_when_asked_and_a_plain_flash_removes_it(tmp_path):
+def test_test_mode_is_only_on_when_asked_and_a_plain_flash_removes_it(tmp_path, checkout):
     board = FakeBoard(tmp_path / "board")
     flash(board, test_mode=True, progress=quiet)
     result = flash(board, test_mode=False, progress=quiet)
@@ -66,16 +76,14 @@ def test_test_mode_is_only_on_when_asked_and_a_plain_flash_removes_it(tmp_path):
     assert result["test_mode"] is False
 
 
-@needs_board_main
-def test_a_file_that_arrives_different_fails_the_flash_before_the_reset(tmp_path):
+def test_a_file_that_arrives_different_fails_the_flash_before_the_reset(tmp_path, checkout):
     board = FakeBoard(tmp_path / "board", corrupt={"firmware_mock/core.py"})
     with pytest.raises(FlashError, match="firmware_mock/core.py: expected"):
         flash(board, test_mode=True, progress=quiet)
     assert ("reset",) not in board.calls
 
 
-@needs_board_main
-def test_a_board_that_comes_up_in_the_wrong_test_mode_fails(tmp_path):
+def test_a_board_that_comes_up_in_the_wrong_test_mode_fails(tmp_path, checkout):
     class Stubborn(FakeBoard):
         def identity_url(self):
             return "pumpmock://?clock=virtual&test_mode=1"  # test control on, whatever was flashed
@@ -83,8 +91,7 @@ def test_a_board_that_comes_up_in_the_wrong_test_mode_fails(tmp_path):
         flash(Stubborn(tmp_path / "board"), test_mode=False, progress=quiet)
 
 
-@needs_board_main
-def test_the_deployment_snippets_run_on_micropython(tmp_path):
+def test_the_deployment_snippets_run_on_micropython(tmp_path, checkout):
     try:
         interpreter = micropython_interpreter()
     except DeployError as missing:
@@ -144,8 +151,7 @@ def test_flash_without_mpremote_says_how_to_install_it(monkeypatch, capsys):
     assert "pip install 'pumpmock[bench]'" in capsys.readouterr().err
 
 
-@needs_board_main
-def test_pumpmock_flash_end_to_end_on_a_fake_board(monkeypatch, capsys, tmp_path):
+def test_pumpmock_flash_end_to_end_on_a_fake_board(monkeypatch, capsys, tmp_path, checkout):
     monkeypatch.setattr("harness.interlock._comports", fake_ports(("/dev/ttyACM9", 0x2E8A, 0x0005, "Board in FS mode")))
     monkeypatch.setattr(flash_module, "make_deployer", lambda args: FakeBoard(tmp_path / "board", port=args.port))
     assert cli.main(["flash", "--port", "/dev/ttyACM9", "--test-mode"]) == 0
@@ -156,12 +162,15 @@ def test_pumpmock_flash_end_to_end_on_a_fake_board(monkeypatch, capsys, tmp_path
 # ---- bench: measurements ---------------------------------------------------------------------
 def test_a_16ms_cluster_is_named_as_the_ftdi_latency_timer():
     round_trips = {"latency_ms": {"p50": 16.1}, "wire_time_ms_per_round_trip": 5.3, "share_near_16ms": 0.93}
-    log = {"line_efficiency_pct": 22.0, "entry_bytes_per_s": 2534, "line_rate_bytes_per_s": 11520}
+    log = {"line_efficiency_pct": 22.0, "line_utilisation_pct": 25.0, "entry_bytes_per_s": 2534,
+           "line_rate_bytes_per_s": 11520}
     findings = measure.link_findings(round_trips, log)
     assert "FTDI" in findings[0] and "latency_timer" in findings[0]
     assert "22%" in findings[1]
     healthy = {"latency_ms": {"p50": 6.2}, "wire_time_ms_per_round_trip": 5.3, "share_near_16ms": 0.0}
-    assert measure.link_findings(healthy, dict(log, line_efficiency_pct=91.0)) == []
+    assert measure.link_findings(healthy, dict(log, line_efficiency_pct=91.0, line_utilisation_pct=98.0)) == []
+    unpaced = measure.link_findings(healthy, dict(log, line_efficiency_pct=530.0, line_utilisation_pct=577.0))
+    assert "not paced" in unpaced[0]
 
 
 def test_bench_measures_a_line_with_16ms_round_trips_and_names_it(tmp_path):
@@ -234,6 +243,38 @@ def test_bench_rehearsal_on_a_baud_paced_pty(paced_pty, tmp_path):
     assert status == (0 if report["verdict"] == "pass" else 1)
 
 
+needs_micropython_runner = pytest.mark.skipif(not shutil.which("node") or not MICROPYTHON_MJS.exists(),
+                                              reason="the MicroPython runner needs node and node_modules (npm ci)")
+
+
+@needs_micropython_runner
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="pseudo-terminals are POSIX only")
+def test_bench_rehearsal_of_a_board_on_a_uart(tmp_path):
+    """The firmware under real MicroPython behind a pty paced at 115200 baud: a board on a UART, minus the board."""
+    if not RUNNER.exists():
+        pytest.skip("firmware_mock/wasm_runner.mjs has not landed yet")
+    proxy = subprocess.Popen(PUMPMOCK + ["proxy", "pty", "exec:node %s --test-mode" % RUNNER.relative_to(ROOT),
+                                         "--faults", "baud=115200"],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        path = proxy.stdout.readline().strip()
+        assert path.startswith("/dev/"), proxy.stderr.read()
+        status, output = run_pumpmock("bench", "--port", path, "--report-dir", str(tmp_path), "--timeout", "1",
+                                      "--round-trips", "50", "--log-entries", "120", "--fuzz-seconds", "5",
+                                      *FAST_CHECKS_ONLY, timeout=300)
+    finally:
+        proxy.terminate()
+        try:
+            proxy.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proxy.kill()
+            proxy.wait(timeout=10)
+    report = read_report(tmp_path)
+    assert report["checks"]["counts"]["fail"] == 0, output
+    assert report["transcript_diff"]["status"] == "same", output
+    assert 50 <= report["link"]["log_download"]["line_efficiency_pct"] <= 100, output
+
+
 PLANTED = """\
 # The emulator on stdin/stdout with one planted defect: morphine's hard daily maximum is off by one.
 import os, select, sys, time
@@ -276,8 +317,7 @@ def test_a_planted_difference_shows_in_the_transcript_diff(tmp_path):
     assert (tmp_path / "report" / "diff.txt").read_text().strip()
 
 
-@pytest.mark.skipif(not shutil.which("node") or not MICROPYTHON_MJS.exists(),
-                    reason="the MicroPython runner needs node and node_modules (npm ci)")
+@needs_micropython_runner
 def test_bench_rehearsal_on_the_micropython_runner(tmp_path):
     if not RUNNER.exists():
         pytest.skip("firmware_mock/wasm_runner.mjs has not landed yet")

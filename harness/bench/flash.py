@@ -37,9 +37,9 @@ class FlashError(HarnessError):
     """The deployment could not be verified: a hash differs, or the board did not answer as the mock."""
 
 
-def deployment(root=ROOT):
-    """[(local path, remote path)] of what goes on the board, main.py last."""
-    root = pathlib.Path(root)
+def deployment(root=None):
+    """[(local path, remote path)] of what goes on the board (from the checkout `root`), main.py last."""
+    root = pathlib.Path(root or ROOT)
     pairs = [(path, "%s/%s" % (FIRMWARE_DIR, path.name))
              for path in sorted((root / FIRMWARE_DIR).glob("*.py")) if path.name not in HOST_ONLY]
     main = root / BOARD_MAIN
@@ -52,7 +52,7 @@ def _sha256(path):
     return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
 
 
-def flash(deployer, test_mode=False, *, root=ROOT, boot_timeout_s=BOOT_TIMEOUT_S, allowlist=None,
+def flash(deployer, test_mode=False, *, root=None, boot_timeout_s=BOOT_TIMEOUT_S, allowlist=None,
           progress=print):
     """Deploy, verify hashes, reset and check the identity; returns a dict describing the board.
 

@@ -172,7 +172,12 @@ def link_findings(round_trips, log_download):
         findings.append("median round trip %.1f ms is well above the %.1f ms the bytes take on the line: "
                         "the time goes to the target's processing or the USB path, not the line rate"
                         % (p50, wire_ms))
-    if log_download and log_download["line_efficiency_pct"] < 50:
+    if log_download and log_download["line_utilisation_pct"] > 105:
+        findings.append("bytes arrived %.0f%% faster than %.0f B/s allows: this line is not paced at that "
+                        "rate (USB CDC ignores the baud rate; a pipe or a pty has none), so the efficiency "
+                        "numbers say nothing about a UART" % (log_download["line_utilisation_pct"] - 100,
+                                                               log_download["line_rate_bytes_per_s"]))
+    elif log_download and log_download["line_efficiency_pct"] < 50:
         findings.append("the log download carried log entries at %.0f%% of the line rate (%.0f of %.0f B/s)%s"
                         % (log_download["line_efficiency_pct"], log_download["entry_bytes_per_s"],
                            log_download["line_rate_bytes_per_s"],
