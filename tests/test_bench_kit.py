@@ -8,15 +8,13 @@ import pathlib
 import shutil
 import subprocess
 import sys
-import textwrap
-import time
 from types import SimpleNamespace
 
 import pytest
 
 import harness
 from harness import cli
-from harness.bench import deploy, flash as flash_module, measure, perf
+from harness.bench import flash as flash_module, measure, perf
 from harness.bench.deploy import DeployError, MpremoteDeployer
 from harness.bench.fakeboard import FakeBoard, micropython_interpreter, MICROPYTHON_MJS
 from harness.bench.flash import TEST_MODE_MARKER, FlashError, deployment, flash
@@ -100,6 +98,32 @@ def test_the_deployment_snippets_run_on_micropython(tmp_path, checkout):
     assert flash(board, test_mode=True, progress=quiet)["test_mode"] is True
     assert flash(board, test_mode=False, progress=quiet)["test_mode"] is False
     assert TEST_MODE_MARKER not in board.files()
+
+
+def test_after_the_reset_the_identity_is_retried_while_the_board_reboots(monkeypatch):
+    attempts = []
+
+    class Rebooted:
+        identity = SimpleNamespace(serial="PM-000001", test_mode=1)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+    def connect(url, allowlist=None):
+        attempts.append(url)
+        if len(attempts) == 1:  # re-enumerating: no USB identity yet, so the interlock refuses it
+            raise harness.UsbDeviceNotAllowed("refusing /dev/ttyACM0: not a USB serial device")
+        if len(attempts) == 2:
+            raise harness.NotAMockError("no answer to HELLO")  # booting
+        return Rebooted()
+
+    monkeypatch.setattr(flash_module, "connect", connect)
+    monkeypatch.setattr(flash_module.time, "sleep", lambda s: None)
+    assert flash_module.wait_for_identity("/dev/ttyACM0", timeout_s=5).serial == "PM-000001"
+    assert len(attempts) == 3
 
 
 def test_mpremote_is_driven_with_its_real_command_syntax(tmp_path):

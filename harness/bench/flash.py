@@ -104,8 +104,10 @@ def _short(digest, absent):
 def wait_for_identity(url, timeout_s=BOOT_TIMEOUT_S, allowlist=None):
     """The HELLO answer of the board at `url`, retrying while it reboots; FlashError after timeout_s.
 
-    A port off the allowlist fails at once. No answer and a wrong answer are both retried until
-    the deadline: while a board boots, its first bytes may be anything.
+    Everything is retried until the deadline: while a board re-enumerates on USB its port is
+    missing (and the interlock, finding no USB identity, refuses it), and while it boots its
+    first bytes may be anything. Retrying is safe: the interlock runs before every open, and
+    HELLO is all that is sent. A refusal by the interlock that lasts is raised as it is.
     """
     deadline = time.monotonic() + timeout_s
     last = None
@@ -113,12 +115,12 @@ def wait_for_identity(url, timeout_s=BOOT_TIMEOUT_S, allowlist=None):
         try:
             with connect(url, allowlist=allowlist) as session:
                 return session.identity
-        except UsbDeviceNotAllowed:
-            raise
         except Exception as error:  # the port is gone while USB re-enumerates, or not answering yet
             last = error
         if time.monotonic() >= deadline:
-            raise FlashError("the board did not answer HELLO within %d s after the reset: %s" % (timeout_s, last))
+            if isinstance(last, UsbDeviceNotAllowed):
+                raise last
+            raise FlashError("the board did not answer HELLO within %g s after the reset: %s" % (timeout_s, last))
         time.sleep(0.25)
 
 
