@@ -58,7 +58,7 @@ def summary(report):
 
     fuzz = report.get("fuzz") or {}
     lines += ["", "fuzz: %s" % fuzz.get("status", "not run")]
-    for key in ("reason", "examples", "seconds", "seed"):
+    for key in ("reason", "examples", "cases", "seconds", "seed"):
         if fuzz.get(key) is not None:
             lines.append("  %s: %s" % (key, fuzz[key]))
     for failure in fuzz.get("failures", []):

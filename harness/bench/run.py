@@ -107,7 +107,7 @@ def bench(port, report_dir, options=None, progress=print):
                                   "fuzz campaign's resets and the scenario diff are skipped (flash with --test-mode)")
 
     report["checks"] = _checks(url, options, progress)
-    report["fuzz"] = _fuzz(url, options, progress, bool(identity.test_mode))
+    report["fuzz"] = _fuzz(url, options, progress, bool(identity.test_mode), report_dir)
     report["link"] = _link(url, options, progress)
     report["transcript_diff"] = _scenario(url, options, report_dir, progress)
 
@@ -148,7 +148,7 @@ def _checks(url, options, progress):
             "not_run": [c.name for c in CHECKS if c.name not in selected]}
 
 
-def _fuzz(url, options, progress, test_mode):
+def _fuzz(url, options, progress, test_mode, report_dir):
     """A bounded campaign through harness.fuzz's campaign API, when that API exists."""
     if options.fuzz_seconds <= 0:
         return {"status": "skipped", "reason": "--fuzz-seconds 0"}
@@ -159,8 +159,10 @@ def _fuzz(url, options, progress, test_mode):
                 "pumpmock, so no fuzzing was done (this is not a pass)"}
     progress("fuzz campaign: %g s, seed %d" % (options.fuzz_seconds, options.fuzz_seed))
     try:
+        # Failing examples are saved as transcripts next to the report, to replay on a fixed board.
         outcome = campaign.run_campaign(url, budget_s=options.fuzz_seconds, seed=options.fuzz_seed,
-                                        test_mode=test_mode, **options.connect_options())
+                                        test_mode=test_mode, failures_dir=str(report_dir / "fuzz-failures"),
+                                        **options.connect_options())
     except Exception as error:  # the campaign itself broke: report it, do not call it a pass
         return {"status": "error", "reason": "%s: %s" % (type(error).__name__, error)}
     return outcome
