@@ -1,0 +1,227 @@
+"""firmware_mock.serve: the pump on a pseudo-terminal and on TCP, reached with the host codec over pyserial and sockets."""
+
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import serial
+
+from protocol import BANNER, MAGIC, FrameDecoder
+from protocol import messages as m
+from protocol.codes import Error, Fault
+from protocol.framing import ACK, EVENT, NAK, RESPONSE, encode_frame
+
+from firmware_mock import serve
+
+posix_only = pytest.mark.skipif(not hasattr(serve.os, "openpty"), reason="pseudo-terminals exist only on POSIX")
+
+
+def start(*args):
+    """`python -m firmware_mock.serve ARGS` and the first line it prints (where to connect)."""
+    process = subprocess.Popen([sys.executable, "-m", "firmware_mock.serve", *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    ready = []
+    reader = threading.Thread(target=lambda: ready.append(process.stdout.readline().strip()), daemon=True)
+    reader.start()
+    reader.join(timeout=20)
+    if not ready or not ready[0]:
+        process.kill()
+        process.wait(timeout=5)
+        pytest.fail("serve printed no address within 20 s: %s" % process.stderr.read())
+    return process, ready[0]
+
+
+def stop(process, how=signal.SIGTERM):
+    process.send_signal(how)
+    try:
+        return process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=5)
+        process.stdout.close()
+        process.stderr.close()
+
+
+class Link:
+    """Frames over anything with read-with-timeout: a pyserial port or a socket."""
+
+    def __init__(self, read, write):
+        self.read, self.write = read, write
+        self.decoder = FrameDecoder()
+        self.seq = 0x40
+
+    def frames_until(self, wanted, timeout_s=5):
+        deadline = time.monotonic() + timeout_s
+        got = []
+        while not wanted(got) and time.monotonic() < deadline:
+            data = self.read()
+            got += [f for f in self.decoder.feed(data) if not isinstance(f, Exception)]
+        return got
+
+    def request(self, message, timeout_s=5):
+        self.seq += 1
+        seq = self.seq
+        self.write(m.encode_message(message, seq))
+        frames = self.frames_until(lambda got: any(f.seq == seq and f.kind in (RESPONSE, NAK) for f in got), timeout_s)
+        answers = [f for f in frames if f.seq == seq and f.kind in (RESPONSE, NAK)]
+        assert answers, "no answer to %r within %s s" % (message, timeout_s)
+        return answers[0], [f for f in frames if f.kind == EVENT]
+
+
+def serial_link(port):
+    return Link(lambda: port.read(port.in_waiting or 1), port.write)
+
+
+def socket_link(sock):
+    def read():
+        try:
+            return sock.recv(4096)
+        except socket.timeout:
+            return b""
+
+    return Link(read, sock.sendall)
+
+
+def connect_tcp(address, timeout_s=5):
+    host, port = address.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=timeout_s)
+    sock.settimeout(0.5)
+    return sock
+
+
+# ---- the command line, as the harness and users start it ---------------------------------------
+@posix_only
+def test_pty_server_answers_hello_and_stops_on_sigterm():
+    process, path = start("--pty", "--test-mode", "--serial", "PM-123456")
+    try:
+        with serial.Serial(path, timeout=0.5) as port:
+            answer, _ = serial_link(port).request(m.HelloRequest(0x1234, 1))
+            hello = m.decode_message(answer)
+            assert (hello.magic, hello.banner, hello.serial, hello.test_mode) == (MAGIC, BANNER, "PM-123456", 1)
+    finally:
+        assert stop(process) == 0
+
+
+def test_tcp_server_answers_hello_and_stops_on_sigint():
+    process, address = start("--tcp", "0", "--seed", "9")
+    assert address.startswith("127.0.0.1:")
+    try:
+        with connect_tcp(address) as sock:
+            answer, _ = socket_link(sock).request(m.HelloRequest(1, 1))
+            hello = m.decode_message(answer)
+            assert (hello.magic, hello.banner, hello.test_mode) == (MAGIC, BANNER, 0)
+            answer, _ = socket_link(sock).request(m.TcGetStatusRequest())
+            assert m.decode_message(answer).code == Error.NOT_IN_TEST_MODE
+    finally:
+        assert stop(process, signal.SIGINT) == 0
+
+
+def test_bad_arguments_exit_2():
+    done = subprocess.run([sys.executable, "-m", "firmware_mock.serve", "--test-mode"], capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 2 and "--pty" in done.stderr
+
+
+# ---- behaviour, in-process ------------------------------------------------------------------------
+@pytest.fixture
+def served():
+    """Start a server object in a thread; stopped and joined at the end."""
+    running = []
+
+    def run(server):
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        running.append((server, thread))
+        return server
+
+    yield run
+    for server, thread in running:
+        server.stop()
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "the server did not stop"
+
+
+@posix_only
+def test_pty_is_raw_control_bytes_pass_untouched(served):
+    server = served(serve.PtyServer(serve.make_pump(test_mode=True)))
+    with serial.Serial(server.path, timeout=0.5) as port:
+        link = serial_link(port)
+        # Ctrl-C, CR, LF, XON, XOFF, DEL and the line-kill byte in the payload: a cooked
+        # terminal would eat or translate some of them and the CRC would fail (no answer).
+        answer, _ = link.request(m.HelloRequest(0x110D0A03, 1))
+        assert answer.kind == RESPONSE
+        answer, _ = link.request(m.TcSetReservoirRequest(0x1315))
+        assert answer.kind == RESPONSE
+        answer, _ = link.request(m.TcGetStatusRequest())
+        assert m.decode_message(answer).reservoir_ul == 0x1315
+
+
+@posix_only
+def test_pty_events_flow_and_are_resent_with_no_input(served):
+    server = served(serve.PtyServer(serve.make_pump(test_mode=True)))
+    with serial.Serial(server.path, timeout=0.2) as port:
+        link = serial_link(port)
+        _answer, events = link.request(m.TcInjectFaultRequest(Fault.MOTOR_STALL))
+        events += link.frames_until(lambda got: any(f.kind == EVENT for f in got), 2)
+        first = events[0]
+        started = time.monotonic()
+        again = link.frames_until(lambda got: any(f.kind == EVENT for f in got), 3)
+        assert (again[0].msg_id, again[0].seq) == (first.msg_id, first.seq)
+        assert 0.3 < time.monotonic() - started < 2  # EVENT_RETRY_MS = 500 after the first sending
+        link.write(encode_frame(ACK, first.msg_id, first.seq))
+        assert link.frames_until(lambda got: bool(got), 1.0) == []
+
+
+def test_a_new_tcp_client_replaces_the_old_one(served):
+    server = served(serve.TcpServer(serve.make_pump(test_mode=True)))
+    with connect_tcp(server.address) as first:
+        assert socket_link(first).request(m.HelloRequest(1, 1))[0].kind == RESPONSE
+        first.sendall(m.encode_message(m.HelloRequest(2, 1), 9)[:5])  # a frame cut off by the switch
+        with connect_tcp(server.address) as second:
+            link = socket_link(second)
+            answer, _ = link.request(m.HelloRequest(3, 1))  # not glued to the cut frame
+            assert m.decode_message(answer).magic == MAGIC
+            _answer, events = link.request(m.TcInjectFaultRequest(Fault.CATHETER_OCCLUSION))
+            events += link.frames_until(lambda got: any(f.kind == EVENT for f in got), 2)
+            assert events, "events go to the connected client"
+            first.settimeout(2)
+            assert first.recv(4096) == b""  # the old client was closed
+    assert server.connections == 2
+
+
+def test_tcp_output_with_no_client_is_dropped_not_kept(served):
+    server = served(serve.TcpServer(serve.make_pump(test_mode=True)))
+    with connect_tcp(server.address) as sock:
+        link = socket_link(sock)
+        link.request(m.TcInjectFaultRequest(Fault.MOTOR_STALL))
+    deadline = time.monotonic() + 5
+    while server.bytes_dropped == 0 and time.monotonic() < deadline:  # the re-send found nobody
+        time.sleep(0.05)
+    assert server.bytes_dropped > 0
+    with connect_tcp(server.address) as sock:
+        answer, _ = socket_link(sock).request(m.HelloRequest(4, 1))
+        assert answer.kind == RESPONSE
+
+
+def test_storage_dir_keeps_the_state_across_servers(served, tmp_path):
+    state = tmp_path / "nv"
+    first = served(serve.TcpServer(serve.make_pump(test_mode=True, storage_dir=str(state))))
+    with connect_tcp(first.address) as sock:
+        socket_link(sock).request(m.TcPowerLossRequest(0))  # a reboot is counted and saved
+    first.stop()
+    second = served(serve.TcpServer(serve.make_pump(test_mode=True, storage_dir=str(state))))
+    with connect_tcp(second.address) as sock:
+        answer, _ = socket_link(sock).request(m.TcReadCountersRequest())
+        assert m.decode_message(answer).reboots == 2  # the one asked for, then this start
+
+
+def test_serve_imports_nothing_from_the_host_packages():
+    code = ("import sys, firmware_mock.serve; "
+            "print(sorted(n for n in sys.modules if n.split('.')[0] in ('protocol', 'harness')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
