@@ -168,5 +168,5 @@ HANDLERS = {
     spec.ID_TC_SET_RESERVOIR: tc_set_reservoir, spec.ID_TC_SET_BATTERY: tc_set_battery,
     spec.ID_TC_WARP_CLOCK: tc_warp_clock, spec.ID_TC_POWER_LOSS: tc_power_loss,
     spec.ID_TC_READ_COUNTERS: tc_read_counters, spec.ID_TC_GET_STATUS: get_status,
-    spec.ID_TC_GET_PRESCRIPTION: get_prescription,
+    spec.ID_TC_GET_PRESCRIPTION: get_prescription, spec.ID_TC_GET_ALARMS: get_alarms,
 }

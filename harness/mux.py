@@ -19,7 +19,8 @@ import tty
 
 from protocol import cobs
 from protocol.errors import ProtocolError
-from protocol.framing import NAK, RESPONSE, parse_body
+from protocol.catalog import MESSAGES_BY_ID
+from protocol.framing import NAK, REQUEST, RESPONSE, parse_body
 
 
 def _frame_of(block):
@@ -80,14 +81,20 @@ class PortMux:
         self.control = ControlPort(self)
         self.closed = False
         self.silenced = False  # drop everything the pump sends to the app
-        self.drop_answers = 0  # lose this many of the pump's next answers to the app
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
+        self.drop_rules = []  # [message name or None, count]: lose the pump's next answers to the app
+        # Only the app holds the pty's slave end: while nobody has it open, reading the master
+        # fails with EIO, which is how the mux knows no app is listening (frames then go nowhere,
+        # and are not recorded as delivered).
+        self.app_connected = False
+        self._master, slave = os.openpty()
+        tty.setraw(slave)
+        self.path = os.ttyname(slave)
+        os.close(slave)
         # Never block on the app: if nobody reads the pty and its buffer fills, drop (line noise).
         os.set_blocking(self._master, False)
-        self.path = os.ttyname(self._slave)
         self._write_lock = threading.Lock()
         self._control_pending = set()  # (msg_id, seq) of control requests awaiting an answer
+        self._app_requests = {}  # (msg_id, seq) -> message name, for drop rules by name
         self._threads = [threading.Thread(target=self._app_to_pump, daemon=True, name="mux app>pump"),
                          threading.Thread(target=self._pump_to_all, daemon=True, name="mux pump>*")]
 
@@ -101,11 +108,10 @@ class PortMux:
         for thread in self._threads:
             if thread.is_alive():
                 thread.join(timeout=2)
-        for fd in (self._master, self._slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        try:
+            os.close(self._master)
+        except OSError:
+            pass
 
     def __enter__(self):
         return self.start()
@@ -127,12 +133,17 @@ class PortMux:
         while not self.closed:
             readable, _, _ = select.select([self._master], [], [], 0.05)
             if not readable:
+                self.app_connected = True  # a master with no slave open is always readable (EIO)
                 continue
             try:
                 data = os.read(self._master, 4096)
-            except OSError:  # nothing after all, or the app closed its end; keep serving
+            except BlockingIOError:
+                continue
+            except OSError:  # EIO: no app has the pty open (yet, or any more)
+                self.app_connected = False
                 time.sleep(0.01)
                 continue
+            self.app_connected = True
             partial += data
             end = partial.rfind(0)
             if end < 0:
@@ -141,9 +152,10 @@ class PortMux:
             del partial[:end + 1]
             with self._write_lock:
                 self.upstream.write(whole)
-            if self.on_frame:
-                for block in whole.split(b"\x00"):
-                    if block:
+            for block in whole.split(b"\x00"):
+                if block:
+                    self._note_request(block)
+                    if self.on_frame:
                         self.on_frame("host>pump", block)
 
     def _pump_to_all(self):
@@ -163,20 +175,38 @@ class PortMux:
                 del partial[:end + 1]
                 self._route(block)
 
+    def _note_request(self, block):
+        frame = _frame_of(block)
+        if frame is not None and frame.kind == REQUEST:
+            message = MESSAGES_BY_ID.get(frame.msg_id)
+            self._app_requests[(frame.msg_id, frame.seq)] = message.name if message else None
+            if len(self._app_requests) > 256:  # only recent requests can still be answered
+                del self._app_requests[next(iter(self._app_requests))]
+
+    def _dropped(self, frame):
+        """Whether a drop rule eats this answer to the app."""
+        if frame is None or frame.kind not in (RESPONSE, NAK) or not self.drop_rules:
+            return False
+        name = self._app_requests.get((frame.msg_id, frame.seq))
+        for rule in self.drop_rules:
+            if rule[0] is None or rule[0] == name:
+                rule[1] -= 1
+                if rule[1] <= 0:
+                    self.drop_rules.remove(rule)
+                return True
+        return False
+
     def _route(self, block):
         frame = _frame_of(block) if block else None
         if frame is not None and frame.kind in (RESPONSE, NAK) and (frame.msg_id, frame.seq) in self._control_pending:
             self._control_pending.discard((frame.msg_id, frame.seq))
             self.control._deliver(block)
             return
-        if self.silenced:
-            return
-        if self.drop_answers and frame is not None and frame.kind in (RESPONSE, NAK):
-            self.drop_answers -= 1
+        if self.silenced or not self.app_connected or self._dropped(frame):
             return
         try:
             os.write(self._master, block + b"\x00")
         except OSError:
-            return  # nobody has the pty open: the app will see what comes next
+            return  # the app stopped reading and the pty is full: lost, as on a real line
         if block and self.on_frame:
             self.on_frame("pump>host", block)

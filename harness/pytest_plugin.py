@@ -116,24 +116,14 @@ class PumpControl(TestControl):
         super().__init__(session)
         self._mux = mux
 
-    def status(self):
-        """The pump's status, read without touching the app's session (TC_GET_STATUS)."""
-        from protocol import messages as m
-        return self._session.request(m.TcGetStatusRequest())
-
-    def prescription(self):
-        """(version, Prescription), read without touching the app's session."""
-        from protocol import messages as m
-        answer = self._session.request(m.TcGetPrescriptionRequest())
-        return answer.version, answer.prescription
-
     def silence(self, on=True):
         """Drop everything the pump sends to the app (a dead line, to test the app's timeouts)."""
         self._need_mux().silenced = on
 
-    def drop_next_responses(self, count=1):
-        """Lose the pump's next `count` answers to the app (to test its retransmission)."""
-        self._need_mux().drop_answers += count
+    def drop_next_responses(self, count=1, name=None):
+        """Lose the pump's next `count` answers to the app (to test its retransmission); with
+        `name` (e.g. "PTM_BOLUS"), only answers to requests of that message."""
+        self._need_mux().drop_rules.append([name, count])
 
     def _need_mux(self):
         if self._mux is None:

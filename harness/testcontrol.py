@@ -50,3 +50,16 @@ class TestControl:
 
     def counters(self):
         return self._session.request(m.TcReadCountersRequest())
+
+    def status(self):
+        """The pump's status, read without a session role (TC_GET_STATUS): an app's session is untouched."""
+        return self._session.request(m.TcGetStatusRequest())
+
+    def prescription(self):
+        """(version, Prescription), read without a session role."""
+        answer = self._session.request(m.TcGetPrescriptionRequest())
+        return answer.version, answer.prescription
+
+    def alarms(self):
+        """The alarm list (instances, states, announce counts), read without a session role."""
+        return self._session.request(m.TcGetAlarmsRequest()).alarms

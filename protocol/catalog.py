@@ -391,13 +391,14 @@ MESSAGES = (
             role="NONE"),
     Message(0x03, "AUTH_RESPONSE", "Prove the role: mac = HMAC-SHA256(role key, nonce + serial + "
             "role byte). A wrong, replayed or expired mac is UNAUTHORIZED; auth_max_failures "
-            "failures lock authentication out for auth_lockout_s.",
+            "failures lock authentication out for auth_lockout_s. A retransmission (same seq) gets the cached "
+            "answer, so a lost answer does not burn the nonce.",
             request=(f("role", "u8", "role wanted", codes="role", min=1),
                      f("mac", ("bytes", 32), "HMAC-SHA256")),
             response=(f("role", "u8", "role now held", codes="role"),),
-            role="NONE"),
+            role="NONE", state_changing=True),
     Message(0x04, "LOGOUT", "Drop the session role to NONE.",
-            request=(), response=(), role="NONE"),
+            request=(), response=(), role="NONE", state_changing=True),
     # ---- interrogation ---------------------------------------------------------------------------
     Message(0x10, "GET_STATUS", "Read the pump's status.",
             request=(),
@@ -510,6 +511,9 @@ MESSAGES = (
             request=(), response=STATUS_FIELDS, role="NONE", test_control=True),
     Message(0x69, "TC_GET_PRESCRIPTION", "GET_PRESCRIPTION without a session role (see TC_GET_STATUS).",
             request=(), response=PRESCRIPTION_ANSWER, role="NONE", test_control=True),
+    Message(0x6A, "TC_GET_ALARMS", "GET_ALARMS without a session role (see TC_GET_STATUS).",
+            request=(), response=(f("alarms", list_of("alarm_entry", 16), "alarms needing attention"),),
+            role="NONE", test_control=True),
     # ---- events (pump to host) ---------------------------------------------------------------
     Message(0x80, "ALARM_RAISED", "An alarm was raised or re-announced (announce_count > 1 means "
             "the same instance again, not a new alarm).",

@@ -173,6 +173,8 @@ The mock's per-device role keys are `SHA-256("pumpmock-v1|" ‖ role name ‖ "|
 role name `patient` or `clinician` in ASCII — deliberately derivable, because this is a mock.
 A forged, replayed (nonce already used), expired or wrong-role response is NAK `UNAUTHORIZED`;
 %(auth_failures)d consecutive failures lock authentication out for %(auth_lockout)d s (NAK `AUTH_LOCKED_OUT`).
+AUTH_RESPONSE and LOGOUT are state-changing: a retransmission with the same seq gets the cached
+answer, so a lost answer neither burns the nonce nor counts as a failure.
 
 ## Identity: how a host knows it talks to the mock
 HELLO's response carries magic `%(magic)s`, the banner `%(banner)s`, the protocol version and

@@ -78,6 +78,7 @@ EXAMPLES = {
     "TC_GET_STATUS": (m.TcGetStatusRequest(), m.TcGetStatusResponse(*STATUS)),
     "TC_GET_PRESCRIPTION": (m.TcGetPrescriptionRequest(),
                             m.TcGetPrescriptionResponse(version=4, prescription=MORPHINE_RX)),
+    "TC_GET_ALARMS": (m.TcGetAlarmsRequest(), m.TcGetAlarmsResponse(alarms=(ALARM,))),
     "ALARM_RAISED": (m.AlarmRaised(*ALARM),),
     "ALARM_CLEARED": (m.AlarmCleared(code=Alarm.LOW_RESERVOIR, instance=3, cleared_s=180_000),),
 }

@@ -179,7 +179,9 @@ def test_the_state_record_is_compact():
     host = Host(storage=storage)
     host.ready()
     host.call(m.ClinicianBolusRequest(BolusKind.CLINICIAN, 100, 600))
-    assert max(len(storage.files[name]) for name in persist.SLOTS) < 400
+    # A few hundred bytes: written at every state change, so it must stay small for board flash.
+    # (The exactly-once cache in it also holds the AUTH_RESPONSE answers of host.ready().)
+    assert max(len(storage.files[name]) for name in persist.SLOTS) < 512
 
 
 def test_any_object_with_read_and_write_is_storage():

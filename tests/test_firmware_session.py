@@ -172,3 +172,21 @@ def test_ack_frames_are_never_answered():
     host = Host()
     assert host.write(encode_frame(ACK, 0x80, 1)) == []
     assert host.write(encode_frame(ACK, 0x80, 1, b"x")) == []
+
+
+def test_a_retransmitted_auth_response_gets_the_cached_answer_and_keeps_the_nonce():
+    """A lost AUTH_RESPONSE answer must not burn the nonce or count as a failed login."""
+    from protocol import decode_frame, encode_message
+    from protocol import messages as m
+    from protocol.auth import auth_mac, role_key
+    from firmware_mock.core import Pump
+
+    pump = Pump(serial="PM-000009", test_mode=True)
+    pump.receive(encode_message(m.HelloRequest(1, 1), 1), 0)
+    nonce = m.AuthChallengeResponse.decode(decode_frame(pump.receive(
+        encode_message(m.AuthChallengeRequest(2), 2), 0)).payload).nonce
+    request = encode_message(m.AuthResponseRequest(2, auth_mac(role_key("PM-000009", 2), nonce, "PM-000009", 2)), 3)
+    first = pump.receive(request, 1)
+    again = pump.receive(request, 2)
+    assert first == again
+    assert decode_frame(again).kind == 1  # RESPONSE, not NAK UNAUTHORIZED

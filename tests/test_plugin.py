@@ -154,3 +154,19 @@ def test_fixtures_are_documented(suite):
     result = suite.runpytest_subprocess("--fixtures", "-q")
     for name in ("pump_port", "programmer", "pump", "wire", "pump_target"):
         result.stdout.fnmatch_lines(["*%s*" % name])
+
+
+def test_answers_to_a_named_request_can_be_dropped_and_nothing_reaches_a_closed_pty(suite):
+    suite.makepyfile(test_drop="""
+        import subprocess, sys, time
+        from protocol.codes import Fault
+        def test_drop(pump_port, pump, wire):
+            pump.inject_fault(Fault.MOTOR_STALL)   # an alarm event while no app has the pty open
+            time.sleep(0.3)
+            assert wire.events() == []             # not delivered, so not recorded as delivered
+            pump.drop_next_responses(1, name="GET_STATUS")
+            out = subprocess.run([sys.executable, "fake_app.py", pump_port], capture_output=True,
+                                 text=True, timeout=30)
+            assert out.returncode == 0, out.stderr  # HELLO's answer was not the one dropped
+    """)
+    suite.runpytest_subprocess("-q").assert_outcomes(passed=1)

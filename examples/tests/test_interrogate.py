@@ -2,7 +2,9 @@
 
 from protocol.catalog import MESSAGES_BY_NAME
 
-STATE_CHANGING = {name for name, message in MESSAGES_BY_NAME.items() if message.state_changing}
+# Requests that change the pump's therapy state (logging in changes only the session).
+STATE_CHANGING = {name for name, message in MESSAGES_BY_NAME.items()
+                  if message.state_changing and message.role != "NONE"}
 
 
 def test_interrogate_prints_a_factory_pump_as_json_and_changes_nothing(app, wire):
