@@ -32,6 +32,9 @@ const PACKAGE_DIR = "firmware_mock";
 const MP_ROOT = "/pumpmock"; // on sys.path inside MicroPython; holds the firmware_mock package
 const MP_SCRIPTS = "/pumpmock_run"; // --run: the script's directory, also on sys.path
 const HOST_ONLY = new Set(["serve.py"]); // CPython-only shells: not part of the firmware
+// The pump needs about 150 KiB. A larger heap is slower, not faster: every garbage collection
+// sweeps all of it (16 MiB made each request about 3 times slower than 1 MiB).
+const DEFAULT_HEAP = 1024 * 1024;
 const MAX_TIMER_MS = 60 * 60 * 1000; // a far deadline is re-checked hourly (setTimeout's limit is ~24.8 days)
 
 const USAGE = `usage: node firmware_mock/wasm_runner.mjs [--test-mode] [--serial S] [--seed N] [--storage DIR]
@@ -44,7 +47,7 @@ Default mode: the pump speaks binary frames on stdin/stdout until stdin ends.
   --serial S      pump serial number (default PM-000001)
   --seed N        seed for nonces (default 0)
   --storage DIR   keep the pump's non-volatile state in DIR (created if missing)
-  --heap MB       MicroPython heap size in MiB (default 16)
+  --heap SIZE     MicroPython heap, e.g. 512k or 2m (default 1m)
   --run SCRIPT    run a Python script under MicroPython instead; ARGS become sys.argv[1:]
   --vectors       run tests/mpy/check_vectors.py on the given (default: all) golden vector files
 NOT FOR CLINICAL USE: this is a mock of a fictional pump.`;
@@ -55,7 +58,7 @@ function fail(message, status = 2) {
 }
 
 function parseArgs(argv) {
-  const options = { testMode: false, serial: "PM-000001", seed: 0, storage: null, heapMiB: 16, run: null, args: [] };
+  const options = { testMode: false, serial: "PM-000001", seed: 0, storage: null, heapBytes: DEFAULT_HEAP, run: null, args: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -69,7 +72,7 @@ function parseArgs(argv) {
     else if (arg === "--serial") options.serial = value();
     else if (arg === "--seed") options.seed = integer(arg, value());
     else if (arg === "--storage") options.storage = path.resolve(value());
-    else if (arg === "--heap") options.heapMiB = integer(arg, value());
+    else if (arg === "--heap") options.heapBytes = heapSize(value());
     else if (arg === "--run") {
       options.run = path.resolve(value());
       options.args = argv.slice(i + 1); // everything after the script is the script's
@@ -88,6 +91,14 @@ function parseArgs(argv) {
   }
   if (!/^[\x20-\x7e]{1,32}$/.test(options.serial)) fail("--serial must be 1 to 32 printable ASCII characters");
   return options;
+}
+
+function heapSize(text) {
+  const match = /^(\d+)([kKmM]?)$/.exec(text);
+  if (!match) fail(`--heap needs a size such as 512k or 2m, got ${JSON.stringify(text)}`);
+  const bytes = Number(match[1]) * ({ k: 1024, m: 1024 * 1024 }[match[2].toLowerCase()] || 1);
+  if (bytes < 64 * 1024) fail("--heap must be at least 64k");
+  return bytes;
 }
 
 function integer(name, text) {
@@ -160,10 +171,18 @@ function pythonError(error) {
   throw error;
 }
 
+function quietOnEpipe() {
+  process.stdout.on("error", (error) => {
+    if (error.code === "EPIPE") process.exit(0); // the reader went away: nothing left to say
+    throw error;
+  });
+}
+
 async function runScript(loadMicroPython, options) {
   if (!fs.existsSync(options.run)) fail(`no such script: ${options.run}`);
+  quietOnEpipe();
   const mp = await loadMicroPython({ stdout: lineWriter(process.stdout), stderr: lineWriter(process.stderr),
-                                     linebuffer: true, heapsize: options.heapMiB * 1024 * 1024 });
+                                     linebuffer: true, heapsize: options.heapBytes });
   installFirmware(mp);
   mp.registerJsModule("pumpmock_host", hostModule(options.storage || process.cwd()));
   // The script's siblings come along, so a script can import its own helper modules.
@@ -190,7 +209,7 @@ async function runScript(loadMicroPython, options) {
 async function servePump(loadMicroPython, options) {
   const log = lineWriter(process.stderr);
   const mp = await loadMicroPython({ stdout: log, stderr: log, linebuffer: true,
-                                     heapsize: options.heapMiB * 1024 * 1024 });
+                                     heapsize: options.heapBytes });
   installFirmware(mp);
   if (options.storage) {
     fs.mkdirSync(options.storage, { recursive: true });
@@ -249,10 +268,7 @@ async function servePump(loadMicroPython, options) {
     timer = null;
   };
 
-  process.stdout.on("error", (error) => {
-    if (error.code === "EPIPE") process.exit(0); // the reader went away: nothing left to say
-    throw error;
-  });
+  quietOnEpipe();
   process.stdin.on("data", (chunk) => feed(chunk.toString("hex")));
   process.stdin.on("end", stop); // nothing else keeps the event loop alive: node exits with 0
   process.on("SIGTERM", () => { stop(); process.stdin.destroy(); });

@@ -86,6 +86,8 @@ def test_run_mode_passes_on_the_exit_status_and_the_arguments(tmp_path):
 def test_bad_options_exit_2_with_usage():
     done = run_node("--seed", "minus-one")
     assert done.returncode == 2 and "--seed needs a non-negative integer" in done.stderr
+    done = run_node("--heap", "lots")
+    assert done.returncode == 2 and "--heap needs a size" in done.stderr
     done = run_node("--frobnicate")
     assert done.returncode == 2 and "usage:" in done.stderr
 
