@@ -12,6 +12,7 @@
 Nothing is written per message: a new catalog entry is fuzzed without touching this file.
 """
 
+import functools
 import struct
 
 from hypothesis import strategies as st
@@ -31,6 +32,13 @@ _PACK = {"u8": "<B", "u16": "<H", "u32": "<I", "u64": "<Q"}
 
 def requests(names=None):
     """Valid request messages; `names` limits them to these catalog names."""
+    return _requests(None if names is None else tuple(sorted(names)))
+
+
+# Strategies are built once and reused: hypothesis validates every new strategy object, and a
+# composite that built its parts on every draw spent most of its time there.
+@functools.lru_cache(maxsize=None)
+def _requests(names):
     classes = [c for c in REQUEST_CLASSES if names is None or c.MESSAGE.name in names]
     return st.one_of([layout_strategy(cls) for cls in classes])
 
@@ -41,7 +49,12 @@ def seqs():
 
 def wire_frames(names=None):
     """(seq, message, wire bytes) for valid requests."""
-    return st.tuples(seqs(), requests(names)).map(lambda pair: (pair[0], pair[1], _wire(pair[1], pair[0])))
+    return _wire_frames(None if names is None else tuple(sorted(names)))
+
+
+@functools.lru_cache(maxsize=None)
+def _wire_frames(names):
+    return st.tuples(seqs(), _requests(names)).map(lambda pair: (pair[0], pair[1], _wire(pair[1], pair[0])))
 
 
 def _wire(message, seq):
@@ -77,15 +90,20 @@ def _scalar_positions(cls):
 
 
 _OUT_OF_RANGE_CANDIDATES = [cls for cls in REQUEST_CLASSES if _scalar_positions(cls)]
+# Per class: its valid messages, and per breakable field the field and its invalid values.
+_OUT_OF_RANGE_PLANS = st.sampled_from([
+    (cls, layout_strategy(cls), st.sampled_from([(position, offset, field, st.sampled_from(_invalid_values(field)))
+                                                 for position, offset, field in _scalar_positions(cls)]))
+    for cls in _OUT_OF_RANGE_CANDIDATES])
 
 
 @st.composite
 def out_of_range_requests(draw):
     """(msg_id, payload bytes, 1-based field position) with exactly one field out of range."""
-    cls = draw(st.sampled_from(_OUT_OF_RANGE_CANDIDATES))
-    message = draw(layout_strategy(cls))
-    position, offset, field = draw(st.sampled_from(_scalar_positions(cls)))
-    value = draw(st.sampled_from(_invalid_values(field)))
+    cls, messages, fields = draw(_OUT_OF_RANGE_PLANS)
+    message = draw(messages)
+    position, offset, field, invalid = draw(fields)
+    value = draw(invalid)
     payload = bytearray(message.encode())
     struct.pack_into(_PACK[field.kind], payload, offset, value)
     return cls.MESSAGE.id, bytes(payload), position
@@ -95,24 +113,29 @@ def _reframe(body):
     return cobs.encode(body) + b"\x00"
 
 
+_MUTATIONS = st.sampled_from(["crc", "version", "kind", "msg_id", "truncate", "extend", "bitflip"])
+_BAD_VERSIONS = st.integers(0, 255).filter(lambda v: v != 1)
+_NOT_REQUEST = st.integers(0, 255).filter(lambda k: k != REQUEST)
+_UNKNOWN_IDS = st.sampled_from([i for i in range(256) if i not in {m.id for m in MESSAGES}])
+
+
 @st.composite
 def near_valid_frames(draw):
     """(description, wire bytes) one mutation away from a valid request frame."""
     seq, message, wire = draw(wire_frames())
     body = cobs.decode(wire[:-1])
     header, payload = body[:5], body[5:-2]
-    mutation = draw(st.sampled_from(["crc", "version", "kind", "msg_id", "truncate", "extend", "bitflip"]))
+    mutation = draw(_MUTATIONS)
     if mutation == "crc":
         bad = body[:-2] + bytes([body[-2] ^ 0xFF, body[-1]])
         return "bad CRC", _reframe(bad)
     if mutation == "version":
-        version = draw(st.integers(0, 255).filter(lambda v: v != body[0]))
+        version = draw(_BAD_VERSIONS)
         new = bytes([version]) + body[1:-2]
     elif mutation == "kind":
-        new = body[:1] + bytes([draw(st.integers(0, 255).filter(lambda k: k != REQUEST))]) + body[2:-2]
+        new = body[:1] + bytes([draw(_NOT_REQUEST)]) + body[2:-2]
     elif mutation == "msg_id":
-        known = {m.id for m in MESSAGES}
-        new = body[:2] + bytes([draw(st.integers(0, 255).filter(lambda i: i not in known))]) + body[3:-2]
+        new = body[:2] + bytes([draw(_UNKNOWN_IDS)]) + body[3:-2]
     elif mutation == "truncate":
         if not payload:
             return "bad CRC", _reframe(body[:-2] + bytes([body[-2] ^ 0x01, body[-1]]))
@@ -130,19 +153,28 @@ def near_valid_frames(draw):
     return mutation, _reframe(new + struct.pack(">H", crc16(new)))
 
 
+@functools.lru_cache(maxsize=None)
 def _vector_wires():
     wires = []
     for name in ("messages", "errors", "malformed"):
         wires += [bytes.fromhex(entry["wire"]) for entry in load(name)]
-    return wires
+    return tuple(wires)
+
+
+@functools.lru_cache(maxsize=None)
+def _vectors():
+    return st.sampled_from(_vector_wires())
+
+
+_OPS = st.sampled_from(["flip", "insert", "delete", "duplicate", "zero"])
 
 
 @st.composite
 def mutated_vectors(draw, max_mutations=4):
     """Golden-vector bytes with a few byte-level mutations (flip, insert, delete, duplicate, splice)."""
-    data = bytearray(draw(st.sampled_from(_vector_wires())))
+    data = bytearray(draw(_vectors()))
     for _ in range(draw(st.integers(1, max_mutations))):
-        op = draw(st.sampled_from(["flip", "insert", "delete", "duplicate", "zero"]))
+        op = draw(_OPS)
         position = draw(st.integers(0, max(len(data) - 1, 0)))
         if op == "flip" and data:
             data[position] ^= 1 << draw(st.integers(0, 7))

@@ -1,0 +1,209 @@
+"""A fuzz campaign with a time budget: stateful (any URL) and mutation (in-process), failures saved as transcripts.
+
+    result = run_campaign("pumpmock://?clock=virtual", budget_s=60, seed=1, examples_db="fuzz-db",
+                          failures_dir="fuzz-failures")
+    result["status"]          # "passed" or "failed"
+    result["failures"]        # one line per distinct failure; the transcripts are in failures_dir
+
+Each failure is the minimal example hypothesis shrank it to, saved as a transcript (JSON lines,
+harness.transcript's format) with the program that produced it; `check_transcript` replays the
+model over any transcript, so `replay()` of a saved failure on a fresh pump shows whether that
+pump still has the defect. The example database directory (hypothesis's) can be copied or
+shared between machines: a failure found anywhere is tried first everywhere.
+"""
+
+import collections
+import os
+import re
+import time
+
+from hypothesis import Phase, seed as hypothesis_seed, settings, HealthCheck
+from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.stateful import run_state_machine_as_test
+
+from ..transcript import TranscriptRecorder
+from ..wire import HOST_TO_PUMP, PUMP_TO_HOST
+from .model import REQUEST, parse_block
+from .oracle import Checker, LostTrack, Violation, split_frames
+
+STATEFUL_BATCH = 25  # examples per hypothesis run; the budget is checked between runs
+
+
+# ---------------------------------------------------------------------------------------------
+# Transcripts of failures, and checking any transcript against the model
+# ---------------------------------------------------------------------------------------------
+def save_record(record, path, meta):
+    """Write a machine's byte record [(t s, direction, bytes)] as a transcript file."""
+    start = record[0][0] if record else 0.0
+    with TranscriptRecorder(path, meta=meta) as recorder:
+        for t, direction, data in record:
+            recorder.feed(direction, data, t - start)
+    return path
+
+
+def _writes(entries):
+    """[(t, host bytes, [pump frames])]: consecutive host entries at one time are one write."""
+    writes = []
+    rest = b""
+    for entry in entries:
+        data = bytes.fromhex(entry["wire"])
+        if entry["dir"] == HOST_TO_PUMP:
+            if writes and writes[-1][0] == entry["t"] and not writes[-1][2]:
+                writes[-1][1] += data
+            else:
+                writes.append([entry["t"], bytearray(data), []])
+        elif entry["dir"] == PUMP_TO_HOST and writes:
+            frames, rest = split_frames(rest + data)
+            writes[-1][2].extend(frames)
+    return writes
+
+
+def check_transcript(entries, serial=None, capacity_ul=None, exact=True):
+    """The first Violation the model finds in a transcript from its first TC_RESET on, or None."""
+    header = getattr(entries, "header", {}) or {}
+    meta = header.get("meta", {})
+    serial = serial or meta.get("serial", "PM-000001")
+    capacity_ul = capacity_ul or meta.get("capacity_ul", 20_000)
+    checker = Checker(serial, capacity_ul)
+    anchor = None
+    for t, data, frames in _writes(entries):
+        data = bytes(data)
+        if anchor is None:
+            resets = [f for f in map(parse_block, data.split(b"\x00")) if f and f[1] == REQUEST and f[2] == 0x60]
+            if not resets:
+                continue
+            anchor = t
+        shell = round((t - anchor) * 1000)
+        try:
+            checker.exchange(data, shell, shell, frames, exact=exact, events_in_any_order=True)
+        except Violation as violation:
+            return violation
+        except LostTrack:
+            return None
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Stateful campaign
+# ---------------------------------------------------------------------------------------------
+def _slug(text):
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "failure"
+
+
+def _exceptions(error):
+    if isinstance(error, BaseExceptionGroup):
+        out = []
+        for inner in error.exceptions:
+            out += _exceptions(inner)
+        return out
+    return [error]
+
+
+def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None, progress=None, steps=None,
+                 max_examples=None, stats=None, **connect_options):
+    """Run the state machine against `url` until the budget or max_examples; returns a result dict."""
+    from . import stateful
+    stats = stats if stats is not None else collections.Counter()
+    machine = stateful.machine_for(url, steps=steps or stateful.DEFAULT_STEPS, stats=stats, record=True,
+                                   **connect_options)
+    database = DirectoryBasedExampleDatabase(examples_db) if examples_db else None
+    failures, seen = [], set()
+    started = time.monotonic()
+    batch = 0
+    try:
+        while time.monotonic() - started < budget_s:
+            if max_examples is not None and stats["examples"] >= max_examples:
+                break
+            phases = [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink] if batch == 0 else \
+                [Phase.generate, Phase.shrink]
+            count = STATEFUL_BATCH if max_examples is None else min(STATEFUL_BATCH, max_examples - stats["examples"])
+            run_settings = settings(max_examples=max(count, 1), stateful_step_count=steps or stateful.DEFAULT_STEPS,
+                                    deadline=None, database=database, phases=phases, print_blob=False,
+                                    suppress_health_check=list(HealthCheck))
+            stateful.PumpMachine.final_records = []
+            try:
+                run_state_machine_as_test(hypothesis_seed(seed * 1_000_003 + batch)(machine), settings=run_settings)
+            except Exception as error:  # every failure the run shrank, as one exception or a group
+                records = list(stateful.PumpMachine.final_records)
+                for index, failure in enumerate(_exceptions(error)):
+                    entry = _failure_entry(failure, records[index] if index < len(records) else None, url, seed,
+                                           failures_dir, len(failures) + 1)
+                    if entry["key"] not in seen:
+                        seen.add(entry["key"])
+                        failures.append(entry)
+            batch += 1
+            if progress:
+                progress(stats, time.monotonic() - started, len(failures))
+    finally:
+        stateful.close_links()
+    seconds = time.monotonic() - started
+    return {"mode": "stateful", "url": url, "seed": seed, "seconds": round(seconds, 2),
+            "examples": stats["examples"], "cases": stats["steps"], "steps": stats["steps"],
+            "exchanges": stats["exchanges"], "cases_per_s": round(stats["steps"] / seconds, 1) if seconds else 0.0,
+            "failures": failures}
+
+
+def _failure_entry(error, record, url, seed, failures_dir, number):
+    category = getattr(error, "category", type(error).__name__)
+    message = str(error)
+    program = "\n".join(getattr(error, "__notes__", []))
+    entry = {"mode": "stateful", "category": category, "message": message, "program": program,
+             "key": (category, message.splitlines()[0][:120] if message else ""), "transcript": None,
+             "steps": record["steps"] if record else None}
+    if failures_dir and record:
+        os.makedirs(failures_dir, exist_ok=True)
+        base = os.path.join(failures_dir, "stateful-%d-%s" % (number, _slug(category)))
+        meta = {"url": url, "serial": record["serial"], "capacity_ul": record["capacity_ul"], "seed": seed,
+                "category": category, "message": message, "program": program, "steps": record["steps"]}
+        entry["transcript"] = save_record(record["record"], base + ".jsonl", meta)
+        with open(base + ".txt", "w", encoding="utf-8") as handle:
+            handle.write("%s\n\n%s\n\nreplay: pumpmock fuzz --replay %s URL\n" % (message, program, base + ".jsonl"))
+    return entry
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole campaign (pumpmock fuzz, pumpmock bench)
+# ---------------------------------------------------------------------------------------------
+def in_process(url):
+    return url.startswith("pumpmock://")
+
+
+def run_campaign(url, budget_s=60.0, seed=0, test_mode=None, examples_db=None, failures_dir=None, progress=None,
+                 modes=None, steps=None, **connect_options):
+    """Fuzz `url` for budget_s: mutation fuzzing in-process when the URL is the emulator, then stateful.
+
+    Returns {"status": "passed"|"failed"|"not available", "examples", "cases", "seconds", "seed",
+    "failures": [one line each], "results": [per mode], "transcripts": [...]}.
+    """
+    from . import mutation
+    connect_options = {k: v for k, v in connect_options.items() if v is not None}
+    modes = list(modes or (["mutation", "stateful"] if in_process(url) else ["stateful"]))
+    if test_mode is False and "stateful" in modes:
+        modes.remove("stateful")
+        if not modes:
+            return {"status": "not available", "seed": seed, "reason": "the pump is not in test mode: stateful "
+                    "fuzzing needs TC_RESET before every example (flash it with --test-mode)"}
+    results = []
+    started = time.monotonic()
+    shares = {"mutation": 0.25, "stateful": 1.0}
+    for index, mode in enumerate(modes):
+        left = budget_s - (time.monotonic() - started)
+        share = left if index == len(modes) - 1 else left * shares[mode]
+        if mode == "mutation":
+            results.append(mutation.run_mutation(budget_s=share, seed=seed, failures_dir=failures_dir,
+                                                 progress=progress, url=url))
+        else:
+            results.append(run_stateful(url, budget_s=share, seed=seed, examples_db=examples_db,
+                                        failures_dir=failures_dir, progress=progress, steps=steps, **connect_options))
+    failures = [f for result in results for f in result["failures"]]
+    return {"status": "failed" if failures else "passed", "seed": seed,
+            "seconds": round(time.monotonic() - started, 2),
+            "examples": sum(r.get("examples", r.get("cases", 0)) for r in results),
+            "cases": sum(r["cases"] for r in results),
+            "failures": ["%s [%s]: %s%s" % (f["mode"], f["category"], f["message"].splitlines()[0],
+                                            " -> %s" % f["transcript"] if f.get("transcript") else "")
+                         for f in failures],
+            "transcripts": [f["transcript"] for f in failures if f.get("transcript")],
+            "results": [{k: v for k, v in r.items() if k != "failures"} | {"failures": len(r["failures"])}
+                        for r in results],
+            "details": failures}

@@ -1,0 +1,259 @@
+"""The fuzzing oracle: checks what a pump sent against the independent model, and the safety invariants.
+
+    checker = Checker(serial, capacity_ul)
+    checker.exchange(data_written, lo_ms, hi_ms, frames_received)   # raises Violation
+
+A pump on a virtual clock handles bytes at a known moment, so the model is one state and every
+frame must match it exactly. A pump on a real clock (a pty, a board) handled them at some ms the
+host only knows to within the round trip, so the checker keeps every model state that agrees
+with everything the pump said so far (one per candidate moment, merged when equal), and fails
+only when none is left. The safety invariants read the pump's own observations (counters,
+status), not the model, so they hold even if the model were wrong.
+"""
+
+import struct
+
+from protocol import messages as m
+from protocol.codes import Alarm, Error
+from protocol.jsonify import describe
+
+from .model import (ACK, EVENT, NAK, REQUEST, RESPONSE, LOW_UL, STOPPING, PumpModel, decode_request,
+                    parse_block)
+
+KIND_NAMES = ("REQUEST", "RESPONSE", "EVENT", "ACK", "NAK")
+# Refusals that are a limit protecting the patient: a pump that accepts instead is unsafe.
+SAFETY_ERRORS = {Error.HARD_LIMIT, Error.SOFT_LIMIT_NEEDS_OVERRIDE, Error.OVERRIDE_MISMATCH, Error.LOCKOUT_ACTIVE,
+                 Error.MAX_ACTIVATIONS, Error.DAILY_MAX_REACHED, Error.RESERVOIR_INSUFFICIENT,
+                 Error.THERAPY_STOPPED, Error.INVALID_STATE, Error.NOT_PROGRAMMED, Error.PTM_DISABLED,
+                 Error.UNAUTHORIZED, Error.WRONG_ROLE, Error.BUSY, Error.SEQUENCE_REUSED}
+BOLUS_IDS = (0x21, 0x22)
+
+
+class Violation(AssertionError):
+    """The pump broke the protocol, the model or a safety invariant. `category` groups failures."""
+
+    def __init__(self, category, message):
+        super().__init__("%s: %s" % (category, message))
+        self.category = category
+
+
+class LostTrack(Exception):
+    """A real-clock run kept more candidate states than it may; what follows cannot be judged."""
+
+
+def split_frames(data):
+    """Complete blocks of pump output -> [(kind, msg_id, seq, payload) or ("bad", block)], rest."""
+    frames = []
+    blocks = bytes(data).split(b"\x00")
+    for block in blocks[:-1]:
+        if not block:
+            continue
+        frame = parse_block(block)
+        frames.append(("bad", block) if frame is None or frame[0] != 1 else frame[1:])
+    return frames, blocks[-1]
+
+
+def describe_frame(frame):
+    """One readable line for a (kind, msg_id, seq, payload) frame."""
+    if frame[0] == "bad":
+        return "malformed block %s" % frame[1].hex()
+    kind, msg_id, seq, payload = frame
+    try:
+        if kind == NAK:
+            message = m.Nak.decode(payload, msg_id, strict=False)
+            from ..errors import refusal
+            text = str(refusal(message))
+        else:
+            text = describe(m.CLASSES[(kind, msg_id)].decode(payload, strict=False))
+    except Exception as error:  # the point is to show it: an undecodable payload is shown raw
+        text = "0x%02x %s (%s)" % (msg_id, payload.hex(), error)
+    return "%s seq=%s %s" % (KIND_NAMES[kind] if kind < 5 else kind, "-" if seq is None else seq, text)
+
+
+def request_frames(data):
+    """(msg_id, seq, payload) of the valid REQUEST frames in data (what the pump must answer)."""
+    out = []
+    for block in bytes(data).split(b"\x00"):
+        frame = parse_block(block) if block else None
+        if frame and frame[1] == REQUEST:
+            out.append((frame[2], frame[3], frame[4]))
+    return out
+
+
+class Checker:
+    """The model states consistent with the pump so far; exchange() narrows them or fails."""
+
+    def __init__(self, serial="PM-000001", capacity_ul=20_000, test_mode=True, max_candidates=24):
+        self.models = [PumpModel(serial, capacity_ul, test_mode)]
+        self.max_candidates = max_candidates
+        self.capped = False  # candidates were dropped: an empty set no longer proves a fault
+        self.exchanges = 0
+        self.raised = set()  # (code, instance) of every ALARM_RAISED the model predicted
+
+    @property
+    def model(self):
+        """The first candidate (the only one on a virtual clock): what the fuzzer plans with."""
+        return self.models[0]
+
+    def exchange(self, data, lo_ms, hi_ms, received, exact=True, events_in_any_order=False):
+        """The pump got `data` at a shell ms in [lo_ms, hi_ms] and sent `received` (split_frames).
+
+        events_in_any_order: a replay writes frame by frame, so the end-of-call re-announcements
+        may fall between answers that were one call when recorded."""
+        self.exchanges += 1
+        for frame in received:
+            if frame[0] == "bad":
+                raise Violation("malformed output", "the pump sent a frame that does not decode: %s"
+                                % frame[1].hex())
+        if exact and len(self.models) == 1:
+            model = self.models[0]
+            expected = model.receive(data, lo_ms)
+            self._remember(expected)
+            problem = self._compare(expected, received, True, events_in_any_order)
+            if problem:
+                raise self._violation(data, expected, received, problem)
+            return
+        self._exchange_real(data, lo_ms, hi_ms, received)
+
+    def _exchange_real(self, data, lo_ms, hi_ms, received):
+        # One candidate per (state, moment); frames in one write may be handled at different ms,
+        # so each frame is tried at every moment not before the previous frame's.
+        blocks = [block + b"\x00" for block in bytes(data).split(b"\x00")[:-1]]
+        tail = bytes(data).split(b"\x00")[-1]
+        if tail:
+            blocks.append(tail)
+        states = [(model, []) for model in self.models]
+        for block in blocks or [b""]:
+            grown = {}
+            for model, outputs in states:
+                start = max(lo_ms, model.last_shell if model.last_shell is not None else lo_ms)
+                for shell in range(start, max(hi_ms, start) + 1):
+                    candidate = model.copy()
+                    out = outputs + candidate.receive(block, shell)
+                    key = (candidate.key(), tuple(out))
+                    grown.setdefault(key, (candidate, out))
+            states = list(grown.values())
+        survivors = {}
+        first_problem = None
+        for model, outputs in states:
+            problem = self._compare(outputs, received, False)
+            if problem is None:
+                survivors.setdefault(model.key(), model)
+            elif first_problem is None:
+                first_problem = (outputs, problem)
+        if not survivors:
+            if self.capped:
+                raise LostTrack("no candidate state left after dropping some")
+            raise self._violation(data, first_problem[0], received, first_problem[1])
+        models = list(survivors.values())
+        if len(models) > self.max_candidates:
+            models = models[:self.max_candidates]
+            self.capped = True
+        self.models = models
+        for model, outputs in states:
+            self._remember(outputs)
+
+    def _remember(self, expected):
+        for kind, msg_id, _seq, payload in expected:
+            if kind == EVENT and msg_id == 0x80:
+                self.raised.add((payload[0], struct.unpack_from("<H", payload, 4)[0]))
+
+    def _compare(self, expected, received, exact, events_in_any_order=False):
+        """None when `received` is what the model says, else the reason."""
+        if exact and events_in_any_order:
+            answers = [f for f in expected if f[0] != EVENT]
+            if answers != [f for f in received if f[0] != EVENT]:
+                return "answers differ"
+            events = sorted((f[1], f[3]) for f in expected if f[0] == EVENT)
+            if events != sorted((f[1], f[3]) for f in received if f[0] == EVENT):
+                return "events differ"
+            return None
+        if exact:
+            if len(expected) == len(received) and all(
+                    e[:2] == r[:2] and (e[2] is None or e[2] == r[2]) and e[3] == r[3]
+                    for e, r in zip(expected, received)):
+                return None
+            return "frames differ"
+        answers = [f for f in expected if f[0] != EVENT]
+        got = [f for f in received if f[0] != EVENT]
+        if answers != got:
+            return "answers differ"
+        for frame in received:
+            if frame[0] == EVENT and frame[1] == 0x80 and (frame[3][0], struct.unpack_from("<H", frame[3], 4)[0]) \
+                    not in self.raised and not any(e[0] == EVENT and e[3][:6] == frame[3][:6] for e in expected):
+                return "an alarm event the model never raised"
+        return None
+
+    def _violation(self, data, expected, received, problem):
+        category = "response mismatch"
+        answers = [f for f in expected if f[0] != EVENT]
+        got = [f for f in received if f[0] != EVENT]
+        requests = {(msg_id, seq): payload for msg_id, seq, payload in request_frames(data)}
+        for want, have in zip(answers, got):
+            if want == have:
+                continue
+            if want[0] == NAK and have[0] == RESPONSE and want[3][0] in SAFETY_ERRORS:
+                category = "SAFETY: accepted what a limit forbids"
+            elif want[0] == RESPONSE and have[0] == NAK and want[1] in BOLUS_IDS:
+                category = "refused a bolus the rules allow"
+            break
+        if len(got) > len(answers):
+            category = "answered what must be dropped" if len(got) > len(requests) else category
+        if len(got) < len(answers):
+            category = "no answer"
+        lines = ["%s after %s" % (problem, _requests_text(data, requests)), "  expected (model):"]
+        lines += ["    " + describe_frame(f) for f in expected] or ["    (nothing)"]
+        lines += ["  received (pump):"] + (["    " + describe_frame(f) for f in received] or ["    (nothing)"])
+        return Violation(category, "\n".join(lines))
+
+
+def _requests_text(data, requests):
+    names = []
+    for (msg_id, seq), payload in requests.items():
+        try:
+            names.append("%s seq=%d" % (describe(decode_request(msg_id, payload)), seq))
+        except Exception:
+            names.append("0x%02x seq=%d %s" % (msg_id, seq, payload.hex()))
+    return "; ".join(names) if names else "%d bytes without a valid request" % len(data)
+
+
+# ---- safety invariants on the pump's own observations ---------------------------------------------
+def check_observations(counters, status, previous=None):
+    """Conservation, alarms that must be raised, therapy state, monotone totals. Raises Violation."""
+    if counters.filled_ul != counters.delivered_ul + counters.removed_ul + status.reservoir_ul:
+        raise Violation("SAFETY: volume not conserved", "filled %d µL != delivered %d + withdrawn %d + in the "
+                        "reservoir %d" % (counters.filled_ul, counters.delivered_ul, counters.removed_ul,
+                                          status.reservoir_ul))
+    if status.reservoir_ul > status.capacity_ul:
+        raise Violation("SAFETY: overfilled", "%d µL in a %d µL reservoir" % (status.reservoir_ul, status.capacity_ul))
+    listed = set(status.active_alarms)
+    programmed = status.mode != 0
+    must = []
+    if programmed and status.reservoir_ul == 0:
+        must.append(Alarm.EMPTY_RESERVOIR)
+    if programmed and status.reservoir_ul <= LOW_UL:
+        must.append(Alarm.LOW_RESERVOIR)
+    if status.battery_state == 2:
+        must.append(Alarm.END_OF_SERVICE)
+    if status.battery_state >= 1:
+        must.append(Alarm.ELECTIVE_REPLACEMENT)
+    missing = [alarm.name for alarm in must if alarm not in listed]
+    if missing:
+        raise Violation("alarm missing", "%s not raised: reservoir %d µL, battery state %d, alarms %s"
+                        % (", ".join(missing), status.reservoir_ul, status.battery_state, sorted(listed)))
+    stopped = any(code in STOPPING for code in listed)
+    if programmed and stopped != (status.therapy_state == 3):
+        raise Violation("SAFETY: therapy state", "therapy state %d with alarms %s" % (status.therapy_state,
+                                                                                     sorted(listed)))
+    if status.therapy_state != 1 and (status.basal_rate_ug_per_day or status.basal_rate_ul_per_day):
+        raise Violation("SAFETY: delivering while stopped", "therapy state %d but basal %d µg/day"
+                        % (status.therapy_state, status.basal_rate_ug_per_day))
+    if previous is not None:
+        for name in ("delivered_ul", "delivered_ug", "boluses_delivered", "filled_ul", "removed_ul"):
+            if getattr(counters, name) < getattr(previous, name):
+                raise Violation("SAFETY: counter went back", "%s fell from %d to %d" % (
+                    name, getattr(previous, name), getattr(counters, name)))
+
+
+__all__ = ["Checker", "Violation", "LostTrack", "split_frames", "describe_frame", "check_observations",
+           "request_frames", "ACK", "RESPONSE", "NAK", "EVENT", "REQUEST"]

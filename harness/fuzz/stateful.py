@@ -1,0 +1,629 @@
+"""Model-based stateful fuzzing: a hypothesis RuleBasedStateMachine that drives any pump URL against the model.
+
+    from harness.fuzz.stateful import machine_for
+    TestPump = machine_for("pumpmock://?clock=virtual").TestCase       # a unittest/pytest test
+
+Every example starts from factory state through test control (TC_RESET), so failures replay.
+Each step writes its frames followed by TC_READ_COUNTERS and TC_GET_STATUS in the same write:
+the last answer ends the exchange (so a pump that answers junk, or stays silent, shows at
+once), and the counters and status feed the safety invariants after every step. Everything
+the pump sends is checked against harness.fuzz.model through harness.fuzz.oracle.
+
+Rules draw abstract choices ("a dose just above what the rolling 24 h allows", "warp to the
+end of the PTM lockout, minus a second") that become concrete from the model's state, so the
+fuzzer reaches the boundaries where off-by-one bugs live and failures shrink to short stories.
+"""
+
+import math
+import time
+import urllib.parse
+
+from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis.stateful import (Bundle, RuleBasedStateMachine, consumes, initialize, invariant, multiple,
+                                 precondition, rule)
+
+from protocol import messages as m
+from protocol.auth import auth_mac, role_key
+from protocol.catalog import DRUGS, MESSAGES_BY_ID
+from protocol.codes import BolusKind, Limit, Role, TherapyMode
+from protocol.framing import encode_frame
+
+from ..errors import LinkTimeout
+from . import strategies as fs
+from .model import (ACK, ALARM_INFO, DAY, HOUR, MINUTE, RATE_MIN, RESPONSE, NAK, EVENT, REQUEST, SOFT,
+                    basal_dose_ug, findings, parse_block)
+from .oracle import Checker, LostTrack, Violation, check_observations, describe_frame, split_frames
+
+RESET_SEED = 7
+SESSION_ID = 0x5EED0001
+SENTINEL_SEQ_FIRST = 0xFF00  # the machine's own observation requests; junk using these seqs is dropped
+DRUG_CONC = {code: conc for code, _n, _u, conc, _s, _h in DRUGS}
+DRUG_SOFT = {code: soft for code, _n, _u, _c, soft, _h in DRUGS}
+DEFAULT_STEPS = 25
+RESERVED_SEQS = frozenset(range(SENTINEL_SEQ_FIRST, 0x10000)) | {0xFEFF}  # sentinels and the reset
+ANSWER_TIMEOUT_S = 2.0
+
+
+# ---------------------------------------------------------------------------------------------
+# The line: raw frames, sentinels, and a record of every byte for the transcript
+# ---------------------------------------------------------------------------------------------
+class Link:
+    """A pump opened by URL (through harness.connect: interlock and handshake) used frame by frame."""
+
+    def __init__(self, url, **connect_options):
+        import harness
+        self.url = url
+        self.session = harness.connect(url, **connect_options)
+        self.port = self.session.port
+        identity = self.session.identity
+        self.serial, self.capacity_ul, self.test_mode = identity.serial, identity.capacity_ul, bool(identity.test_mode)
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+        # Exact: the pump's clock is the line's virtual clock, so each frame's ms is known.
+        self.exact = url.startswith("pumpmock://") and query.get("clock", [""])[-1] == "virtual"
+        port_clock = getattr(self.port, "clock", None)
+        self._clock = port_clock if callable(port_clock) else time.monotonic
+        self.slack_ms = 0 if self.exact else 2
+        self.timeout_s = ANSWER_TIMEOUT_S
+        self._rest = b""
+        self.record = None  # [(t s, direction, bytes)] of the current example, when recording
+        self.frames_out = 0
+        self.write(b"\x00")
+
+    def now_ms(self):
+        return self._clock() * 1000
+
+    def write(self, data):
+        if self.record is not None:
+            self.record.append((self._clock(), "host>pump", bytes(data)))
+        self.port.write(data)
+        self.frames_out += data.count(0)
+
+    def read_until(self, done, timeout_s=None):
+        """Frames until done(frame) is true for one of them; (frames, complete)."""
+        deadline = self._clock() + (self.timeout_s if timeout_s is None else timeout_s)
+        frames = []
+        port = self.port
+        while True:
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                return frames, False
+            port.timeout = remaining
+            data = port.read(port.in_waiting or 1)
+            if not data:
+                continue
+            waiting = port.in_waiting
+            if waiting:
+                data += port.read(waiting)
+            if self.record is not None:
+                self.record.append((self._clock(), "pump>host", data))
+            new, self._rest = split_frames(self._rest + data)
+            frames += new
+            if any(frame[0] != "bad" and done(frame) for frame in new):
+                return frames, True
+
+    def drain(self):
+        """Whatever the pump has sent and nobody read (nothing waits for it)."""
+        frames = []
+        while self.port.in_waiting:
+            data = self.port.read(self.port.in_waiting)
+            if self.record is not None:
+                self.record.append((self._clock(), "pump>host", data))
+            new, self._rest = split_frames(self._rest + data)
+            frames += new
+        return frames
+
+    def close(self):
+        self.session.close()
+
+
+_LINKS = {}
+
+
+def link_for(url, **connect_options):
+    """One open link per URL, reused by every example (connecting is the slow part on a real line)."""
+    link = _LINKS.get(url)
+    if link is None:
+        link = _LINKS[url] = Link(url, **connect_options)
+    return link
+
+
+def close_links():
+    for link in list(_LINKS.values()):
+        try:
+            link.close()
+        except Exception:
+            pass
+    _LINKS.clear()
+
+
+# ---------------------------------------------------------------------------------------------
+# Abstract choices, made concrete from the model's state
+# ---------------------------------------------------------------------------------------------
+rx_plans = st.fixed_dictionaries({
+    "drug": st.sampled_from(["reservoir", 1, 3, 4]),
+    "conc": st.sampled_from(["reservoir", "reservoir", "half", "max", "over"]),
+    "mode": st.sampled_from([TherapyMode.SIMPLE_CONTINUOUS, TherapyMode.FLEX]),
+    "dose_permille": st.sampled_from([300, 100, 600, 1000, 1001, 1500, 1510, 5]),  # of the soft maximum
+    "steps": st.sampled_from([1, 2, 3, 0]),
+    "order": st.sampled_from(["ok", "ok", "late", "repeat"]),
+    "ptm_permille": st.sampled_from([100, 0, 300, 1001]),
+    "lockout_min": st.sampled_from([10, 30, 120, 9, 1441]),
+    "per_24h": st.sampled_from([3, 1, 24, 0, 25]),
+    "max_daily": st.sampled_from(["fit", "fit", "tight", "below", "over_soft", "over_hard"]),
+    "refill_days": st.sampled_from([30, 7, 400]),
+})
+overrides_policies = st.sampled_from(["exact", "exact", "none", "extra", "drop_one"])
+
+
+def make_prescription(model, plan):
+    """A Prescription from an abstract plan, using the reservoir's drug and concentration."""
+    drug = (model.drug or 1) if plan["drug"] == "reservoir" else plan["drug"]
+    base_conc = model.conc if (plan["drug"] == "reservoir" and model.conc) else DRUG_CONC[drug]
+    conc = {"reservoir": base_conc, "half": max(base_conc // 2, 1), "max": DRUG_CONC[drug],
+            "over": DRUG_CONC[drug] + 1}[plan["conc"]]
+    soft = DRUG_SOFT[drug]
+    # Below the pump's minimum rate only on purpose (5 per mille): else at least 48 µL/day.
+    lowest = 1 if plan["dose_permille"] == 5 else -(-RATE_MIN * conc // 1000)
+    dose = max(soft * plan["dose_permille"] // 1000, lowest, 1)
+    steps = ()
+    if plan["mode"] == TherapyMode.FLEX:
+        starts = [0, 480, 1320][:plan["steps"]]
+        if plan["order"] == "late" and starts:
+            starts[0] = 60
+        elif plan["order"] == "repeat" and len(starts) > 1:
+            starts[1] = starts[0]
+        steps = tuple(m.FlexStep(start, dose * (5 + i) // 5) for i, start in enumerate(starts))
+    rx = m.Prescription(drug, conc, plan["mode"], dose, steps, soft * plan["ptm_permille"] // 1000,
+                        plan["lockout_min"], plan["per_24h"], 0, plan["refill_days"])
+    basal = basal_dose_ug(rx)
+    hard = DRUGS[drug - 1][5]
+    ptm = rx.ptm_dose_ug * max(rx.ptm_max_per_24h, 0)
+    max_daily = {"fit": min(max(basal + ptm, basal + 1), soft), "tight": basal + rx.ptm_dose_ug // 2,
+                 "below": max(basal - 1, 0), "over_soft": soft + 1, "over_hard": hard + 1}[plan["max_daily"]]
+    return rx._replace(max_daily_dose_ug=max(max_daily, basal if plan["max_daily"] != "below" else 0))
+
+
+def overrides_for(model, rx, policy):
+    soft = [f[0] for f in findings(rx, model.drug, model.conc, model.reservoir_ul) if f[1] == SOFT]
+    if policy == "exact":
+        return tuple(soft)
+    if policy == "extra":
+        return tuple(soft) + (Limit.CONCENTRATION_MAX,)
+    if policy == "drop_one":
+        return tuple(soft[1:])
+    return ()
+
+
+def _defuse(data, sentinel_seqs):
+    """Junk minus frames that would derail the run: armed power cuts, century-long warps, our seqs."""
+    out = []
+    pieces = bytes(data).split(b"\x00")
+    for i, block in enumerate(pieces):
+        frame = parse_block(block) if block else None
+        if frame and frame[1] == REQUEST:
+            _version, _kind, msg_id, seq, payload = frame
+            if seq in sentinel_seqs or (msg_id == 0x66 and payload != bytes(4)) or (
+                    msg_id == 0x65 and len(payload) == 4 and int.from_bytes(payload, "little") > 400 * 86_400):
+                continue
+        out.append(block)
+    return b"\x00".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# The machine
+# ---------------------------------------------------------------------------------------------
+class PumpMachine(RuleBasedStateMachine):
+    """Rules are programmer actions and line abuse; the model says what the pump must answer."""
+
+    url = "pumpmock://?clock=virtual"
+    connect_options = {}
+    stats = None  # a Counter shared with whoever runs the campaign: examples, steps, exchanges
+    record_examples = False
+    final_records = []  # records of the examples hypothesis reported as failing (the minimal ones)
+
+    sent = Bundle("sent")  # (seq, msg_id, payload) of state-changing requests, for retransmission
+    alarm_instances = Bundle("alarm_instances")  # (code, instance) seen in GET_ALARMS
+
+    def __init__(self):
+        super().__init__()
+        self.link = link_for(self.url, **self.connect_options)
+        if not self.link.test_mode:
+            raise Violation("setup", "the pump at %s is not in test mode: stateful fuzzing needs TC_RESET" % self.url)
+        self.link.record = [] if self.record_examples else None
+        self.seq = 0
+        self.sentinel = 0
+        self.acks = b""
+        self.session_id = SESSION_ID
+        self.counters = self.status = self.previous_counters = None
+        self.ptm_accepted = []  # (pump ms, lockout ms, max per 24 h) of PTM boluses the pump accepted
+        self.checker = Checker(self.link.serial, self.link.capacity_ul)
+        self._reset()
+        if self.stats is not None:
+            self.stats["examples"] += 1
+
+    # ---- plumbing ----------------------------------------------------------------------------
+    @property
+    def model(self):
+        return self.checker.model
+
+    def _next_seq(self):
+        self.seq = self.seq % 0xFEFF + 1
+        return self.seq
+
+    def frame(self, message, seq=None):
+        seq = self._next_seq() if seq is None else seq
+        return seq, encode_frame(REQUEST, message.MESSAGE.id, seq, message.encode())
+
+    def _sentinel_seq(self):
+        self.sentinel = (self.sentinel + 1) % 256
+        return SENTINEL_SEQ_FIRST + self.sentinel
+
+    def exchange(self, data, observe=True):
+        """Write data (+ the observation requests), check everything the pump sends back."""
+        link = self.link
+        counters_seq, status_seq = self._sentinel_seq(), self._sentinel_seq()
+        if observe:
+            data = data + encode_frame(REQUEST, 0x67, counters_seq) + encode_frame(REQUEST, 0x68, status_seq)
+            last = (0x68, status_seq)
+        else:
+            requests = [(f[2], f[3]) for f in map(parse_block, data.split(b"\x00")) if f and f[1] == REQUEST]
+            last = requests[-1] if requests else None
+        data = self.acks + data
+        self.acks = b""
+        lo = link.now_ms()
+        link.write(data)
+        if last is None:
+            frames, complete = link.drain(), True
+        else:
+            frames, complete = link.read_until(lambda f: f[0] in (RESPONSE, NAK) and (f[1], f[2]) == last)
+        hi = link.now_ms()
+        if self.stats is not None:
+            self.stats["exchanges"] += 1
+        self.acks = b"".join(encode_frame(ACK, f[1], f[2]) for f in frames if f[0] == EVENT)
+        anchor = self.anchor_ms
+        if link.exact:  # the virtual clock: the pump handled the bytes at exactly this ms
+            lo_shell = hi_shell = round(lo - anchor[0])
+        else:  # somewhere between sending and the last answer, on a clock read to the ms
+            lo_shell = math.floor(lo - anchor[1]) - link.slack_ms
+            hi_shell = math.ceil(hi - anchor[0]) + link.slack_ms
+        try:
+            self.checker.exchange(data, lo_shell, hi_shell, frames, exact=link.exact)
+        except LostTrack:
+            from hypothesis import reject
+            reject()
+        if not complete:
+            raise Violation("no answer", "the pump did not answer within %.1f s (LinkTimeout); it sent: %s" % (
+                link.timeout_s, "; ".join(describe_frame(f) for f in frames) or "nothing"))
+        answers = {(f[1], f[2]): f for f in frames if f[0] in (RESPONSE, NAK)}
+        if observe:
+            self.previous_counters = self.counters
+            self.counters = m.TcReadCountersResponse.decode(answers[(0x67, counters_seq)][3])
+            self.status = m.TcGetStatusResponse.decode(answers[(0x68, status_seq)][3])
+        return answers
+
+    def request(self, message, seq=None, observe=True):
+        """Send one request; its answer frame (kind, msg_id, seq, payload)."""
+        seq, wire = self.frame(message, seq)
+        answers = self.exchange(wire, observe)
+        return answers.get((message.MESSAGE.id, seq))
+
+    def _reset(self):
+        link = self.link
+        lo = link.now_ms()
+        link.write(b"\x00" + encode_frame(REQUEST, 0x60, 0xFEFF, m.TcResetRequest(RESET_SEED).encode()))
+        frames, complete = link.read_until(lambda f: f[0] in (RESPONSE, NAK) and f[1] == 0x60 and f[2] == 0xFEFF)
+        hi = link.now_ms()
+        if not complete:
+            raise LinkTimeout("no answer to TC_RESET from %s" % link.url)
+        self.anchor_ms = (lo, hi)  # the pump's clock read 0 at a host ms in this interval
+        self.checker.model.receive(encode_frame(REQUEST, 0x60, 0xFEFF, m.TcResetRequest(RESET_SEED).encode()), 0)
+        self.request(m.HelloRequest(self.session_id, 1))
+        self.login(Role.CLINICIAN)
+
+    def login(self, role):
+        answer = self.request(m.AuthChallengeRequest(role), observe=False)
+        if answer is None or answer[0] != RESPONSE:
+            return
+        nonce = m.AuthChallengeResponse.decode(answer[3]).nonce
+        mac = auth_mac(role_key(self.link.serial, role), nonce, self.link.serial, role)
+        self.request(m.AuthResponseRequest(role, mac))
+
+    def teardown(self):
+        link = self.link
+        if link.record is not None:
+            from hypothesis.control import current_build_context
+            try:
+                final = current_build_context().is_final
+            except Exception:
+                final = False
+            if final:
+                PumpMachine.final_records.append({"record": link.record, "serial": link.serial,
+                                                   "capacity_ul": link.capacity_ul, "url": link.url,
+                                                   "steps": getattr(self, "_steps", 0)})
+            link.record = None
+
+    def _count_step(self):
+        self._steps = getattr(self, "_steps", 0) + 1
+        if self.stats is not None:
+            self.stats["steps"] += 1
+
+    # ---- setup ----------------------------------------------------------------------------------
+    @initialize(plan=rx_plans, fill=st.sampled_from(["full", "full", "low", "none"]))
+    def prepare(self, plan, fill):
+        """Fill the reservoir and program a valid prescription (most examples start in therapy)."""
+        if fill == "none":
+            return
+        drug = 1 if plan["drug"] == "reservoir" else plan["drug"]
+        volume = self.link.capacity_ul if fill == "full" else 2_100
+        self.request(m.RefillRequest(drug, DRUG_CONC[drug], volume))
+        rx = make_prescription(self.model, dict(plan, conc="reservoir", drug="reservoir", max_daily="fit",
+                                                order="ok", steps=max(plan["steps"], 1), dose_permille=300,
+                                                lockout_min=30, per_24h=3,
+                                                ptm_permille=0 if plan["ptm_permille"] == 0 else 100))
+        self.request(m.ProgramPrescriptionRequest(overrides_for(self.model, rx, "exact"), rx))
+
+    # ---- prescriptions -------------------------------------------------------------------------
+    @rule(target=sent, plan=rx_plans, policy=overrides_policies)
+    def program(self, plan, policy):
+        rx = make_prescription(self.model, plan)
+        return self._state_changing(m.ProgramPrescriptionRequest(overrides_for(self.model, rx, policy), rx))
+
+    @rule(plan=rx_plans)
+    def validate(self, plan):
+        self._count_step()
+        self.request(m.ValidatePrescriptionRequest(make_prescription(self.model, plan)))
+
+    def _state_changing(self, message):
+        self._count_step()
+        seq, wire = self.frame(message)
+        self.exchange(wire)
+        return (seq, message.MESSAGE.id, message.encode())
+
+    # ---- reservoir -----------------------------------------------------------------------------
+    @rule(target=sent, drug=st.sampled_from(["rx", 1, 3, 4]), conc=st.sampled_from(["max", "max", "half", "over"]),
+          volume=st.sampled_from(["full", "over", 1, 2_000, 2_001, 5_000]))
+    def refill(self, drug, conc, volume):
+        model = self.model
+        code = (model.rx.drug if model.rx else 1) if drug == "rx" else drug
+        concentration = {"max": DRUG_CONC[code], "half": DRUG_CONC[code] // 2, "over": DRUG_CONC[code] + 1}[conc]
+        amount = {"full": model.capacity_ul, "over": model.capacity_ul + 1}.get(volume, volume)
+        return self._state_changing(m.RefillRequest(code, concentration, amount))
+
+    @rule(volume=st.sampled_from([0, 1, 50, 1_999, 2_000, 2_001, 2_050, "capacity", "over"]))
+    def set_reservoir(self, volume):
+        self._count_step()
+        amount = {"capacity": self.model.capacity_ul, "over": self.model.capacity_ul + 1}.get(volume, volume)
+        self.request(m.TcSetReservoirRequest(amount))
+
+    # ---- boluses ---------------------------------------------------------------------------------
+    @rule(target=sent, kind=st.sampled_from(list(BolusKind)), margin=st.integers(-3, 3),
+          size=st.sampled_from(["margin", "small", "reservoir", "huge"]),
+          duration_s=st.sampled_from([600, 60, 59, 3_600, 86_400, 86_401]))
+    def clinician_bolus(self, kind, margin, size, duration_s):
+        model = self.model
+        room = (model.rx.max_daily_dose_ug - model.delivered_24h_ug()) if model.rx else 100
+        conc = model.rx.concentration_ug_per_ml if model.rx else 1
+        dose = {"margin": room + margin, "small": 10 + margin, "reservoir": model.reservoir_ul * conc // 1000 + margin,
+                "huge": 10 ** 9}[size]
+        return self._state_changing(m.ClinicianBolusRequest(kind, max(dose, 1), duration_s))
+
+    @rule(target=sent)
+    def ptm_bolus(self):
+        model = self.model
+        rx = model.rx
+        message = m.PtmBolusRequest()
+        self._count_step()
+        seq, wire = self.frame(message)
+        answer = self.exchange(wire).get((0x22, seq))
+        if answer and answer[0] == RESPONSE and rx is not None:
+            self.ptm_accepted.append((self.model.t, rx.ptm_lockout_min * MINUTE, rx.ptm_max_per_24h))
+        return (seq, 0x22, b"")
+
+    @rule(target=sent, which=st.sampled_from(["suspend", "resume"]))
+    def suspend_resume(self, which):
+        return self._state_changing(m.SuspendRequest() if which == "suspend" else m.ResumeRequest())
+
+    # ---- time --------------------------------------------------------------------------------------
+    @rule(seconds=st.sampled_from([1, 59, 60, 61, 600, 3_599, 3_600, 7_200, 86_399, 86_400]))
+    def warp(self, seconds):
+        self._count_step()
+        self.request(m.TcWarpClockRequest(seconds))
+
+    @rule(days=st.integers(1, 45))
+    def warp_days(self, days):
+        self._count_step()
+        self.request(m.TcWarpClockRequest(days * 86_400))
+
+    @rule(which=st.integers(0, 6), delta_s=st.integers(-90, 90))
+    def warp_to_deadline(self, which, delta_s):
+        """Warp to just before, at, or after one of the moments where the model says something changes."""
+        self._count_step()
+        deadlines = upcoming(self.model)
+        target = deadlines[min(which, len(deadlines) - 1)]
+        self.request(m.TcWarpClockRequest(max((target - self.model.t + 999) // 1000 + delta_s, 0)))
+
+    # ---- faults and alarms -----------------------------------------------------------------------
+    @rule(fault=st.integers(1, 4), inject=st.booleans())
+    def fault(self, fault, inject):
+        self._count_step()
+        self.request(m.TcInjectFaultRequest(fault) if inject else m.TcClearFaultRequest(fault))
+
+    @rule(percent=st.sampled_from([100, 50, 11, 10, 9, 1, 0]))
+    def set_battery(self, percent):
+        self._count_step()
+        self.request(m.TcSetBatteryRequest(percent))
+
+    @rule(target=alarm_instances)
+    def get_alarms(self):
+        self._count_step()
+        answer = self.request(m.GetAlarmsRequest())
+        if answer is None or answer[0] != RESPONSE:
+            return multiple()
+        return multiple(*[(a.code, a.instance) for a in m.GetAlarmsResponse.decode(answer[3]).alarms])
+
+    @rule(target=sent, alarm=consumes(alarm_instances), stale=st.booleans())
+    def ack_alarm(self, alarm, stale):
+        code, instance = alarm
+        return self._state_changing(m.AckAlarmRequest(code, instance + 1 if stale else instance))
+
+    @rule(target=sent, index=st.integers(0, 15))
+    def ack_listed_alarm(self, index):
+        alarms = self.model.alarms
+        code, instance = (alarms[index % len(alarms)].code, alarms[index % len(alarms)].instance) if alarms else (1, 1)
+        return self._state_changing(m.AckAlarmRequest(code, instance))
+
+    # ---- reading -----------------------------------------------------------------------------------
+    @rule(which=st.sampled_from(["status", "prescription", "log", "tc_prescription"]), start=st.integers(0, 40),
+          count=st.integers(1, 12))
+    def read(self, which, start, count):
+        self._count_step()
+        message = {"status": m.GetStatusRequest(), "prescription": m.GetPrescriptionRequest(),
+                   "log": m.ReadLogRequest(max(self.model.log_next - start, 0), count),
+                   "tc_prescription": m.TcGetPrescriptionRequest()}[which]
+        self.request(message)
+
+    # ---- session -------------------------------------------------------------------------------------
+    @rule(role=st.sampled_from([Role.CLINICIAN, Role.PATIENT]))
+    def login_as(self, role):
+        self._count_step()
+        self.login(role)
+
+    @rule(role=st.sampled_from([Role.CLINICIAN, Role.PATIENT]), how=st.sampled_from(["forged", "no_nonce"]))
+    def bad_login(self, role, how):
+        self._count_step()
+        if how == "forged":
+            self.request(m.AuthChallengeRequest(role), observe=False)
+        self.request(m.AuthResponseRequest(role, bytes(32)))
+
+    @rule()
+    def logout(self):
+        self._count_step()
+        self.request(m.LogoutRequest())
+
+    @rule(new_session=st.booleans())
+    def hello(self, new_session):
+        self._count_step()
+        if new_session:
+            self.session_id += 1
+        self.request(m.HelloRequest(self.session_id, 1))
+
+    # ---- exactly once --------------------------------------------------------------------------------
+    @rule(frame=sent)
+    def retransmit(self, frame):
+        """The same bytes with the same seq: answered from the cache, never executed twice."""
+        self._count_step()
+        seq, msg_id, payload = frame
+        self.exchange(encode_frame(REQUEST, msg_id, seq, payload))
+
+    @rule(frame=sent, plan=rx_plans)
+    def reuse_seq(self, frame, plan):
+        """The same seq for another request: SEQUENCE_REUSED while the first is cached."""
+        self._count_step()
+        seq = frame[0]
+        self.exchange(self.frame(m.ClinicianBolusRequest(BolusKind.CLINICIAN, 7, 600), seq)[1])
+
+    # ---- line abuse -----------------------------------------------------------------------------------
+    @rule(junk=st.binary(max_size=64))
+    def junk(self, junk):
+        self._count_step()
+        self.exchange(_defuse(junk, self._sentinels()) + b"\x00")
+
+    @rule(item=fs.near_valid_frames())
+    def near_valid(self, item):
+        self._count_step()
+        self.exchange(b"\x00" + _defuse(item[1], self._sentinels()))
+
+    @rule(data=fs.mutated_vectors())
+    def mutated_vector(self, data):
+        self._count_step()
+        self.exchange(b"\x00" + _defuse(data, self._sentinels()) + b"\x00")
+
+    @rule(item=fs.out_of_range_requests())
+    def out_of_range(self, item):
+        self._count_step()
+        msg_id, payload, _position = item
+        if msg_id in (0x66,):
+            payload = bytes(len(payload))
+        self.exchange(encode_frame(REQUEST, msg_id, self._next_seq(), payload))
+
+    @rule(message=fs.requests())
+    def any_request(self, message):
+        self._count_step()
+        if isinstance(message, m.TcPowerLossRequest):
+            message = m.TcPowerLossRequest(0)
+        elif isinstance(message, m.TcWarpClockRequest):
+            message = m.TcWarpClockRequest(message.advance_s % (40 * 86_400))
+        self.request(message)
+
+    @rule()
+    def power_loss(self):
+        self._count_step()
+        self.request(m.TcPowerLossRequest(0))
+
+    def _sentinels(self):
+        return RESERVED_SEQS
+
+    # ---- invariants (the pump's own observations, after every step) -------------------------------
+    @invariant()
+    def pump_observations_are_safe(self):
+        if self.status is not None:
+            check_observations(self.counters, self.status,
+                               self.previous_counters if self.previous_counters and self.counters.requests_executed >= 2 else None)
+
+    @invariant()
+    def ptm_boluses_kept_their_limits(self):
+        accepted = self.ptm_accepted
+        if len(accepted) < 2:
+            return
+        t, lockout_ms, _max = accepted[-1]
+        previous = accepted[-2][0]
+        if t - previous < lockout_ms and self.link.exact:
+            raise Violation("SAFETY: dose beyond a limit", "PTM boluses %d ms apart under a %d min lockout"
+                            % (t - previous, lockout_ms // MINUTE))
+        window = [a for a in accepted if t - a[0] < DAY]
+        if len(window) > accepted[-1][2] and self.link.exact:
+            raise Violation("SAFETY: dose beyond a limit", "%d PTM boluses within 24 h, at most %d allowed"
+                            % (len(window), accepted[-1][2]))
+
+    @invariant()
+    def model_agrees_on_totals(self):
+        """Exactly once: the pump's bolus count and doses are the model's (retransmissions included)."""
+        if self.counters is None or not self.link.exact:
+            return
+        model = self.model
+        if self.counters.boluses_delivered != model.boluses & 0xFFFFFFFF:
+            raise Violation("SAFETY: exactly once", "the pump started %d boluses, the model %d"
+                            % (self.counters.boluses_delivered, model.boluses))
+
+
+def upcoming(model):
+    """Moments (pump ms) where something changes: what warp_to_deadline aims at."""
+    t = model.t
+    moments = []
+    if model.ptm_history and model.rx is not None:
+        moments.append(model.ptm_history[-1] + model.rx.ptm_lockout_min * MINUTE)
+        moments.append(model.ptm_history[0] + DAY)
+    if model.bolus:
+        moments.append(model.bolus.start_ms + model.bolus.duration_ms)
+    moments += [model.daily_max_until, model.ptm_lockout_until, (t // HOUR + 1) * HOUR]
+    for alarm in model.alarms:
+        moments.append(alarm.raised_ms + alarm.count(t) * ALARM_INFO[alarm.code][2])
+    moments.append(model.next_event(t))
+    moments.append((t // DAY + 1) * DAY)
+    future = sorted(moment for moment in set(moments) if moment > t - 90_000)
+    return future or [t]
+
+
+def machine_for(url, steps=DEFAULT_STEPS, max_examples=100, database=None, stats=None, record=False,
+                **connect_options):
+    """A PumpMachine subclass bound to `url`, with its TestCase's settings (deadline=None: a line is slow)."""
+    machine = type("PumpMachineFor", (PumpMachine,), {
+        "url": url, "connect_options": connect_options, "stats": stats, "record_examples": record})
+    machine.TestCase.settings = settings(
+        max_examples=max_examples, stateful_step_count=steps, deadline=None, database=database,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+    return machine
+
+
+TestPumpInProcess = machine_for("pumpmock://?clock=virtual").TestCase
+TestPumpInProcess.__test__ = False  # pytest collects it through tests/test_fuzz_stateful.py
