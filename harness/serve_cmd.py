@@ -1,168 +1,114 @@
-"""Serve the emulated pump on a pseudo-terminal or a TCP port, for programs in any language.
+"""`pumpmock serve`: the emulated pump on a pseudo-terminal or a TCP port, for programs in any language.
 
     pumpmock serve --pty --test-mode            first stdout line: the pty path (e.g. /dev/pts/5)
     pumpmock serve --tcp 7000                   first stdout line: 127.0.0.1:7000 (0 picks a port)
 
-Then it serves until interrupted (Ctrl-C or SIGTERM). --faults puts the line behind seeded
-link faults and --transcript records every frame (JSON lines). On TCP one client is served at
-a time; a new connection replaces the old one, and the pump keeps its state across them.
-A pseudo-terminal exists only on POSIX; TCP is the portable way (and what farm tools attach to).
+Then it serves until interrupted (Ctrl-C or SIGTERM). --faults puts the line behind seeded link
+faults, --baud paces it, and --transcript records every frame (JSON lines). The servers
+themselves are harness.servers; this module is their command line.
 """
 
 import os
-import select
 import signal
-import socket
 import sys
-import time
-import tty
-
-from firmware_mock.core import Pump
 
 from .inprocess import InProcessLink
+from .servers import DEFAULT_SERIAL, PtyServer, TcpServer, make_pump
 
 
 def add_arguments(parser):
     where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal")
-    where.add_argument("--tcp", type=int, metavar="PORT", help="serve on TCP PORT on loopback (0 = any free port)")
-    parser.add_argument("--host", default="127.0.0.1", help="address for --tcp (default: %(default)s)")
-    parser.add_argument("--test-mode", action="store_true", help="enable test control (TC_* messages)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the pump's nonces (default: 0)")
-    parser.add_argument("--serial", default="PM-000001", help="mock serial number (default: %(default)s)")
+    where.add_argument("--pty", action="store_true",
+                       help="serve on a new pseudo-terminal; its path is the first line printed (POSIX only)")
+    where.add_argument("--tcp", type=int, metavar="PORT",
+                       help="serve on a TCP port (0: pick a free one); HOST:PORT is the first line printed")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on with --tcp (default %(default)s: this machine only)")
+    parser.add_argument("--test-mode", action="store_true", help="enable test control (off unless given)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the pump's nonces (default 0)")
+    parser.add_argument("--serial", default=DEFAULT_SERIAL, help="the pump's serial number (default %(default)s)")
+    parser.add_argument("--storage", metavar="DIR",
+                        help="keep the pump's non-volatile state in DIR (default: RAM, lost on exit)")
     parser.add_argument("--faults", metavar="SPEC", help="link faults, e.g. corrupt=1%%,drop=1%%,unit=frame,seed=3")
-    parser.add_argument("--baud", type=int, help="pace the line at this many baud (8N1)")
+    parser.add_argument("--baud", type=int, metavar="N", help="pace the line at N baud (8N1), as a UART would")
     parser.add_argument("--transcript", metavar="FILE", help="record every frame to FILE as JSON lines")
 
 
-class Server:
-    """A select loop between one byte-stream endpoint and the in-process pump line."""
+class LinePump:
+    """The pump behind an in-process line (faults, pacing) and a recorder, shaped like a Pump for the servers.
+
+    The servers hand it bytes and wall-clock ms; the line decides when they reach the pump and
+    when its answers reach the client.
+    """
 
     def __init__(self, link, recorder=None):
         self.link = link
         self.recorder = recorder
-        self.start = time.monotonic()
-        self.stopping = False
 
-    def now_ms(self):
-        return int((time.monotonic() - self.start) * 1000)
+    def receive(self, data, now_ms):
+        if self.recorder:
+            self.recorder.feed("host>pump", data)
+        self.link.write(data, now_ms)
+        return self.poll(now_ms)
 
-    def exchange(self, data):
-        """Bytes from the client -> bytes for the client (what is due now)."""
-        now = self.now_ms()
-        if data:
-            if self.recorder:
-                self.recorder.feed("host>pump", data)
-            self.link.write(data, now)
-        return self.collect(now)
-
-    def collect(self, now):
-        self.link.advance(now)
-        out = self.link.take(1 << 16)
+    def poll(self, now_ms):
+        self.link.advance(now_ms)
+        out = self.link.take(self.link.waiting)
         if out and self.recorder:
             self.recorder.feed("pump>host", out)
         return out
 
-    def wait_s(self):
-        """How long select may sleep: until the pump or the line next has something due."""
-        due = self.link.next_due_ms()
-        if due is None:
-            return 0.5
-        return max(due - self.now_ms(), 0) / 1000
+    def next_deadline_ms(self):
+        return self.link.next_due_ms()
 
 
-def serve_pty(server, announce):
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    os.set_blocking(master, False)  # a client that stops reading must not stall the pump
-    announce(os.ttyname(slave))
-    try:
-        while not server.stopping:
-            readable, _, _ = select.select([master], [], [], min(server.wait_s(), 0.5))
-            data = b""
-            if readable:
-                try:
-                    data = os.read(master, 65536)
-                except OSError:
-                    data = b""
-            out = server.exchange(data)
-            if out:
-                try:
-                    os.write(master, out)
-                except BlockingIOError:
-                    pass  # nobody is reading: the bytes are lost, as on a real line
-    finally:
-        os.close(master)
-        os.close(slave)
-
-
-def serve_tcp(server, host, port, announce):
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((host, port))
-    listener.listen(1)
-    announce("%s:%d" % listener.getsockname()[:2])
-    client = None
-    try:
-        while not server.stopping:
-            watched = [listener] + ([client] if client else [])
-            readable, _, _ = select.select(watched, [], [], min(server.wait_s(), 0.5))
-            data = b""
-            if listener in readable:
-                if client:
-                    client.close()
-                client, _address = listener.accept()
-                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            elif client in readable:
-                data = client.recv(65536)
-                if not data:
-                    client.close()
-                    client = None
-            out = server.exchange(data)
-            if out and client:
-                try:
-                    client.sendall(out)
-                except OSError:
-                    client.close()
-                    client = None
-    finally:
-        if client:
-            client.close()
-        listener.close()
-
-
-def main(args):
+def build_pump(args):
+    """The plain pump, or a LinePump when the line has faults, pacing or a recorder on it."""
+    pump = make_pump(test_mode=args.test_mode, seed=args.seed, serial=args.serial, storage_dir=args.storage)
+    if not (args.faults or args.baud or args.transcript):
+        return pump, None
     faults = None
     if args.faults:
         from .faults import FaultModel
-        try:
-            faults = FaultModel.parse(args.faults)
-        except ValueError as error:
-            print("pumpmock serve: %s" % error, file=sys.stderr)
-            return 2
+        faults = FaultModel.parse(args.faults)  # ValueError names what is wrong
     recorder = None
     if args.transcript:
         from .transcript import TranscriptRecorder
         recorder = TranscriptRecorder(args.transcript, meta={"served": "pty" if args.pty else "tcp"})
-    pump = Pump(serial=args.serial, test_mode=args.test_mode, seed=args.seed)
-    server = Server(InProcessLink(pump, faults=faults, baud=args.baud), recorder)
+    return LinePump(InProcessLink(pump, faults=faults, baud=args.baud), recorder), recorder
 
-    def stop(_signum, _frame):
-        server.stopping = True
-    signal.signal(signal.SIGTERM, stop)
 
-    def announce(where):
-        print(where, flush=True)
-        print("pumpmock serve: emulated pump %s%s on %s; Ctrl-C stops" % (
-            args.serial, " (test mode)" if args.test_mode else "", where), file=sys.stderr, flush=True)
+def main(args, out=None):
+    """Serve until SIGINT/SIGTERM; prints where to connect first. Returns the exit status."""
+    out = out or sys.stdout
+    if not 0 <= args.seed <= 0xFFFFFFFF:
+        print("pumpmock serve: --seed must be 0 .. 4294967295", file=sys.stderr)
+        return 2
+    if args.pty and not hasattr(os, "openpty"):
+        print("pumpmock serve: pseudo-terminals exist only on POSIX; use --tcp PORT", file=sys.stderr)
+        return 2
     try:
-        if args.pty:
-            serve_pty(server, announce)
-        else:
-            serve_tcp(server, args.host, args.tcp, announce)
-    except KeyboardInterrupt:
-        pass
+        pump, recorder = build_pump(args)
+    except ValueError as error:
+        print("pumpmock serve: %s" % error, file=sys.stderr)
+        return 2
+    try:
+        server = PtyServer(pump) if args.pty else TcpServer(pump, host=args.host, port=args.tcp)
+    except OSError as error:
+        print("pumpmock serve: cannot start: %s" % error, file=sys.stderr)
+        return 1
+    where = server.path if args.pty else server.address
+    previous = {number: signal.signal(number, lambda _signum, _frame: server.stop())
+                for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        print(where, file=out, flush=True)
+        print("pumpmock serve: emulated pump %s (NOT FOR CLINICAL USE) on %s, test mode %s; Ctrl-C stops"
+              % (args.serial, where, "ON" if args.test_mode else "OFF"), file=sys.stderr, flush=True)
+        server.serve_forever()
     finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        server.close()
         if recorder:
             recorder.close()
     return 0

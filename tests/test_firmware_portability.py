@@ -18,9 +18,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware_mock"
 RUNNER = FIRMWARE / "wasm_runner.mjs"
 MICROPYTHON = ROOT / "node_modules" / "@micropython" / "micropython-webassembly-pyscript" / "micropython.mjs"
-HOST_ONLY = {"serve.py"}  # the CPython pty/TCP servers: never on a board (see harness.bench.flash)
 BOARD_FILES = sorted((FIRMWARE / "board").glob("*.py"))
-PORTABLE = sorted(p for p in FIRMWARE.glob("*.py") if p.name not in HOST_ONLY) + BOARD_FILES
+PORTABLE = sorted(FIRMWARE.glob("*.py")) + BOARD_FILES
 BANNED_MODULES = {
     # not in MicroPython 1.27
     "dataclasses", "enum", "typing", "typing_extensions", "abc", "functools", "itertools", "logging",
@@ -81,17 +80,10 @@ def test_the_scan_finds_each_kind_of_violation(tmp_path):
     assert len(found) == 8, found
 
 
-def test_host_only_shells_import_nothing_from_the_host_packages():
-    for name in HOST_ONLY:
-        path = FIRMWARE / name
-        if path.exists():
-            assert violations(path, banned=set(), portable=False) == [], "%s must not import protocol/ or harness/" % name
-
-
 @pytest.mark.skipif(shutil.which("node") is None or not MICROPYTHON.exists(),
                     reason="needs Node.js and the MicroPython WebAssembly package: `npm ci` in the repository root")
 def test_every_firmware_module_imports_under_micropython():
-    modules = sorted(p.stem for p in FIRMWARE.glob("*.py") if p.name not in HOST_ONLY and p.stem != "__init__")
+    modules = sorted(p.stem for p in FIRMWARE.glob("*.py") if p.stem != "__init__")
     boards = [str(p) for p in BOARD_FILES]
     done = subprocess.run(["node", str(RUNNER), "--run", str(ROOT / "tests" / "mpy" / "check_imports.py"),
                            *modules, "--compile", *boards], capture_output=True, text=True, cwd=ROOT, timeout=60)

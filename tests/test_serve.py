@@ -1,4 +1,4 @@
-"""firmware_mock.serve: the pump on a pseudo-terminal and on TCP, reached with the host codec over pyserial and sockets."""
+"""harness.servers and `pumpmock serve`: the pump on a pseudo-terminal and on TCP, reached with the host codec over pyserial and sockets."""
 
 import signal
 import socket
@@ -15,14 +15,14 @@ from protocol import messages as m
 from protocol.codes import Error, Fault
 from protocol.framing import ACK, EVENT, NAK, RESPONSE, encode_frame
 
-from firmware_mock import serve
+from harness import servers as serve
 
 posix_only = pytest.mark.skipif(not hasattr(serve.os, "openpty"), reason="pseudo-terminals exist only on POSIX")
 
 
 def start(*args):
-    """`python -m firmware_mock.serve ARGS` and the first line it prints (where to connect)."""
-    process = subprocess.Popen([sys.executable, "-m", "firmware_mock.serve", *args], stdout=subprocess.PIPE,
+    """`pumpmock serve ARGS` and the first line it prints (where to connect)."""
+    process = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", *args], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     ready = []
     reader = threading.Thread(target=lambda: ready.append(process.stdout.readline().strip()), daemon=True)
@@ -122,7 +122,7 @@ def test_tcp_server_answers_hello_and_stops_on_sigint():
 
 
 def test_bad_arguments_exit_2():
-    done = subprocess.run([sys.executable, "-m", "firmware_mock.serve", "--test-mode"], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "serve", "--test-mode"], capture_output=True,
                           text=True, timeout=30)
     assert done.returncode == 2 and "--pty" in done.stderr
 
@@ -190,7 +190,11 @@ def test_a_new_tcp_client_replaces_the_old_one(served):
             events += link.frames_until(lambda got: any(f.kind == EVENT for f in got), 2)
             assert events, "events go to the connected client"
             first.settimeout(2)
-            assert first.recv(4096) == b""  # the old client was closed
+            try:  # the old client was closed: an orderly FIN, or a reset when it left bytes unread
+                closed = first.recv(4096) == b""
+            except ConnectionResetError:
+                closed = True
+            assert closed
     assert server.connections == 2
 
 
@@ -218,10 +222,3 @@ def test_storage_dir_keeps_the_state_across_servers(served, tmp_path):
     with connect_tcp(second.address) as sock:
         answer, _ = socket_link(sock).request(m.TcReadCountersRequest())
         assert m.decode_message(answer).reboots == 2  # the one asked for, then this start
-
-
-def test_serve_imports_nothing_from_the_host_packages():
-    code = ("import sys, firmware_mock.serve; "
-            "print(sorted(n for n in sys.modules if n.split('.')[0] in ('protocol', 'harness')))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
-    assert done.stdout.strip() == "[]", done.stdout + done.stderr

@@ -28,8 +28,6 @@ FIRMWARE_DIR = "firmware_mock"
 BOARD_MAIN = "firmware_mock/board/main.py"
 TEST_MODE_MARKER = "pumpmock_test_mode"
 MARKER_TEXT = "test control enabled by: pumpmock flash --test-mode\n"
-# CPython-only shells of the emulator (pty and TCP servers): never imported on a board.
-HOST_ONLY = frozenset({"serve.py"})
 BOOT_TIMEOUT_S = 15  # a reset board re-enumerates on USB and boots within a few seconds
 
 
@@ -41,7 +39,7 @@ def deployment(root=None):
     """[(local path, remote path)] of what goes on the board (from the checkout `root`), main.py last."""
     root = pathlib.Path(root or ROOT)
     pairs = [(path, "%s/%s" % (FIRMWARE_DIR, path.name))
-             for path in sorted((root / FIRMWARE_DIR).glob("*.py")) if path.name not in HOST_ONLY]
+             for path in sorted((root / FIRMWARE_DIR).glob("*.py"))]
     main = root / BOARD_MAIN
     if not main.is_file():
         raise FlashError("%s is missing: the board's main.py comes from there" % main)

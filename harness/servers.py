@@ -1,30 +1,27 @@
-"""CPython shells for the pump: a pseudo-terminal or a TCP loopback port that a programmer app opens like a serial line.
+"""The pump on a pseudo-terminal or a TCP loopback port that a programmer app opens like a serial line.
 
-    python -m firmware_mock.serve --pty [--test-mode] [--seed N] [--serial S] [--storage DIR]
-    python -m firmware_mock.serve --tcp PORT [--host H] [--test-mode] ...     # PORT 0: pick one
+    server = PtyServer(make_pump(test_mode=True))   # server.path: open it like /dev/ttyACM0
+    server = TcpServer(pump, port=0)                # server.address: HOST:PORT
+    server.serve_forever()                          # until server.stop() (signal-safe)
 
-The first line on stdout is where to connect (the pty's path, or HOST:PORT), then the server
-runs until SIGINT or SIGTERM. The pump runs on the wall clock (time.monotonic_ns in whole ms):
-select() waits for input at most until the pump's next deadline, so alarms and event
-re-sends go out on time with no host traffic. A pty exists only on POSIX; TCP is the portable
-way (and how farm tools such as labgrid attach to consoles). One TCP client at a time: a new
-connection replaces the old one; with no client connected, what the pump says is lost, as on
-an unplugged line. CPython only (select, termios, socket); the board never gets this file
-(harness.bench.flash.HOST_ONLY). Like the rest of firmware_mock it imports nothing from
-protocol/ or harness/; `pumpmock serve` (harness.cli) uses add_arguments() and main().
+The server drives anything shaped like firmware_mock's Pump (receive(data, now_ms),
+poll(now_ms), next_deadline_ms()) on the wall clock (time.monotonic_ns in whole ms): select()
+waits for input at most until the next deadline, so alarms and event re-sends go out on time
+with no host traffic. A pty exists only on POSIX; TCP is the portable way (and how farm tools
+such as labgrid attach to consoles). One TCP client at a time: a new connection replaces the
+old one; with no client connected, what the pump says is lost, as on an unplugged line.
+CPython only (select, termios, socket), which is why it lives here and not in firmware_mock/,
+whose every module runs on MicroPython. `pumpmock serve` (harness.serve_cmd) is its command line.
 """
 
-import argparse
 import os
 import select
-import signal
 import socket
-import sys
 import time
 import tty
 
-from .core import Pump
-from .storage import FileStorage
+from firmware_mock.core import Pump
+from firmware_mock.storage import FileStorage
 
 DEFAULT_SERIAL = "PM-000001"
 MAX_WAIT_S = 5.0  # select() wakes at least this often even when the pump has no deadline
@@ -250,66 +247,3 @@ class TcpServer(Server):
             self._disconnected()
             self.listener.close()
         super().close()
-
-
-# ---- command line -----------------------------------------------------------------------------
-def add_arguments(parser):
-    """The serve options (shared with `pumpmock serve`)."""
-    where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--pty", action="store_true",
-                       help="serve on a new pseudo-terminal; its path is the first line printed (POSIX only)")
-    where.add_argument("--tcp", type=int, metavar="PORT",
-                       help="serve on a TCP port (0: pick a free one); HOST:PORT is the first line printed")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on with --tcp (default %(default)s: this machine only)")
-    parser.add_argument("--test-mode", action="store_true", help="enable test control (off unless given)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the pump's nonces (default 0)")
-    parser.add_argument("--serial", default=DEFAULT_SERIAL, help="the pump's serial number (default %(default)s)")
-    parser.add_argument("--storage", metavar="DIR",
-                        help="keep the pump's non-volatile state in DIR (default: RAM, lost on exit)")
-
-
-def build_server(args):
-    pump = make_pump(test_mode=args.test_mode, seed=args.seed, serial=args.serial, storage_dir=args.storage)
-    if args.pty:
-        return PtyServer(pump), None
-    server = TcpServer(pump, host=args.host, port=args.tcp)
-    return server, server.address
-
-
-def main(args, out=None):
-    """Serve until SIGINT/SIGTERM; prints where to connect first. Returns the exit status."""
-    out = out or sys.stdout
-    if not 0 <= args.seed <= 0xFFFFFFFF:
-        print("serve: --seed must be 0 .. 4294967295", file=sys.stderr)
-        return 2
-    try:
-        server, address = build_server(args)
-    except OSError as error:
-        print("serve: cannot start: %s" % error, file=sys.stderr)
-        return 1
-    where = address or server.path
-    previous = {}
-    for number in (signal.SIGINT, signal.SIGTERM):
-        previous[number] = signal.signal(number, lambda _signum, _frame: server.stop())
-    try:
-        print(where, file=out, flush=True)
-        print("serving the pumpmock emulator (NOT FOR CLINICAL USE) on %s, test mode %s; Ctrl-C stops"
-              % (where, "ON" if args.test_mode else "OFF"), file=sys.stderr, flush=True)
-        server.serve_forever()
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-        server.close()
-    return 0
-
-
-def run(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m firmware_mock.serve",
-                                     description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return main(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(run())
