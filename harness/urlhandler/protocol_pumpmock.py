@@ -136,7 +136,10 @@ class Serial(SerialBase):
     def read(self, size=1):
         if not self.is_open:
             raise PortNotOpenError()
-        timeout_ms = None if self._timeout is None else int(self._timeout * 1000)
+        # Rounded up, and any positive timeout is at least 1 ms: on a virtual clock a sub-ms
+        # timeout that never advanced the clock would stall a caller's deadline loop forever.
+        timeout_ms = None if self._timeout is None else (
+            max(1, -(-round(self._timeout * 1_000_000) // 1000)) if self._timeout > 0 else 0)
         with self._ready:
             start_ms = self._now_ms()
             data = bytearray()
