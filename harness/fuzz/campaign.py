@@ -17,8 +17,10 @@ import os
 import re
 import time
 
-from hypothesis import Phase, seed as hypothesis_seed, settings, HealthCheck
+from hypothesis import HealthCheck, Phase, seed as hypothesis_seed, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.internal.conjecture import engine
+from hypothesis.reporting import with_reporter
 from hypothesis.stateful import run_state_machine_as_test
 
 from ..transcript import TranscriptRecorder
@@ -27,6 +29,7 @@ from .model import REQUEST, parse_block
 from .oracle import Checker, LostTrack, Violation, split_frames
 
 STATEFUL_BATCH = 25  # examples per hypothesis run; the budget is checked between runs
+MIN_SHRINK_S = 5.0  # a failure found at the end of the budget still gets this long to shrink
 
 
 # ---------------------------------------------------------------------------------------------
@@ -110,8 +113,13 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
     failures, seen = [], set()
     started = time.monotonic()
     batch = 0
+    shrink_limit = engine.MAX_SHRINKING_SECONDS
     try:
         while time.monotonic() - started < budget_s:
+            # Shrinking a long program can take minutes; the campaign's budget bounds it too
+            # (hypothesis keeps this limit monkeypatchable for that). A cut-short shrink still
+            # yields a failing, replayable example, only a longer one.
+            engine.MAX_SHRINKING_SECONDS = max(budget_s - (time.monotonic() - started), MIN_SHRINK_S)
             if max_examples is not None and stats["examples"] >= max_examples:
                 break
             phases = [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink] if batch == 0 else \
@@ -122,7 +130,9 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
                                     suppress_health_check=list(HealthCheck))
             stateful.PumpMachine.final_records = []
             try:
-                run_state_machine_as_test(hypothesis_seed(seed * 1_000_003 + batch)(machine), settings=run_settings)
+                # Failures are collected below, not printed (nor hypothesis's note on a cut-short shrink).
+                with with_reporter(lambda _text: None):
+                    run_state_machine_as_test(hypothesis_seed(seed * 1_000_003 + batch)(machine), settings=run_settings)
             except Exception as error:  # every failure the run shrank, as one exception or a group
                 records = list(stateful.PumpMachine.final_records)
                 for index, failure in enumerate(_exceptions(error)):
@@ -135,6 +145,7 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
             if progress:
                 progress(stats, time.monotonic() - started, len(failures))
     finally:
+        engine.MAX_SHRINKING_SECONDS = shrink_limit
         stateful.close_links()
     seconds = time.monotonic() - started
     return {"mode": "stateful", "url": url, "seed": seed, "seconds": round(seconds, 2),

@@ -40,6 +40,8 @@ SENTINEL_SEQ_FIRST = 0xFF00  # the machine's own observation requests; junk usin
 DRUG_CONC = {code: conc for code, _n, _u, conc, _s, _h in DRUGS}
 DRUG_SOFT = {code: soft for code, _n, _u, _c, soft, _h in DRUGS}
 DEFAULT_STEPS = 25
+# Seconds around a boundary: an off-by-one lives at -1, 0 or +1, a unit mix-up a minute away.
+BOUNDARY_DELTAS_S = st.sampled_from([-1, 0, 1, -60, -59, -30, 60, -61, 2, -2])
 RESERVED_SEQS = frozenset(range(SENTINEL_SEQ_FIRST, 0x10000)) | {0xFEFF}  # sentinels and the reset
 ANSWER_TIMEOUT_S = 2.0
 
@@ -258,7 +260,7 @@ class PumpMachine(RuleBasedStateMachine):
         self.sentinel = (self.sentinel + 1) % 256
         return SENTINEL_SEQ_FIRST + self.sentinel
 
-    def exchange(self, data, observe=True):
+    def exchange(self, data, observe=True, context=None):
         """Write data (+ the observation requests), check everything the pump sends back."""
         link = self.link
         counters_seq, status_seq = self._sentinel_seq(), self._sentinel_seq()
@@ -286,19 +288,29 @@ class PumpMachine(RuleBasedStateMachine):
         else:  # somewhere between sending and the last answer, on a clock read to the ms
             lo_shell = math.floor(lo - anchor[1]) - link.slack_ms
             hi_shell = math.ceil(hi - anchor[0]) + link.slack_ms
+        answers = {(f[1], f[2]): f for f in frames if f[0] in (RESPONSE, NAK)}
+        if observe and complete:
+            # The safety invariants first, on the pump's own word: they name the worst problem.
+            counters, status = answers.get((0x67, counters_seq)), answers.get((0x68, status_seq))
+            if counters and status and counters[0] == status[0] == RESPONSE:
+                self.previous_counters = self.counters
+                self.counters = m.TcReadCountersResponse.decode(counters[3])
+                self.status = m.TcGetStatusResponse.decode(status[3])
+                check_observations(self.counters, self.status, self.previous_counters if self.previous_counters
+                                   and self.counters.requests_executed >= 2 else None)
         try:
             self.checker.exchange(data, lo_shell, hi_shell, frames, exact=link.exact)
         except LostTrack:
             from hypothesis import reject
             reject()
+        except Violation as violation:
+            if context == "retransmission" and not violation.category.startswith("SAFETY"):
+                raise Violation("SAFETY: exactly once", "a retransmission (same seq, same bytes) was not answered "
+                                "from the cache: " + str(violation)) from None
+            raise
         if not complete:
             raise Violation("no answer", "the pump did not answer within %.1f s (LinkTimeout); it sent: %s" % (
                 link.timeout_s, "; ".join(describe_frame(f) for f in frames) or "nothing"))
-        answers = {(f[1], f[2]): f for f in frames if f[0] in (RESPONSE, NAK)}
-        if observe:
-            self.previous_counters = self.counters
-            self.counters = m.TcReadCountersResponse.decode(answers[(0x67, counters_seq)][3])
-            self.status = m.TcGetStatusResponse.decode(answers[(0x68, status_seq)][3])
         return answers
 
     def request(self, message, seq=None, observe=True):
@@ -363,8 +375,9 @@ class PumpMachine(RuleBasedStateMachine):
         self.request(m.ProgramPrescriptionRequest(overrides_for(self.model, rx, "exact"), rx))
 
     # ---- prescriptions -------------------------------------------------------------------------
-    @rule(target=sent, plan=rx_plans, policy=overrides_policies)
-    def program(self, plan, policy):
+    @rule(target=sent, plan=rx_plans, policy=overrides_policies, role=st.sampled_from(["current", "clinician"]))
+    def program(self, plan, policy, role):
+        self._ensure_role(role)
         rx = make_prescription(self.model, plan)
         return self._state_changing(m.ProgramPrescriptionRequest(overrides_for(self.model, rx, policy), rx))
 
@@ -398,8 +411,10 @@ class PumpMachine(RuleBasedStateMachine):
     # ---- boluses ---------------------------------------------------------------------------------
     @rule(target=sent, kind=st.sampled_from(list(BolusKind)), margin=st.integers(-3, 3),
           size=st.sampled_from(["margin", "small", "reservoir", "huge"]),
-          duration_s=st.sampled_from([600, 60, 59, 3_600, 86_400, 86_401]))
-    def clinician_bolus(self, kind, margin, size, duration_s):
+          duration_s=st.sampled_from([600, 60, 59, 3_600, 86_400, 86_401]),
+          role=st.sampled_from(["current", "clinician"]))
+    def clinician_bolus(self, kind, margin, size, duration_s, role):
+        self._ensure_role(role)
         model = self.model
         room = (model.rx.max_daily_dose_ug - model.delivered_24h_ug()) if model.rx else 100
         conc = model.rx.concentration_ug_per_ml if model.rx else 1
@@ -407,17 +422,29 @@ class PumpMachine(RuleBasedStateMachine):
                 "huge": 10 ** 9}[size]
         return self._state_changing(m.ClinicianBolusRequest(kind, max(dose, 1), duration_s))
 
-    @rule(target=sent)
-    def ptm_bolus(self):
-        model = self.model
-        rx = model.rx
-        message = m.PtmBolusRequest()
+    @rule(target=sent, role=st.sampled_from(["current", "current", "patient", "clinician"]),
+          at=st.sampled_from(["now", "now", "lockout_end", "window_end"]), delta_s=BOUNDARY_DELTAS_S)
+    def ptm_bolus(self, role, at, delta_s):
+        """The patient presses the button: now, or a few seconds around the end of the lockout or the 24 h window."""
         self._count_step()
+        self._ensure_role(role)
+        model = self.model
+        if at != "now" and model.ptm_history and model.rx is not None:
+            end = (model.ptm_history[-1] + model.rx.ptm_lockout_min * MINUTE if at == "lockout_end"
+                   else model.ptm_history[0] + DAY)
+            self.request(m.TcWarpClockRequest(max((end - model.t + 999) // 1000 + delta_s, 0)))
+        rx = self.model.rx
+        message = m.PtmBolusRequest()
         seq, wire = self.frame(message)
         answer = self.exchange(wire).get((0x22, seq))
         if answer and answer[0] == RESPONSE and rx is not None:
             self.ptm_accepted.append((self.model.t, rx.ptm_lockout_min * MINUTE, rx.ptm_max_per_24h))
         return (seq, 0x22, b"")
+
+    def _ensure_role(self, role):
+        wanted = {"patient": Role.PATIENT, "clinician": Role.CLINICIAN}.get(role)
+        if wanted is not None and self.model.role != wanted:
+            self.login(wanted)
 
     @rule(target=sent, which=st.sampled_from(["suspend", "resume"]))
     def suspend_resume(self, which):
@@ -434,12 +461,12 @@ class PumpMachine(RuleBasedStateMachine):
         self._count_step()
         self.request(m.TcWarpClockRequest(days * 86_400))
 
-    @rule(which=st.integers(0, 6), delta_s=st.integers(-90, 90))
-    def warp_to_deadline(self, which, delta_s):
-        """Warp to just before, at, or after one of the moments where the model says something changes."""
+    @rule(kind=st.sampled_from(["ptm_lockout", "ptm_window", "bolus_end", "hour", "day", "next_event", "alarm",
+                                "daily_max"]), delta_s=BOUNDARY_DELTAS_S)
+    def warp_to_deadline(self, kind, delta_s):
+        """Warp to just before, at, or after a moment where the model says something changes."""
         self._count_step()
-        deadlines = upcoming(self.model)
-        target = deadlines[min(which, len(deadlines) - 1)]
+        target = deadline(self.model, kind)
         self.request(m.TcWarpClockRequest(max((target - self.model.t + 999) // 1000 + delta_s, 0)))
 
     # ---- faults and alarms -----------------------------------------------------------------------
@@ -513,7 +540,7 @@ class PumpMachine(RuleBasedStateMachine):
         """The same bytes with the same seq: answered from the cache, never executed twice."""
         self._count_step()
         seq, msg_id, payload = frame
-        self.exchange(encode_frame(REQUEST, msg_id, seq, payload))
+        self.exchange(encode_frame(REQUEST, msg_id, seq, payload), context="retransmission")
 
     @rule(frame=sent, plan=rx_plans)
     def reuse_seq(self, frame, plan):
@@ -566,9 +593,9 @@ class PumpMachine(RuleBasedStateMachine):
     # ---- invariants (the pump's own observations, after every step) -------------------------------
     @invariant()
     def pump_observations_are_safe(self):
+        """Conservation, required alarms, therapy state (checked on every exchange; here after every step)."""
         if self.status is not None:
-            check_observations(self.counters, self.status,
-                               self.previous_counters if self.previous_counters and self.counters.requests_executed >= 2 else None)
+            check_observations(self.counters, self.status)
 
     @invariant()
     def ptm_boluses_kept_their_limits(self):
@@ -596,22 +623,22 @@ class PumpMachine(RuleBasedStateMachine):
                             % (self.counters.boluses_delivered, model.boluses))
 
 
-def upcoming(model):
-    """Moments (pump ms) where something changes: what warp_to_deadline aims at."""
+def deadline(model, kind):
+    """The next moment (pump ms) of a kind where something changes; the next model event if none."""
     t = model.t
-    moments = []
-    if model.ptm_history and model.rx is not None:
-        moments.append(model.ptm_history[-1] + model.rx.ptm_lockout_min * MINUTE)
-        moments.append(model.ptm_history[0] + DAY)
-    if model.bolus:
-        moments.append(model.bolus.start_ms + model.bolus.duration_ms)
-    moments += [model.daily_max_until, model.ptm_lockout_until, (t // HOUR + 1) * HOUR]
-    for alarm in model.alarms:
-        moments.append(alarm.raised_ms + alarm.count(t) * ALARM_INFO[alarm.code][2])
-    moments.append(model.next_event(t))
-    moments.append((t // DAY + 1) * DAY)
-    future = sorted(moment for moment in set(moments) if moment > t - 90_000)
-    return future or [t]
+    moments = {
+        "ptm_lockout": model.ptm_history[-1] + model.rx.ptm_lockout_min * MINUTE
+        if model.ptm_history and model.rx is not None else None,
+        "ptm_window": model.ptm_history[0] + DAY if model.ptm_history else None,
+        "bolus_end": model.bolus.start_ms + model.bolus.duration_ms if model.bolus else None,
+        "hour": (t // HOUR + 1) * HOUR,
+        "day": (t // DAY + 1) * DAY,
+        "alarm": min([a.raised_ms + a.count(t) * ALARM_INFO[a.code][2] for a in model.alarms if not a.acked_count],
+                     default=None),
+        "daily_max": max(model.daily_max_until, model.ptm_lockout_until) or None,
+    }
+    moment = moments.get(kind)
+    return moment if moment is not None else model.next_event(t)
 
 
 def machine_for(url, steps=DEFAULT_STEPS, max_examples=100, database=None, stats=None, record=False,

@@ -1,0 +1,112 @@
+"""The model-based stateful fuzzer: clean on the emulator, and planted firmware defects are found, shrunk and replayed.
+
+Each planted defect is a monkeypatch of the firmware (never an edit): the campaign runs with a
+fixed seed, so finding it is deterministic, and a bounded number of examples.
+"""
+
+import pytest
+
+from firmware_mock import commands, dedup, spec, therapy
+from firmware_mock.errors import Refusal
+from firmware_mock.model import DAY_MS, MINUTE_MS, PTM_BOLUS_KIND
+from harness.fuzz.campaign import check_transcript, run_stateful
+from harness.transcript import read_transcript, replay
+
+import harness
+
+URL = "pumpmock://?clock=virtual"
+
+
+def test_the_emulator_passes_a_ci_campaign():
+    """The CI-sized campaign: every run fuzzes the in-process emulator for a bounded time."""
+    result = run_stateful(URL, budget_s=6, seed=20, max_examples=60)
+    assert result["failures"] == [], result["failures"][0]["message"]
+    assert result["steps"] > 500
+
+
+def _planted_campaign(tmp_path, max_examples=300, budget_s=15, seed=1):
+    result = run_stateful(URL, budget_s=budget_s, seed=seed, max_examples=max_examples,
+                          failures_dir=str(tmp_path))
+    assert result["failures"], "the planted defect was not found in %d examples" % result["examples"]
+    return result["failures"][0]
+
+
+def _replays(failure, planted):
+    """Replay the saved transcript on a fresh pump; the model's verdict on what that pump answered."""
+    entries = read_transcript(failure["transcript"])
+    port = harness.open_port(URL)
+    try:
+        replayed = replay(entries, port, timeout_s=0.2)
+    finally:
+        port.close()
+    replayed.header = entries.header
+    return check_transcript(replayed)
+
+
+def _ptm_lockout_one_minute_short(model):
+    """firmware_mock.commands._ptm_bolus with one planted defect: the lockout ends a minute early."""
+    t = model.clock_ms
+    commands._check_can_deliver(model)
+    commands._check_running(model)
+    rx = model.rx
+    dose_ug = rx["ptm_dose_ug"]
+    if dose_ug == 0:
+        raise Refusal(spec.E_PTM_DISABLED)
+    recent = [at for at in model.ptm_times if t - at < DAY_MS]
+    model.ptm_times = recent
+    lockout_ms = rx["ptm_lockout_min"] * MINUTE_MS
+    if recent and t < recent[-1] + lockout_ms - MINUTE_MS:  # planted: "- MINUTE_MS"
+        commands._informational_lockout(model, recent[-1] + lockout_ms)
+        raise Refusal(spec.E_LOCKOUT_ACTIVE, spec.LIM_PTM_LOCKOUT, lockout_ms // 1000,
+                      commands._ceil_s(recent[-1] + lockout_ms - t))
+    if len(recent) >= rx["ptm_max_per_24h"]:
+        commands._informational_lockout(model, recent[len(recent) - rx["ptm_max_per_24h"]] + DAY_MS)
+        raise Refusal(spec.E_MAX_ACTIVATIONS, spec.LIM_PTM_ACTIVATIONS, rx["ptm_max_per_24h"], len(recent))
+    commands._check_daily_max(model, dose_ug)
+    if model.bolus is not None:
+        raise Refusal(spec.E_BUSY)
+    volume_ul = therapy.ptm_volume_ul(rx)
+    commands._check_reservoir(model, volume_ul)
+    recent.append(t)
+    duration_ms = (volume_ul * DAY_MS + spec.RATE_MAX_UL_PER_DAY - 1) // spec.RATE_MAX_UL_PER_DAY
+    model.start_bolus(PTM_BOLUS_KIND, dose_ug, volume_ul, t, duration_ms)
+    return dose_ug, len(recent), commands._ceil_s(t + lockout_ms)
+
+
+def test_a_ptm_lockout_one_minute_short_is_found_as_a_dose_beyond_a_limit(monkeypatch, tmp_path):
+    monkeypatch.setattr(commands, "_ptm_bolus", _ptm_lockout_one_minute_short)
+    failure = _planted_campaign(tmp_path)
+    assert failure["category"].startswith("SAFETY"), failure["message"]
+    assert "PTM_BOLUS" in failure["message"] or "PtmBolus" in failure["message"]
+    assert failure["steps"] <= 6, failure["program"]
+    assert _replays(failure, planted=True) is not None
+    monkeypatch.undo()
+    assert _replays(failure, planted=False) is None
+
+
+def test_a_dedup_miss_is_found_as_a_bolus_executed_twice(monkeypatch, tmp_path):
+    monkeypatch.setattr(dedup.ExactlyOnceCache, "lookup", lambda self, seq, msg_id, digest: None)
+    failure = _planted_campaign(tmp_path)
+    assert failure["category"] == "SAFETY: exactly once", failure["message"]
+    assert failure["steps"] <= 4, failure["program"]
+    assert _replays(failure, planted=True) is not None
+    monkeypatch.undo()
+    assert _replays(failure, planted=False) is None
+
+
+def test_a_refill_that_forgets_the_withdrawn_volume_breaks_conservation(monkeypatch, tmp_path):
+    original = commands.refill
+
+    def refill(model, drug, conc, volume_ul):
+        removed = model.removed_ul
+        answer = original(model, drug, conc, volume_ul)
+        model.removed_ul = removed  # planted: the old drug's volume vanishes from the books
+        return answer
+
+    monkeypatch.setattr(commands, "refill", refill)
+    failure = _planted_campaign(tmp_path)
+    assert failure["category"] == "SAFETY: volume not conserved", failure["message"]
+    assert failure["steps"] <= 3, failure["program"]
+    assert _replays(failure, planted=True) is not None
+    monkeypatch.undo()
+    assert _replays(failure, planted=False) is None
