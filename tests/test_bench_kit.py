@@ -8,13 +8,14 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import time
 from types import SimpleNamespace
 
 import pytest
 
 import harness
 from harness import cli
-from harness.bench import flash as flash_module, measure, perf
+from harness.bench import flash as flash_module, fuzzing, measure, perf
 from harness.bench.deploy import DeployError, MpremoteDeployer
 from harness.bench.fakeboard import FakeBoard, micropython_interpreter, MICROPYTHON_MJS
 from harness.bench.flash import TEST_MODE_MARKER, FlashError, deployment, flash
@@ -207,6 +208,31 @@ def test_bench_measures_a_line_with_16ms_round_trips_and_names_it(tmp_path):
     assert any("FTDI" in note for note in report["link"]["notes"])
 
 
+SLOW_CAMPAIGN = """\
+import os, time
+
+def run_campaign(url, budget_s, seed, test_mode, failures_dir, **options):
+    if %(saves)r:
+        os.makedirs(failures_dir, exist_ok=True)
+        open(os.path.join(failures_dir, "stateful-1-bolus-twice.jsonl"), "w").close()
+    time.sleep(60)  # a batch that never ends: the bench must stop it anyway
+"""
+
+
+@pytest.mark.parametrize("saves", [False, True], ids=["nothing-found", "found-before-the-stop"])
+def test_a_fuzz_campaign_that_overruns_its_budget_is_stopped(tmp_path, monkeypatch, saves):
+    (tmp_path / "slow_campaign.py").write_text(SLOW_CAMPAIGN % {"saves": saves})
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    started = time.monotonic()
+    result = fuzzing.run_bounded("pumpmock://", 0.5, 1, True, tmp_path / "failures", campaign_module="slow_campaign",
+                                 grace=0.5)
+    assert time.monotonic() - started < 10
+    assert result["status"] == ("failed" if saves else "stopped")
+    assert "budget" in result["reason"]
+    assert len(result["transcripts"]) == int(saves)
+
+
 # ---- bench: rehearsals ------------------------------------------------------------------------
 def read_report(directory):
     report = json.loads((pathlib.Path(directory) / "report.json").read_text())
@@ -221,15 +247,27 @@ def run_pumpmock(*args, timeout=120):
 
 
 def test_bench_in_process_reports_every_section_and_never_fakes_fuzzing(tmp_path):
-    report = bench("pumpmock://?clock=virtual", tmp_path, BenchOptions(round_trips=20, log_entries=36), progress=quiet)
+    report = bench("pumpmock://?clock=virtual", tmp_path, BenchOptions(round_trips=20, log_entries=36, fuzz_seconds=3), progress=quiet)
     read_report(tmp_path)
     assert report["checks"]["status"] == "pass" and report["checks"]["counts"]["fail"] == 0
     assert report["transcript_diff"]["status"] == "same"
     assert report["link"]["log_download"]["entries"] >= 36
     if report["fuzz"]["status"] == "not available":
         assert any("no fuzzing was done" in f for f in report["findings"])
+        assert report["verdict"] == "incomplete" and "fuzzing" in report["not_run"]
     else:
-        assert report["fuzz"]["status"] in ("passed", "failed")
+        assert report["fuzz"]["status"] == "passed", report["fuzz"]
+        assert report["verdict"] == "pass"
+
+
+def test_a_target_without_test_mode_is_measured_but_never_passed_by_omission(tmp_path):
+    report = bench("pumpmock://?clock=virtual&test_mode=0", tmp_path,
+                   BenchOptions(round_trips=10, log_entries=12, fuzz_seconds=1), progress=quiet)
+    assert report["verdict"] == "incomplete"
+    assert report["transcript_diff"]["status"] == "skipped"
+    assert report["checks"]["counts"]["fail"] == 0 and report["checks"]["counts"]["skip"] > 0
+    assert report["link"]["status"] == "measured"
+    assert "INCOMPLETE" in (tmp_path / "summary.txt").read_text()
 
 
 @pytest.fixture
@@ -253,18 +291,19 @@ def paced_pty():
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="pseudo-terminals are POSIX only")
 def test_bench_rehearsal_on_a_baud_paced_pty(paced_pty, tmp_path):
     status, output = run_pumpmock("bench", "--port", paced_pty, "--report-dir", str(tmp_path), "--round-trips", "50",
-                                  "--log-entries", "120", "--fuzz-seconds", "5", *FAST_CHECKS_ONLY)
+                                  "--log-entries", "120", "--fuzz-seconds", "2", *FAST_CHECKS_ONLY)
     report = read_report(tmp_path)
     assert "a pseudo-terminal" in report["target"]["interlock"]
     assert report["checks"]["counts"]["fail"] == 0, output
     assert report["transcript_diff"]["status"] == "same", output
     link = report["link"]
+    assert link["status"] == "measured", link
     # Paced at 115200 baud: a round trip costs at least its bytes' time on the line, and the
     # bulk download fills most of the line but cannot beat it.
     rt = link["round_trips"]
     assert rt["latency_ms"]["p50"] >= rt["wire_time_ms_per_round_trip"] * 0.9
     assert 50 <= link["log_download"]["line_efficiency_pct"] <= 100
-    assert status == (0 if report["verdict"] == "pass" else 1)
+    assert status == {"pass": 0, "fail": 1, "incomplete": 3}[report["verdict"]]
 
 
 needs_micropython_runner = pytest.mark.skipif(not shutil.which("node") or not MICROPYTHON_MJS.exists(),
@@ -284,7 +323,7 @@ def test_bench_rehearsal_of_a_board_on_a_uart(tmp_path):
         path = proxy.stdout.readline().strip()
         assert path.startswith("/dev/"), proxy.stderr.read()
         status, output = run_pumpmock("bench", "--port", path, "--report-dir", str(tmp_path), "--timeout", "1",
-                                      "--round-trips", "50", "--log-entries", "120", "--fuzz-seconds", "5",
+                                      "--round-trips", "50", "--log-entries", "120", "--fuzz-seconds", "2",
                                       *FAST_CHECKS_ONLY, timeout=300)
     finally:
         proxy.terminate()
@@ -347,7 +386,7 @@ def test_bench_rehearsal_on_the_micropython_runner(tmp_path):
         pytest.skip("firmware_mock/wasm_runner.mjs has not landed yet")
     status, output = run_pumpmock("bench", "--port", "exec:node %s --test-mode" % RUNNER.relative_to(ROOT),
                                   "--report-dir", str(tmp_path), "--timeout", "2", "--round-trips", "20",
-                                  "--log-entries", "24", "--fuzz-seconds", "5", *FAST_CHECKS_ONLY, timeout=300)
+                                  "--log-entries", "24", "--fuzz-seconds", "2", *FAST_CHECKS_ONLY, timeout=300)
     report = read_report(tmp_path)
     assert report["target"]["identity"]["test_mode"] is True
     assert report["checks"]["counts"]["fail"] == 0, output

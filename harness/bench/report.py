@@ -37,7 +37,8 @@ def summary(report):
     """The report as readable text."""
     target = report["target"]
     lines = ["pumpmock bench report", "=" * 21, "",
-             "verdict: %s" % report["verdict"].upper(),
+             "verdict: %s" % report["verdict"].upper() + (
+                 " (nothing failed; not run: %s)" % ", ".join(report["not_run"]) if report["verdict"] == "incomplete" else ""),
              "target:  %s (%s)" % (target["port"], target.get("kind", "?")),
              "         %s" % target.get("interlock", ""),
              ]
