@@ -13,6 +13,7 @@ SUBCOMMANDS = {
     "bench": ("harness.bench.run", "run checks, fuzzing, link measurements and an emulator diff against a board"),
     "check": ("harness.check_cmd", "run the conformance checks against a target (default: the emulator)"),
     "decode": ("harness.transcript", "decode hex bytes or a transcript file into readable frames"),
+    "fuzz": ("harness.fuzz_cmd", "fuzz a pump for a time budget; failures saved as replayable transcripts"),
     "flash": ("harness.bench.flash", "deploy the pump firmware to a MicroPython board and verify it"),
     "perf": ("harness.bench.perf", "run every benchmark and write bench/results/report.json"),
     "proxy": ("harness.proxy", "relay between two ports through a faulty line (put an app behind faults)"),
@@ -25,6 +26,7 @@ examples:
   pumpmock check                           conformance checks against the in-process emulator
   pumpmock check exec:node firmware_mock/wasm_runner.mjs --test-mode
   pumpmock decode 02 01 06 10 04 01 24 db 00  a frame in hex, as readable text
+  pumpmock fuzz --budget 5m --seed 7      fuzz the emulator; failures land in fuzz-failures/
   pumpmock proxy pty /dev/ttyACM0 --faults drop=1%,unit=frame   an app on a pty, behind a lossy line
   pumpmock spec | less
 

@@ -72,18 +72,28 @@ def setup_frames():
     return frames
 
 
-def ready_pump(pump, now_ms=0):
-    """Bring `pump` to a programmed state through the protocol (the nonce comes from its answer)."""
+def ready_pump(pump, now_ms=0, record=None):
+    """Bring `pump` to a programmed state through the protocol (the nonce comes from its answer).
+
+    record(direction, data), if given, sees every byte both ways (a failure's transcript starts so).
+    """
     from .oracle import split_frames
-    out = pump.receive(b"\x00" + b"".join(setup_frames()), now_ms)
+    record = record or (lambda _direction, _data: None)
+    hello = b"\x00" + b"".join(setup_frames())
+    out = pump.receive(hello, now_ms)
+    record("host>pump", hello)
+    record("pump>host", out)
     frames, _rest = split_frames(out)
     nonce = [f for f in frames if f[0] == 1 and f[1] == 0x02][-1][3]
     mac = auth_mac(role_key(pump.serial, Role.CLINICIAN), nonce, pump.serial, Role.CLINICIAN)
     rx = m.Prescription(Drug.MORPHINE, 20_000, TherapyMode.FLEX, 0, (m.FlexStep(0, 3_000), m.FlexStep(480, 4_000)),
                         250, 30, 4, 9_000, 30)
-    pump.receive(encode_frame(0, 0x03, 0xFF03, m.AuthResponseRequest(Role.CLINICIAN, mac).encode())
-                 + encode_frame(0, 0x20, 0xFF04, m.RefillRequest(Drug.MORPHINE, 20_000, 20_000).encode())
-                 + encode_frame(0, 0x13, 0xFF05, m.ProgramPrescriptionRequest((), rx).encode()), now_ms)
+    program = (encode_frame(0, 0x03, 0xFF03, m.AuthResponseRequest(Role.CLINICIAN, mac).encode())
+               + encode_frame(0, 0x20, 0xFF04, m.RefillRequest(Drug.MORPHINE, 20_000, 20_000).encode())
+               + encode_frame(0, 0x13, 0xFF05, m.ProgramPrescriptionRequest((), rx).encode()))
+    out = pump.receive(program, now_ms)
+    record("host>pump", program)
+    record("pump>host", out)
 
 
 def _corpus(rng):
@@ -276,12 +286,16 @@ class _Clock:
         return self.now_ms
 
 
+def _default_pump():
+    from firmware_mock.core import Pump
+    return Pump(serial=SERIAL, test_mode=True)
+
+
 class Target:
     """One in-process pump under mutation: feed(case) checks a case, invariants() the counters."""
 
     def __init__(self, pump_factory=None):
-        from firmware_mock.core import Pump
-        self.pump_factory = pump_factory or (lambda: Pump(serial=SERIAL, test_mode=True))
+        self.pump_factory = pump_factory or _default_pump
         self.new_pump()
 
     def new_pump(self):
@@ -484,13 +498,12 @@ def _record_failure(failure, history, target, pump_factory, failures_dir, seed, 
         from ..transcript import TranscriptRecorder
         os.makedirs(failures_dir, exist_ok=True)
         path = os.path.join(failures_dir, "mutation-%d-%s.jsonl" % (number, failure.kind))
-        replayed = Target(pump_factory)
-        pump = replayed.pump
+        pump = (pump_factory or _default_pump)()
         with TranscriptRecorder(path, meta={"mode": "mutation", "seed": seed, "kind": failure.kind,
                                             "message": str(failure), "serial": SERIAL,
                                             "minimised": minimal is not None}) as recorder:
             t = 0.0
-            recorder.feed("host>pump", b"\x00" + b"".join(setup_frames()), t)  # how the pump was readied
+            ready_pump(pump, 0, lambda direction, data: recorder.feed(direction, data, 0.0))  # how it was readied
             for now_ms, case in (minimal or history):
                 data = case + SENTINEL
                 t = now_ms / 1000
