@@ -29,6 +29,7 @@ from .model import REQUEST, parse_block
 from .oracle import Checker, LostTrack, Violation, split_frames
 
 STATEFUL_BATCH = 25  # examples per hypothesis run; the budget is checked between runs
+FIRST_BATCH = 4  # until the time per example is known
 MIN_SHRINK_S = 5.0  # a failure found at the end of the budget still gets this long to shrink
 
 
@@ -124,7 +125,13 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
                 break
             phases = [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink] if batch == 0 else \
                 [Phase.generate, Phase.shrink]
-            count = STATEFUL_BATCH if max_examples is None else min(STATEFUL_BATCH, max_examples - stats["examples"])
+            # On a slow target (a board, a real clock) fewer examples per run, so the budget holds.
+            elapsed = time.monotonic() - started
+            per_example = elapsed / stats["examples"] if stats["examples"] else 0.0
+            count = FIRST_BATCH if not per_example else int(min(STATEFUL_BATCH, (budget_s - elapsed) / per_example))
+            count = max(count, 1)
+            if max_examples is not None:
+                count = min(count, max_examples - stats["examples"])
             run_settings = settings(max_examples=max(count, 1), stateful_step_count=steps or stateful.DEFAULT_STEPS,
                                     deadline=None, database=database, phases=phases, print_blob=False,
                                     suppress_health_check=list(HealthCheck))
