@@ -4,7 +4,9 @@
     pumpmock serve --tcp 7000                   first stdout line: 127.0.0.1:7000 (0 picks a port)
 
 Then it serves until interrupted (Ctrl-C or SIGTERM). --faults puts the line behind seeded link
-faults, --baud paces it, and --transcript records every frame (JSON lines). The servers
+faults, --baud paces it, --transcript records every frame (JSON lines), and --hostile makes the
+pump itself hostile (harness.hostile: malformed, truncated, out-of-range and out-of-order answers,
+alarm floods) to fuzz a programmer app; what it did is printed on stderr when it stops. The servers
 themselves are harness.servers; this module is their command line.
 """
 
@@ -32,6 +34,9 @@ def add_arguments(parser):
     parser.add_argument("--faults", metavar="SPEC", help="link faults, e.g. corrupt=1%%,drop=1%%,unit=frame,seed=3")
     parser.add_argument("--baud", type=int, metavar="N", help="pace the line at N baud (8N1), as a UART would")
     parser.add_argument("--transcript", metavar="FILE", help="record every frame to FILE as JSON lines")
+    parser.add_argument("--hostile", metavar="SPEC",
+                        help="a hostile pump to fuzz your app, e.g. malformed=10%%,truncated=5%%,out_of_range=5%%,"
+                             "out_of_order=5%%,flood=1%%,seed=3 (all=N%%: every kind; 1: a default mix)")
 
 
 class LinePump:
@@ -65,6 +70,9 @@ class LinePump:
 def build_pump(args):
     """The plain pump, or a LinePump when the line has faults, pacing or a recorder on it."""
     pump = make_pump(test_mode=args.test_mode, seed=args.seed, serial=args.serial, storage_dir=args.storage)
+    if getattr(args, "hostile", None):
+        from .hostile import HostilePump
+        pump = HostilePump(pump, args.hostile)  # ValueError names the bad key
     if not (args.faults or args.baud or args.transcript):
         return pump, None
     faults = None
@@ -111,4 +119,11 @@ def main(args, out=None):
         server.close()
         if recorder:
             recorder.close()
+        if getattr(args, "hostile", None):
+            print("pumpmock serve: %s" % _hostile_of(pump).report(), file=sys.stderr, flush=True)
     return 0
+
+
+def _hostile_of(pump):
+    """The HostilePump being served, bare or behind a LinePump."""
+    return pump.link.pump if isinstance(pump, LinePump) else pump

@@ -12,6 +12,10 @@ Options (unknown ones are refused):
   baud=N            pace the line at N baud, 8N1 (default: no pacing)
   faults=SPEC       link faults, harness.faults spec syntax, URL-encoded because the spec has
                     , = and %: urllib.parse.quote("corrupt=1%,drop=1%,seed=3")
+  hostile=SPEC      a hostile pump (harness.hostile): some answers malformed, truncated, out of
+                    range, out of order, or drowned in alarm floods; URL-encoded like faults=;
+                    hostile=1 is the default mix. The pump itself is not changed: only this
+                    port's view of it (a name= link for test control stays honest)
   name=TEXT         share one emulated pump between ports opened with the same name in this
                     process (a second link for test control while an app holds the first)
 
@@ -30,7 +34,7 @@ from firmware_mock.core import Pump
 from ..inprocess import InProcessLink
 
 _SHARED_PUMPS = {}  # name -> Pump, for name= links
-_USAGE = "pumpmock://[?test_mode=1|0&seed=N&serial=S&clock=real|virtual&baud=N&faults=SPEC&name=S]"
+_USAGE = "pumpmock://[?test_mode=1|0&seed=N&serial=S&clock=real|virtual&baud=N&faults=SPEC&hostile=SPEC&name=S]"
 
 
 class Serial(SerialBase):
@@ -63,6 +67,9 @@ class Serial(SerialBase):
         if options["faults"]:
             from ..faults import FaultModel
             faults = FaultModel.parse(options["faults"])
+        if options["hostile"] and options["hostile"] != "0":
+            from ..hostile import HostilePump
+            pump = HostilePump(pump, options["hostile"])  # ValueError names the bad key
         self.options = options
         self._virtual = options["clock"] == "virtual"
         self.link = InProcessLink(pump, faults=faults, baud=options["baud"])
@@ -80,7 +87,7 @@ class Serial(SerialBase):
         if parts.scheme != "pumpmock":
             raise SerialException("expected %s, got %r" % (_USAGE, url))
         options = {"test_mode": True, "seed": 0, "serial": "PM-000001", "clock": "real", "baud": None,
-                   "faults": "", "name": parts.netloc or ""}
+                   "faults": "", "hostile": "", "name": parts.netloc or ""}
         try:
             for key, values in urllib.parse.parse_qs(parts.query, keep_blank_values=True).items():
                 value = values[-1]
@@ -94,7 +101,7 @@ class Serial(SerialBase):
                     if value not in ("real", "virtual"):
                         raise ValueError("clock must be real or virtual, not %r" % value)
                     options[key] = value
-                elif key in ("serial", "faults", "name"):
+                elif key in ("serial", "faults", "hostile", "name"):
                     options[key] = value
                 else:
                     raise ValueError("unknown option %r" % key)
