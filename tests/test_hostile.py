@@ -376,10 +376,7 @@ def test_the_example_app_on_a_served_hostile_pump_exits_or_reports_within_a_time
     assert int(summary.group(1)) >= 6 and set(hits) == set(KINDS) and sum(hits.values()) >= 1, report[0]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "example app defect found by the hostile pump: watch-alarms drains its event queue (sending ACK_ALARM "
-    "for each new alarm) before it looks at its deadline, and every answer can bring a new flood, so "
-    "--seconds 0.5 never ends. Remove this marker when app.py checks the deadline inside that loop."))
+# Found by the hostile pump: watch-alarms used to drain its event queue before looking at its deadline.
 def test_the_example_app_watching_alarms_ends_on_time_under_an_alarm_flood():
     report = []
     with served_hostile_pump("flood=100%,flood_size=4,seed=1", report) as path:

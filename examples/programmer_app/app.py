@@ -270,7 +270,9 @@ def cmd_watch_alarms(link, args):
     note("watching alarms for %s s" % args.seconds)
     deadline = time.monotonic() + args.seconds
     while True:
-        while link.events:
+        # The deadline is checked per event: under an alarm flood every acknowledgement can bring
+        # new events, and a queue drained first would never end.
+        while link.events and time.monotonic() < deadline:
             event = link.events.popleft()
             if isinstance(event, m.AlarmRaised):
                 on_alarm(event, "raised")
