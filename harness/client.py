@@ -13,7 +13,10 @@ The port needs only read(size), write(data), a settable `timeout` and `in_waitin
 
 import collections
 import os
+import select
 import time
+
+import serial
 
 from protocol import messages as m
 from protocol.auth import auth_mac, role_key
@@ -26,6 +29,7 @@ from .errors import LinkTimeout, NotAMockError, refusal
 from .testcontrol import TestControl
 
 LOG_PAGE = 12  # entries per READ_LOG page (the catalog's maximum)
+READ_SIZE = 4096
 
 
 class PumpSession:
@@ -107,16 +111,12 @@ class PumpSession:
     def _receive(self, timeout):
         """Read what the port has (waiting at most `timeout` s for the first byte) and dispatch it."""
         port = self.port
-        # Setting a pyserial port's timeout reconfigures the tty (tcsetattr), so leave it alone
-        # while it is within a few ms of what this read needs.
-        if port.timeout is None or abs(port.timeout - timeout) > 0.005:
-            port.timeout = timeout
-        data = port.read(port.in_waiting or 1)
+        if type(port) is serial.Serial and os.name == "posix":  # exactly a tty: no wrapper to bypass
+            data = _read_fd(port.fd, timeout)
+        else:
+            data = _read_port(port, timeout)
         if not data:
             return
-        waiting = port.in_waiting
-        if waiting:
-            data += port.read(waiting)
         for item in self._decoder.feed(data):
             if isinstance(item, RemoteProtocolError):
                 self.stats["bad_frames"] += 1
@@ -268,3 +268,34 @@ class PumpSession:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _read_port(port, timeout):
+    """What a pyserial port has, waiting at most `timeout` s for the first byte."""
+    # Setting a pyserial port's timeout reconfigures the tty (tcsetattr), so leave it alone
+    # while it is within a few ms of what this read needs.
+    if port.timeout is None or abs(port.timeout - timeout) > 0.005:
+        port.timeout = timeout
+    data = port.read(port.in_waiting or 1)
+    if data:
+        waiting = port.in_waiting
+        if waiting:
+            data += port.read(waiting)
+    return data
+
+
+def _read_fd(fd, timeout):
+    """A POSIX serial port (tty, pty) read directly: one select and one read of whatever is there.
+
+    pyserial's read(1) reads the first byte alone and then needs an ioctl and a second read
+    for the rest of the frame; this is a third of the system calls per answer.
+    """
+    try:
+        ready, _, _ = select.select([fd], [], [], max(timeout, 0))
+        if not ready:
+            return b""
+        return os.read(fd, READ_SIZE)
+    except InterruptedError:
+        return b""
+    except OSError as error:
+        raise serial.SerialException("read failed: %s" % error) from error
