@@ -15,3 +15,13 @@ def test_bench_runner_writes_one_report_with_machine_info():
     assert report["machine"]["cpus"] >= 1
     codec = report["benchmarks"]["perf_codec"]["results"]
     assert codec["stream_decode_frames_per_s"] > 0 and codec["decoder_largest_buffer_bytes"] <= 248
+
+
+def test_the_fuzz_benchmark_measures_every_mode_and_finds_nothing_on_the_emulator():
+    run = subprocess.run([sys.executable, "-m", "bench", "--only", "fuzz", "--quick"], capture_output=True,
+                         text=True, timeout=110)
+    assert run.returncode == 0, run.stdout + run.stderr
+    fuzz = json.loads((RESULTS / "report.json").read_text())["benchmarks"]["perf_fuzz"]["results"]
+    assert fuzz["mutation_cases_per_s"] > 0 and fuzz["stateful_in_process_steps_per_s"] > 0
+    assert fuzz["mutation_failures"] == fuzz["stateful_in_process_failures"] == 0
+    assert fuzz["hypothesis_fuzz_one_input_trivial_per_s"] > 0
