@@ -111,7 +111,10 @@ class PumpSession:
     def _receive(self, timeout):
         """Read what the port has (waiting at most `timeout` s for the first byte) and dispatch it."""
         port = self.port
-        if type(port) is serial.Serial and os.name == "posix":  # exactly a tty: no wrapper to bypass
+        read_available = getattr(type(port), "read_available", None)  # the in-process pump's fast path
+        if read_available is not None:
+            data = read_available(port, timeout)
+        elif type(port) is serial.Serial and os.name == "posix":  # exactly a tty: no wrapper to bypass
             data = _read_fd(port.fd, timeout)
         else:
             data = _read_port(port, timeout)

@@ -170,6 +170,28 @@ class Serial(SerialBase):
                     self._ready.wait(None if wake is None else max(wake - now_ms, 1) / 1000)
             return bytes(data)
 
+    def read_available(self, timeout):
+        """Everything that has reached the host; if nothing has, wait up to `timeout` s for it.
+
+        The reference client's fast path: one call where read(in_waiting or 1) plus
+        read(in_waiting) takes three, each running the line forward under the lock.
+        """
+        if not self.is_open:
+            raise PortNotOpenError()
+        with self._ready:
+            self.link.advance(self._now_ms())
+            if self.link.waiting:
+                return self.link.take(self.link.waiting)
+        saved, self._timeout = self._timeout, timeout  # not the property: nothing to reconfigure
+        try:
+            data = self.read(1)
+        finally:
+            self._timeout = saved
+        if data:
+            with self._ready:
+                data += self.link.take(self.link.waiting)
+        return data
+
     def reset_input_buffer(self):
         if not self.is_open:
             raise PortNotOpenError()
