@@ -141,18 +141,30 @@ class Serial(SerialBase):
         return len(data)
 
     def read(self, size=1):
+        return self._read(size, self._timeout)
+
+    def read_available(self, timeout):
+        """Everything that has reached the host; if nothing has, wait up to `timeout` s for it.
+
+        The reference client's fast path: one call where read(in_waiting or 1) plus
+        read(in_waiting) takes three, each running the line forward under the lock.
+        """
+        return self._read(1, timeout, everything=True)
+
+    def _read(self, size, timeout, everything=False):
+        """At least `size` bytes (all that arrived, if `everything`), or fewer when `timeout` s pass."""
         if not self.is_open:
             raise PortNotOpenError()
         # Rounded up, and any positive timeout is at least 1 ms: on a virtual clock a sub-ms
         # timeout that never advanced the clock would stall a caller's deadline loop forever.
-        timeout_ms = None if self._timeout is None else (
-            max(1, -(-round(self._timeout * 1_000_000) // 1000)) if self._timeout > 0 else 0)
+        timeout_ms = None if timeout is None else (
+            max(1, -(-round(timeout * 1_000_000) // 1000)) if timeout > 0 else 0)
         with self._ready:
             start_ms = self._now_ms()
             data = bytearray()
             while self.is_open:
                 self.link.advance(self._now_ms())
-                data += self.link.take(size - len(data))
+                data += self.link.take(self.link.waiting if everything else size - len(data))
                 if len(data) >= size:
                     break
                 now_ms = self._now_ms()
@@ -169,28 +181,6 @@ class Serial(SerialBase):
                 else:
                     self._ready.wait(None if wake is None else max(wake - now_ms, 1) / 1000)
             return bytes(data)
-
-    def read_available(self, timeout):
-        """Everything that has reached the host; if nothing has, wait up to `timeout` s for it.
-
-        The reference client's fast path: one call where read(in_waiting or 1) plus
-        read(in_waiting) takes three, each running the line forward under the lock.
-        """
-        if not self.is_open:
-            raise PortNotOpenError()
-        with self._ready:
-            self.link.advance(self._now_ms())
-            if self.link.waiting:
-                return self.link.take(self.link.waiting)
-        saved, self._timeout = self._timeout, timeout  # not the property: nothing to reconfigure
-        try:
-            data = self.read(1)
-        finally:
-            self._timeout = saved
-        if data:
-            with self._ready:
-                data += self.link.take(self.link.waiting)
-        return data
 
     def reset_input_buffer(self):
         if not self.is_open:
