@@ -4,10 +4,12 @@ import json
 import os
 import pathlib
 import platform
+import subprocess
 import sys
 import time
 
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
 
 
 def machine():
@@ -47,3 +49,14 @@ def write(name, results):
         print("%-*s  %s" % (width, key, shown))
     print("wrote %s" % path)
     return payload
+
+
+def served(flag_args):
+    """Start `pumpmock serve --test-mode FLAGS` in a child; returns (process, where to connect)."""
+    process = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--test-mode", *flag_args],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    where = process.stdout.readline().strip()
+    if not where:
+        process.kill()
+        raise RuntimeError("pumpmock serve printed no address: %s" % process.stderr.read())
+    return process, where

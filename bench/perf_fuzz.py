@@ -10,13 +10,12 @@ reports the mutation fuzzer as a multiple of it.
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 
 from hypothesis import given, settings, strategies as st
 
-from bench.common import write
+from bench.common import served, write
 from harness.fuzz.campaign import run_stateful
 from harness.fuzz.mutation import run_mutation
 
@@ -42,16 +41,6 @@ def hypothesis_fuzz_one_input_per_s(seconds):
     return done / (time.perf_counter() - start)
 
 
-def served_pty():
-    process = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--pty", "--test-mode"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    path = process.stdout.readline().strip()
-    if not path.startswith("/dev/"):
-        process.kill()
-        raise RuntimeError("pumpmock serve printed no pty path: %s" % process.stderr.read())
-    return process, path
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs (a CI smoke test)")
@@ -72,7 +61,7 @@ def main(argv=None):
     results["stateful_in_process_failures"] = len(stateful["failures"])
 
     if hasattr(os, "openpty"):
-        process, path = served_pty()
+        process, path = served(["--pty"])
         try:
             over_pty = run_stateful(path, budget_s=seconds, seed=1, timeout=1.0)
         finally:

@@ -14,14 +14,12 @@ import os
 import select
 import shutil
 import statistics
-import subprocess
-import sys
 import threading
 import time
 import tty
 
 import harness
-from bench.common import write
+from bench.common import served, write
 from protocol.codes import Role
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -75,14 +73,6 @@ def raw_pty_echo(count):
     os.close(master)
     os.close(slave)
     return dict(round_trips_per_s=count / elapsed, **latency_stats(samples))
-
-
-def served(flag_args):
-    """Start `pumpmock serve` in a child; returns (process, first stdout line)."""
-    process = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--test-mode", *flag_args],
-                               stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    line = process.stdout.readline().strip()
-    return process, line
 
 
 def goodput(entries_target=2_000):
