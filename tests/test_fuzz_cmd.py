@@ -9,6 +9,8 @@ import pytest
 from harness import cli
 from harness.fuzz_cmd import parse_budget
 
+from test_fuzz_mutation import plant_read_log_crash
+
 PUMPMOCK = [sys.executable, "-m", "harness.cli"]
 
 
@@ -58,15 +60,7 @@ def test_a_planted_dedup_miss_is_found_saved_and_replayed_until_fixed(monkeypatc
 
 
 def test_a_planted_crash_found_by_mutation_replays_as_a_crash(monkeypatch, tmp_path, capsys):
-    from firmware_mock import handlers
-    original = handlers.HANDLERS[0x40]
-
-    def read_log(pump, request, clock):
-        if request["start_index"] > pump.model.log.next_index:  # planted: a page past the end crashes
-            raise IndexError("planted")
-        return original(pump, request, clock)
-
-    monkeypatch.setitem(handlers.HANDLERS, 0x40, read_log)
+    plant_read_log_crash(monkeypatch)
     failures = tmp_path / "failures"
     status = cli.main(["fuzz", "--mode", "mutation", "--budget", "6s", "--seed", "5", "--failures", str(failures),
                        "--quiet"])

@@ -44,7 +44,8 @@ def test_a_skipped_crc_check_is_found_minimised_and_replays(monkeypatch, tmp_pat
     assert len([e for e in replayed if e["dir"] == "pump>host"]) > len([e for e in correct if e["dir"] == "pump>host"])
 
 
-def test_a_crash_in_a_handler_is_reported_with_where(monkeypatch):
+def plant_read_log_crash(monkeypatch):
+    """A planted firmware defect: READ_LOG of a page past the end raises IndexError("planted")."""
     from firmware_mock import handlers
     original = handlers.HANDLERS[0x40]
 
@@ -54,6 +55,10 @@ def test_a_crash_in_a_handler_is_reported_with_where(monkeypatch):
         return original(pump, request, clock)
 
     monkeypatch.setitem(handlers.HANDLERS, 0x40, read_log)
+
+
+def test_a_crash_in_a_handler_is_reported_with_where(monkeypatch):
+    plant_read_log_crash(monkeypatch)
     result = run_mutation(cases=30_000, seed=5)
     crashes = [f for f in result["failures"] if f["category"] == "crash"]
     assert crashes and "IndexError: planted" in crashes[0]["message"] and "test_fuzz_mutation.py" in crashes[0]["message"]

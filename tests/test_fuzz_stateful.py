@@ -4,8 +4,6 @@ Each planted defect is a monkeypatch of the firmware (never an edit): the campai
 fixed seed, so finding it is deterministic, and a bounded number of examples.
 """
 
-import pytest
-
 from firmware_mock import commands, dedup, spec, therapy
 from firmware_mock.errors import Refusal
 from firmware_mock.model import DAY_MS, MINUTE_MS, PTM_BOLUS_KIND
