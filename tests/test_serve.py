@@ -222,3 +222,20 @@ def test_storage_dir_keeps_the_state_across_servers(served, tmp_path):
     with connect_tcp(second.address) as sock:
         answer, _ = socket_link(sock).request(m.TcReadCountersRequest())
         assert m.decode_message(answer).reboots == 2  # the one asked for, then this start
+
+
+def test_reference_client_over_socket_url_and_a_closed_connection_raises(served):
+    """The client reads a socket:// port's descriptor directly; a connection the server closed
+    is a SerialException at once, not a wait through every retransmission."""
+    import harness
+    from protocol.codes import Role
+
+    server = served(serve.TcpServer(serve.make_pump(test_mode=True)))
+    with harness.connect("socket://" + server.address, role=Role.CLINICIAN, timeout=2, retries=3) as first:
+        assert first.status().capacity_ul > 0
+        with harness.connect("socket://" + server.address, timeout=2) as second:  # replaces the first
+            assert second.identity.magic == MAGIC
+            started = time.monotonic()
+            with pytest.raises(serial.SerialException):
+                first.status()
+            assert time.monotonic() - started < 2  # well inside one response timeout, let alone 4
