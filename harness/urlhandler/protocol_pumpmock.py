@@ -48,7 +48,10 @@ class Serial(SerialBase):
         self._virtual = False
         self._virtual_ms = 0
         self._start = time.monotonic()
-        self._ready = threading.Condition()
+        # `with self._lock` (C) for mutual exclusion; the Condition on the same lock only to wait
+        self._lock = threading.RLock()
+        self._ready = threading.Condition(self._lock)
+        self._readers_waiting = 0  # readers blocked in _ready.wait: only they need a notify
         super().__init__(*args, **kwargs)
 
     # ---- pyserial plumbing ---------------------------------------------------------------------
@@ -77,7 +80,7 @@ class Serial(SerialBase):
 
     def close(self):
         self.is_open = False
-        with self._ready:
+        with self._lock:
             self._ready.notify_all()
         super().close()
 
@@ -127,7 +130,7 @@ class Serial(SerialBase):
     def in_waiting(self):
         if not self.is_open:
             raise PortNotOpenError()
-        with self._ready:
+        with self._lock:
             self.link.advance(self._now_ms())
             return self.link.waiting
 
@@ -135,9 +138,10 @@ class Serial(SerialBase):
         if not self.is_open:
             raise PortNotOpenError()
         data = bytes(data)
-        with self._ready:
+        with self._lock:
             self.link.write(data, self._now_ms())
-            self._ready.notify_all()
+            if self._readers_waiting:
+                self._ready.notify_all()
         return len(data)
 
     def read(self, size=1):
@@ -155,12 +159,17 @@ class Serial(SerialBase):
         """At least `size` bytes (all that arrived, if `everything`), or fewer when `timeout` s pass."""
         if not self.is_open:
             raise PortNotOpenError()
-        # Rounded up, and any positive timeout is at least 1 ms: on a virtual clock a sub-ms
-        # timeout that never advanced the clock would stall a caller's deadline loop forever.
-        timeout_ms = None if timeout is None else (
-            max(1, -(-round(timeout * 1_000_000) // 1000)) if timeout > 0 else 0)
-        with self._ready:
+        with self._lock:
             start_ms = self._now_ms()
+            link = self.link
+            if everything:  # the common case first: the answer is already there
+                link.advance(start_ms)
+                if link.waiting:
+                    return link.take(link.waiting)
+            # Rounded up, and any positive timeout is at least 1 ms: on a virtual clock a sub-ms
+            # timeout that never advanced the clock would stall a caller's deadline loop forever.
+            timeout_ms = None if timeout is None else (
+                max(1, -(-round(timeout * 1_000_000) // 1000)) if timeout > 0 else 0)
             data = bytearray()
             while self.is_open:
                 self.link.advance(self._now_ms())
@@ -179,13 +188,17 @@ class Serial(SerialBase):
                         break  # nothing will ever arrive and no timeout to wait out
                     self._virtual_ms = max(wake, now_ms + 1)  # always move, never spin
                 else:
-                    self._ready.wait(None if wake is None else max(wake - now_ms, 1) / 1000)
+                    self._readers_waiting += 1
+                    try:
+                        self._ready.wait(None if wake is None else max(wake - now_ms, 1) / 1000)
+                    finally:
+                        self._readers_waiting -= 1
             return bytes(data)
 
     def reset_input_buffer(self):
         if not self.is_open:
             raise PortNotOpenError()
-        with self._ready:
+        with self._lock:
             self.link.clear()
 
     def reset_output_buffer(self):
