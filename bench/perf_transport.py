@@ -149,6 +149,10 @@ def main(argv=None):
     pty_rate = results["pty"]["round_trips_per_s"]
     results["pty_vs_raw_echo_pct"] = 100 * pty_rate / results["raw_pty_echo"]["round_trips_per_s"]
     results["pty_vs_raw_echo_thread_pct"] = 100 * pty_rate / results["raw_pty_echo_thread"]["round_trips_per_s"]
+    # What the pty could reach if it cost nothing beyond the echo plus the in-process round trip
+    # (client and pump work, no I/O): the Python work alone bounds the ratio.
+    ceiling = 1 / (1 / results["raw_pty_echo"]["round_trips_per_s"] + 1 / results["inprocess"]["round_trips_per_s"])
+    results["pty_ceiling_vs_raw_echo_pct"] = 100 * ceiling / results["raw_pty_echo"]["round_trips_per_s"]
 
     process, address = served(["--tcp", "0"])
     try:

@@ -13,11 +13,7 @@ The port needs only read(size), write(data), a settable `timeout` and `in_waitin
 
 import collections
 import os
-import select
 import time
-
-import serial
-from serial.urlhandler.protocol_socket import Serial as SocketSerial
 
 from protocol import messages as m
 from protocol.auth import auth_mac, role_key
@@ -27,10 +23,10 @@ from protocol.errors import RemoteProtocolError
 from protocol.framing import EVENT, NAK, RESPONSE, FrameDecoder, encode_frame
 
 from .errors import LinkTimeout, NotAMockError, refusal
+from .portio import reader_for, writer_for
 from .testcontrol import TestControl
 
 LOG_PAGE = 12  # entries per READ_LOG page (the catalog's maximum)
-READ_SIZE = 4096
 
 
 class PumpSession:
@@ -63,7 +59,8 @@ class PumpSession:
     def port(self, port):
         """The port, replaceable (a counting or recording wrapper put under a live session, say)."""
         self._port = port
-        self._read = _reader_for(port)
+        self._read = reader_for(port)
+        self._write_port = writer_for(port)
 
     # ---- the exchange --------------------------------------------------------------------------
     def request(self, message):
@@ -106,7 +103,7 @@ class PumpSession:
         if self._need_delimiter:
             wire = b"\x00" + wire
             self._need_delimiter = False
-        self.port.write(wire)
+        self._write_port(wire, self.timeout)
 
     def _read_until(self, seq, deadline):
         """Read and dispatch frames until the answer to `seq` arrives or the deadline passes."""
@@ -136,7 +133,7 @@ class PumpSession:
                 self.stats["stale_frames"] += 1  # a late answer to an earlier attempt, say
 
     def _on_event(self, frame):
-        self.port.write(encode_frame(3, frame.msg_id, frame.seq))  # ACK every copy
+        self._write_port(encode_frame(3, frame.msg_id, frame.seq), self.timeout)  # ACK every copy
         if frame.seq in self._recent_events:
             self.stats["duplicate_events"] += 1
             return
@@ -275,51 +272,3 @@ class PumpSession:
 
     def __exit__(self, *exc):
         self.close()
-
-
-def _reader_for(port):
-    """The cheapest way to read what `port` has: read(timeout) -> bytes (b"" after the timeout)."""
-    # Looked up on the type: a wrapper (faults, transcript) that forwards attributes must not
-    # let the client read around it.
-    if getattr(type(port), "read_available", None) is not None:  # the in-process pump's fast path
-        return port.read_available
-    # Exactly a pyserial tty or socket:// port (no wrapper to bypass) on POSIX: select and read
-    # the descriptor. pyserial's socket read takes one byte per select, ~0.9 ms for an answer.
-    if os.name == "posix" and type(port) in (serial.Serial, SocketSerial):
-        fd = port.fileno()
-        return lambda timeout: _read_fd(fd, timeout)
-    return lambda timeout: _read_port(port, timeout)
-
-
-def _read_port(port, timeout):
-    """What a pyserial port has, waiting at most `timeout` s for the first byte."""
-    # Setting a pyserial port's timeout reconfigures the tty (tcsetattr), so leave it alone
-    # while it is within a few ms of what this read needs.
-    if port.timeout is None or abs(port.timeout - timeout) > 0.005:
-        port.timeout = timeout
-    data = port.read(port.in_waiting or 1)
-    if data:
-        waiting = port.in_waiting
-        if waiting:
-            data += port.read(waiting)
-    return data
-
-
-def _read_fd(fd, timeout):
-    """A POSIX serial port (tty, pty) or socket read directly: one select and one read of what is there.
-
-    pyserial's read(1) reads the first byte alone and then needs an ioctl and a second read
-    for the rest of the frame; this is a third of the system calls per answer.
-    """
-    try:
-        ready, _, _ = select.select([fd], [], [], max(timeout, 0))
-        if not ready:
-            return b""
-        data = os.read(fd, READ_SIZE)
-    except (InterruptedError, BlockingIOError):
-        return b""
-    except OSError as error:
-        raise serial.SerialException("read failed: %s" % error) from error
-    if not data:  # readable yet empty: the peer closed the socket or the device went away
-        raise serial.SerialException("the port reports data to read but returned none (disconnected?)")
-    return data

@@ -1,0 +1,110 @@
+"""harness.portio: the client's direct descriptor reads and writes keep pyserial's guarantees."""
+
+import os
+import threading
+import time
+
+import pytest
+import serial
+
+import harness
+from harness import portio
+from harness.faulty_port import FaultyPort
+from harness.faults import FaultModel
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="descriptor I/O is the POSIX path")
+
+
+@posix_only
+def test_write_fd_delivers_everything_through_a_full_pipe():
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    data = os.urandom(300_000)  # several times a pipe's buffer: some writes must wait for room
+    received = bytearray()
+
+    def drain():
+        while len(received) < len(data):
+            chunk = os.read(read_end, 65536)
+            if not chunk:
+                return
+            received.extend(chunk)
+            time.sleep(0.001)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        portio.write_fd(write_end, data, timeout=5)
+        reader.join(timeout=10)
+        assert bytes(received) == data
+    finally:
+        os.close(write_end)
+        os.close(read_end)
+
+
+@posix_only
+def test_write_fd_times_out_when_nothing_drains():
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    try:
+        started = time.monotonic()
+        with pytest.raises(serial.SerialTimeoutException):
+            portio.write_fd(write_end, bytes(1 << 20), timeout=0.2)
+        assert time.monotonic() - started < 5
+    finally:
+        os.close(write_end)
+        os.close(read_end)
+
+
+@posix_only
+def test_read_fd_returns_empty_after_the_timeout_and_what_is_there_at_once():
+    read_end, write_end = os.pipe()
+    try:
+        assert portio.read_fd(read_end, 0.05) == b""
+        os.write(write_end, b"\x01\x02\x03")
+        assert portio.read_fd(read_end, 5) == b"\x01\x02\x03"
+        os.close(write_end)
+        write_end = None
+        with pytest.raises(serial.SerialException):  # readable and empty: the other end is gone
+            portio.read_fd(read_end, 1)
+    finally:
+        os.close(read_end)
+        if write_end is not None:
+            os.close(write_end)
+
+
+@posix_only
+def test_a_closed_tty_is_refused_not_written_by_a_stale_descriptor_number():
+    master, slave = os.openpty()
+    try:
+        port = serial.Serial(os.ttyname(slave), timeout=0.1)
+        write = portio.writer_for(port)
+        read = portio.reader_for(port)
+        write(b"ping", 1)
+        assert os.read(master, 16) == b"ping"
+        port.close()
+        with pytest.raises(serial.PortNotOpenError):
+            write(b"again", 1)
+        with pytest.raises(serial.PortNotOpenError):
+            read(0.01)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_a_wrapper_is_read_and_written_through_not_around():
+    inner = serial.serial_for_url("pumpmock://?clock=virtual")
+    faulty = FaultyPort(inner, FaultModel.parse("drop=100%,seed=1"))  # loses every byte
+    try:
+        portio.writer_for(faulty)(b"\x00\x01\x02\x00", 1)
+        assert portio.reader_for(faulty)(0.05) == b""  # the in-process fast path was not taken
+        assert portio.reader_for(inner) == inner.read_available
+    finally:
+        faulty.close()
+
+
+def test_reference_client_survives_a_port_swapped_under_a_live_session():
+    from harness.bench.measure import CountingPort
+    with harness.connect("pumpmock://?clock=virtual") as session:
+        counter = CountingPort.install(session)
+        session.hello()
+        assert counter.bytes_out > 0 and counter.bytes_in > 0
