@@ -15,8 +15,9 @@ registers the pumpmock:// and exec:// schemes with pyserial, so serial.serial_fo
 import serial
 
 from .client import PumpSession
-from .errors import (HarnessError, LinkError, LinkTimeout, NotAMockError, PumpRefusedError,
-                     SafetyInterlockError, UsbDeviceNotAllowed)
+from .errors import (BadAnswerError, HarnessError, ImplausibleAnswerError, LinkError, LinkTimeout,
+                     MalformedAnswerError, NotAMockError, PumpRefusedError, SafetyInterlockError,
+                     UsbDeviceNotAllowed)
 from .interlock import Allowlist, check_port
 
 if "harness.urlhandler" not in serial.protocol_handler_packages:
@@ -92,4 +93,5 @@ def connect(url=DEFAULT_URL, role=None, *, key=None, require_test_mode=False, ti
 
 __all__ = ["connect", "open_port", "normalize_url", "PumpSession", "Allowlist", "check_port",
            "HarnessError", "LinkError", "LinkTimeout", "NotAMockError", "PumpRefusedError",
+           "BadAnswerError", "MalformedAnswerError", "ImplausibleAnswerError",
            "SafetyInterlockError", "UsbDeviceNotAllowed", "DEFAULT_URL"]

@@ -3,7 +3,9 @@
 It does what a careful programmer app must: sends a delimiter before talking, checks the mock's
 identity before anything else, retransmits a timed-out request with the SAME sequence number
 (never a new one), gives up after bounded retries, ACKs every event and de-duplicates them by
-sequence number, and turns every NAK into a typed exception.
+sequence number, and turns every NAK into a typed exception. An answer that does not decode
+(MalformedAnswerError) or cannot be true (ImplausibleAnswerError, see harness.plausibility) is
+raised as a BadAnswerError, never returned.
 
     with harness.connect("pumpmock://?test_mode=1", role=Role.CLINICIAN) as session:
         session.program(rx)
@@ -22,18 +24,22 @@ from protocol.codes import Role
 from protocol.errors import RemoteProtocolError
 from protocol.framing import EVENT, NAK, RESPONSE, FrameDecoder, encode_frame
 
-from .errors import LinkTimeout, NotAMockError, refusal
+from . import plausibility
+from .errors import BadAnswerError, ImplausibleAnswerError, LinkTimeout, MalformedAnswerError, NotAMockError, refusal
 from .portio import reader_for, writer_for
 from .testcontrol import TestControl
 
 LOG_PAGE = 12  # entries per READ_LOG page (the catalog's maximum)
+# Answers looked at twice: decoded, then checked against each other (harness.plausibility)
+_PLAUSIBLE = {m.GetStatusResponse: plausibility.status_problems, m.TcGetStatusResponse: plausibility.status_problems,
+              m.HelloResponse: plausibility.hello_problems}
 
 
 class PumpSession:
     """One protocol session with a pump (or the mock of one) over an open port."""
 
     def __init__(self, port, *, timeout=RESPONSE_TIMEOUT_MS / 1000, retries=MAX_RETRIES,
-                 host_session_id=None, clock=time.monotonic):
+                 host_session_id=None, clock=time.monotonic, initial_seq=None):
         self.port = port
         self.timeout = timeout
         self.retries = retries
@@ -42,10 +48,13 @@ class PumpSession:
         self.identity = None  # HelloResponse once the handshake passed
         self.role = Role.NONE
         self.events = collections.deque()  # AlarmRaised / AlarmCleared not yet taken
+        self.bad_events = collections.deque(maxlen=64)  # (Frame, error): events that did not decode
         self.test = TestControl(self)
         self.stats = collections.Counter()
         self._decoder = FrameDecoder()
-        self._seq = int.from_bytes(os.urandom(2), "little")
+        # The first request takes initial_seq + 1. Random by default, so a restarted host does not
+        # collide with its last session's cached answers; fixed when a test must replay exactly.
+        self._seq = (initial_seq if initial_seq is not None else int.from_bytes(os.urandom(2), "little")) & 0xFFFF
         self._answers = {}  # seq -> Frame for requests still outstanding
         self._pending = {}  # seq -> (msg_id, wire bytes)
         self._recent_events = collections.deque(maxlen=64)
@@ -95,9 +104,22 @@ class PumpSession:
                                   % (type(message).__name__, seq, self.retries, self.timeout * 1000))
         finally:
             del self._pending[seq]
+        try:
+            if frame.kind == NAK:
+                nak = m.Nak.decode(frame.payload, frame.msg_id)
+            else:
+                answer = m.CLASSES[(RESPONSE, msg_id)].decode(frame.payload)
+        except RemoteProtocolError as error:  # the CRC held, so this is the pump's fault, not the line's
+            raise MalformedAnswerError("the answer to %s (seq %d) does not decode: %s"
+                                       % (type(message).__name__, seq, error), error.reason, error.raw) from None
         if frame.kind == NAK:
-            raise refusal(m.Nak.decode(frame.payload, frame.msg_id), message)
-        return m.CLASSES[(RESPONSE, msg_id)].decode(frame.payload)
+            raise refusal(nak, message)
+        check = _PLAUSIBLE.get(type(answer))
+        if check is not None:
+            problems = check(answer)
+            if problems:
+                raise ImplausibleAnswerError(problems, answer)
+        return answer
 
     def _write(self, wire):
         if self._need_delimiter:
@@ -133,12 +155,20 @@ class PumpSession:
                 self.stats["stale_frames"] += 1  # a late answer to an earlier attempt, say
 
     def _on_event(self, frame):
+        try:
+            event = m.CLASSES[(EVENT, frame.msg_id)].decode(frame.payload)
+        except (KeyError, RemoteProtocolError) as error:
+            # Not ACKed, so the pump sends it again; kept for the caller to see, never dropped
+            # silently, and never raised into whichever request happens to be waiting.
+            self.stats["bad_events"] += 1
+            self.bad_events.append((frame, error))
+            return
         self._write_port(encode_frame(3, frame.msg_id, frame.seq), self.timeout)  # ACK every copy
         if frame.seq in self._recent_events:
             self.stats["duplicate_events"] += 1
             return
         self._recent_events.append(frame.seq)
-        self.events.append(m.CLASSES[(EVENT, frame.msg_id)].decode(frame.payload))
+        self.events.append(event)
 
     def poll_events(self, timeout=0.0):
         """Read for up to `timeout` s; return (and take) every event that arrived so far."""
@@ -171,7 +201,7 @@ class PumpSession:
             identity = self.request(m.HelloRequest(self.host_session_id, PROTOCOL_VERSION))
         except LinkTimeout as error:
             raise NotAMockError("no answer to HELLO: the peer is not a pumpmock pump (%s)" % error) from None
-        except RemoteProtocolError as error:
+        except (RemoteProtocolError, BadAnswerError) as error:
             raise NotAMockError("the HELLO answer is malformed: %s" % error) from None
         missing = []
         if identity.magic != MAGIC:

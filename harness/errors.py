@@ -10,6 +10,7 @@ HardLimitError), so tests can catch exactly the refusal they expect.
 """
 
 from protocol.codes import Alarm, Error, Limit, Role
+from protocol.errors import RemoteProtocolError
 
 
 class HarnessError(Exception):
@@ -22,6 +23,25 @@ class LinkError(HarnessError):
 
 class LinkTimeout(LinkError):
     """No answer to a request after every retransmission."""
+
+
+class BadAnswerError(HarnessError):
+    """The pump answered, but with something that cannot be right: never act on it."""
+
+
+class MalformedAnswerError(BadAnswerError, RemoteProtocolError):
+    """An answer with a good CRC that does not decode: a wrong length, an unknown code, a field
+    out of its range. Still a RemoteProtocolError (its reason and raw bytes are the codec's)."""
+
+
+class ImplausibleAnswerError(BadAnswerError):
+    """An answer that decodes but contradicts itself or the drug library (harness.plausibility).
+    `problems` lists each contradiction; `answer` is the decoded message."""
+
+    def __init__(self, problems, answer):
+        self.problems = list(problems)
+        self.answer = answer
+        super().__init__("%s cannot be true: %s" % (type(answer).__name__, "; ".join(self.problems)))
 
 
 class SafetyInterlockError(HarnessError):

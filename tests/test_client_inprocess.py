@@ -62,7 +62,10 @@ def test_scenario_through_a_faulty_line_gives_the_same_pump_state():
 def test_ten_thousand_state_changing_commands_under_faults_execute_exactly_once():
     port = harness.open_port("pumpmock://?clock=virtual")
     model = FaultModel.parse("corrupt=1%,drop=1%,duplicate=0.5%,unit=frame,seed=5")
-    session = PumpSession(FaultyPort(port, model), clock=port.clock, retries=8)
+    # Seeded end to end (faults, session id, sequence numbers): a CRC-16 misses about one
+    # corrupted frame in 65,536, so an unseeded run would now and then see a damaged request
+    # refused (BAD_LENGTH) instead of executed; this run is the same every time.
+    session = PumpSession(FaultyPort(port, model), clock=port.clock, retries=8, host_session_id=7, initial_seq=0)
     session.hello()
     session.test.reset(seed=1)
     session.authenticate(Role.CLINICIAN)
