@@ -108,3 +108,22 @@ def test_reference_client_survives_a_port_swapped_under_a_live_session():
         counter = CountingPort.install(session)
         session.hello()
         assert counter.bytes_out > 0 and counter.bytes_in > 0
+
+
+def test_exec_port_read_available_takes_all_that_arrived_or_times_out():
+    import sys
+    child = "import sys, time; sys.stdout.buffer.write(b'abc'); sys.stdout.flush(); time.sleep(10)"
+    port = harness.open_port("exec://%s -c \"%s\"" % (sys.executable, child), timeout=0.1)
+    try:
+        assert portio.reader_for(port) == port.read_available
+        got = b""
+        deadline = time.monotonic() + 10
+        while len(got) < 3 and time.monotonic() < deadline:
+            got += port.read_available(1)
+        assert got == b"abc"
+        started = time.monotonic()
+        assert port.read_available(0.05) == b""
+        assert time.monotonic() - started >= 0.04
+    finally:
+        port.process.kill()
+        port.close()

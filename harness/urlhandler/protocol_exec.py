@@ -104,15 +104,28 @@ class Serial(SerialBase):
             return len(self._buffer)
 
     def read(self, size=1):
+        return self._read(size, self._timeout)
+
+    def read_available(self, timeout):
+        """Everything the child has written so far; if nothing yet, wait up to `timeout` s for it.
+
+        The reference client's fast path (harness.portio): one wait under one lock instead of
+        read(in_waiting or 1) then read(in_waiting).
+        """
+        return self._read(1, timeout, everything=True)
+
+    def _read(self, size, timeout, everything=False):
         if not self.is_open:
             raise PortNotOpenError()
-        deadline = None if self._timeout is None else time.monotonic() + self._timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._ready:
             while len(self._buffer) < size and not self._eof:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     break
                 self._ready.wait(remaining)
+            if everything:
+                size = len(self._buffer)
             data = bytes(self._buffer[:size])
             del self._buffer[:size]
             return data
