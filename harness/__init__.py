@@ -63,14 +63,14 @@ def open_port(url, *, baudrate=115200, timeout=0.25, allowlist=None, faults=None
 
 
 def connect(url=DEFAULT_URL, role=None, *, key=None, require_test_mode=False, timeout=None,
-            retries=None, host_session_id=None, **port_options):
+            retries=None, host_session_id=None, initial_seq=None, **port_options):
     """Open `url`, pass the handshake, authenticate as `role` (if given); returns a PumpSession.
 
     Raises NotAMockError when the peer does not answer HELLO with the mock's identity (nothing
     else is sent to it), UsbDeviceNotAllowed for a hardware port off the allowlist.
     """
     port = open_port(url, **port_options)
-    options = {"host_session_id": host_session_id}
+    options = {"host_session_id": host_session_id, "initial_seq": initial_seq}
     if timeout is not None:
         options["timeout"] = timeout
     if retries is not None:
