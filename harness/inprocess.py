@@ -29,10 +29,14 @@ class InProcessLink:
 
     def write(self, data, now_ms):
         """The host put `data` on the line at now_ms."""
-        self.advance(now_ms)
         if self._to_pump is None:
-            self._rx += self.pump.receive(data, now_ms)
+            # A straight wire: receive() first runs the pump to now_ms itself (events, then the
+            # answer), as it does behind the pty and TCP servers.
+            if now_ms > self.now_ms:
+                self.now_ms = now_ms
+            self._rx += self.pump.receive(data, self.now_ms)
         else:
+            self.advance(now_ms)
             self._to_pump.feed(data, now_ms)
             self.advance(now_ms)
 
