@@ -34,17 +34,30 @@ def latency_stats(samples):
             "mean_us": statistics.fmean(samples) * 1e6}
 
 
-def measure_session(session, count):
+PASSES = 3  # every rate is the best of this many passes: another process on a 2-core box costs a pass, not the result
+
+
+def best_pass(round_trip, count, passes=PASSES):
+    """Round trips/s and latencies of the fastest of `passes` runs of `count` calls of round_trip()."""
+    best = None
+    for _ in range(passes):
+        samples = []
+        start = time.perf_counter()
+        for _ in range(count):
+            t0 = time.perf_counter()
+            round_trip()
+            samples.append(time.perf_counter() - t0)
+        elapsed = time.perf_counter() - start
+        if best is None or elapsed < best[0]:
+            best = (elapsed, samples)
+    elapsed, samples = best
+    return dict(round_trips_per_s=count / elapsed, passes=passes, **latency_stats(samples))
+
+
+def measure_session(session, count, passes=PASSES):
     """Round trips/s and latencies of GET_STATUS through a connected session."""
     session.status()
-    samples = []
-    start = time.perf_counter()
-    for _ in range(count):
-        t0 = time.perf_counter()
-        session.status()
-        samples.append(time.perf_counter() - t0)
-    elapsed = time.perf_counter() - start
-    return dict(round_trips_per_s=count / elapsed, **latency_stats(samples))
+    return best_pass(session.status, count, passes)
 
 
 ECHO_PROCESS = """
@@ -92,13 +105,7 @@ def raw_pty_echo(count, where="process"):
 
         for _ in range(min(count, 200)):  # the echo has started and the caches are warm
             round_trip()
-        samples = []
-        start = time.perf_counter()
-        for _ in range(count):
-            t0 = time.perf_counter()
-            round_trip()
-            samples.append(time.perf_counter() - t0)
-        elapsed = time.perf_counter() - start
+        result = best_pass(round_trip, count)
     finally:
         stop.set()
         if where == "process":
@@ -108,7 +115,7 @@ def raw_pty_echo(count, where="process"):
             child.join()
         os.close(master)
         os.close(slave)
-    return dict(round_trips_per_s=count / elapsed, **latency_stats(samples))
+    return result
 
 
 def goodput(entries_target=2_000):
@@ -165,7 +172,7 @@ def main(argv=None):
     runner = os.path.join(ROOT, "firmware_mock", "wasm_runner.mjs")
     if shutil.which("node") and os.path.exists(os.path.join(ROOT, "node_modules")) and os.path.exists(runner):
         with harness.connect("exec://node %s --test-mode" % runner, role=Role.CLINICIAN, timeout=2) as session:
-            results["micropython_runner"] = measure_session(session, max(count // 40, 200))
+            results["micropython_runner"] = measure_session(session, max(count // 40, 200), passes=1)
 
     results["goodput_115200"] = goodput(500 if args.quick else 2_000)
     results["targets"] = {
