@@ -48,6 +48,10 @@ class TestControl:
         """Reboot from non-volatile storage now (0), or arm a cut in the next storage writes."""
         return self._session.request(m.TcPowerLossRequest(cut_after_bytes)).reboots
 
+    def clock_ms(self):
+        """The pump clock in ms when the pump handled this request (TC_GET_CLOCK)."""
+        return self._session.request(m.TcGetClockRequest()).clock_ms
+
     def counters(self):
         return self._session.request(m.TcReadCountersRequest())
 

@@ -514,6 +514,10 @@ MESSAGES = (
     Message(0x6A, "TC_GET_ALARMS", "GET_ALARMS without a session role (see TC_GET_STATUS).",
             request=(), response=(f("alarms", list_of("alarm_entry", 16), "alarms needing attention"),),
             role="NONE", test_control=True),
+    Message(0x6B, "TC_GET_CLOCK", "The pump clock to the millisecond, read when this request is handled: "
+            "a host on a real clock learns the exact moment the pump handled what it sent with it.",
+            request=(), response=(f("clock_ms", "u64", "pump clock", "ms"),),
+            role="NONE", test_control=True),
     # ---- events (pump to host) ---------------------------------------------------------------
     Message(0x80, "ALARM_RAISED", "An alarm was raised or re-announced (announce_count > 1 means "
             "the same instance again, not a new alarm).",

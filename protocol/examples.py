@@ -79,6 +79,7 @@ EXAMPLES = {
     "TC_GET_PRESCRIPTION": (m.TcGetPrescriptionRequest(),
                             m.TcGetPrescriptionResponse(version=4, prescription=MORPHINE_RX)),
     "TC_GET_ALARMS": (m.TcGetAlarmsRequest(), m.TcGetAlarmsResponse(alarms=(ALARM,))),
+    "TC_GET_CLOCK": (m.TcGetClockRequest(), m.TcGetClockResponse(clock_ms=86_400_123)),
     "ALARM_RAISED": (m.AlarmRaised(*ALARM),),
     "ALARM_CLEARED": (m.AlarmCleared(code=Alarm.LOW_RESERVOIR, instance=3, cleared_s=180_000),),
 }

@@ -133,3 +133,18 @@ def test_basal_volume_matches_a_minute_by_minute_reference(steps, conc, checkpoi
             minute += 1
         host.advance(checkpoint * 60_000 - host.now)
         assert host.counters().delivered_ul == accumulator // DAY_MS
+
+
+def test_tc_get_clock_reads_the_pump_clock_to_the_ms_when_handled():
+    """A host on a real clock pins the moment the pump handled its write with TC_GET_CLOCK."""
+    host = Host()
+    host.now = 5_000
+    host.call(m.TcResetRequest(0))  # the pump clock reads 0 at shell ms 5000
+    host.now += 1_234
+    assert host.call(m.TcGetClockRequest()).clock_ms == 1_234
+    both = m.encode_message(m.TcWarpClockRequest(60), 1) + m.encode_message(m.TcGetClockRequest(), 2)
+    answers = host.write(both)  # read after a warp in the same write: the warped clock, whole ms
+    assert m.decode_message(answers[1]).clock_ms == 61_234
+    host.warp(60 * DAY_S)  # past 2**32 ms: the clock is not masked
+    host.now += 7
+    assert host.call(m.TcGetClockRequest()).clock_ms == 60 * DAY_MS + 61_241

@@ -13,6 +13,7 @@ shared between machines: a failure found anywhere is tried first everywhere.
 """
 
 import collections
+import functools
 import os
 import re
 import time
@@ -28,7 +29,7 @@ from ..wire import HOST_TO_PUMP, PUMP_TO_HOST
 from .model import REQUEST, parse_block
 from .oracle import Checker, LostTrack, Violation, split_frames
 
-STATEFUL_BATCH = 25  # examples per hypothesis run; the budget is checked between runs
+STATEFUL_BATCH = 25  # examples per hypothesis run: many short runs find more than one long one
 FIRST_BATCH = 4  # until the time per example is known
 MIN_SHRINK_S = 5.0  # a failure found at the end of the budget still gets this long to shrink
 
@@ -108,11 +109,19 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
     """Run the state machine against `url` until the budget or max_examples; returns a result dict."""
     from . import stateful
     stats = stats if stats is not None else collections.Counter()
-    machine = stateful.machine_for(url, steps=steps or stateful.DEFAULT_STEPS, stats=stats, record=True,
-                                   **connect_options)
-    database = DirectoryBasedExampleDatabase(examples_db) if examples_db else None
     failures, seen = [], set()
     started = time.monotonic()
+    shown = [started]
+
+    def on_example():  # a few times a second, from inside a hypothesis run too
+        now = time.monotonic()
+        if now - shown[0] >= 0.25:
+            shown[0] = now
+            progress(stats, now - started, len(failures))
+
+    machine = stateful.machine_for(url, steps=steps or stateful.DEFAULT_STEPS, stats=stats, record=True,
+                                   on_example=on_example if progress else None, **connect_options)
+    database = DirectoryBasedExampleDatabase(examples_db) if examples_db else None
     batch = 0
     shrink_limit = engine.MAX_SHRINKING_SECONDS
     try:
@@ -125,21 +134,31 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
                 break
             phases = [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink] if batch == 0 else \
                 [Phase.generate, Phase.shrink]
-            # On a slow target (a board, a real clock) fewer examples per run, so the budget holds.
+            # The machine ends a run at the budget (BudgetSpent) unless the run failed: then the
+            # count bounds what hypothesis does before it shrinks, so a slow target (a board, a
+            # real clock) gets fewer examples per run.
             elapsed = time.monotonic() - started
             per_example = elapsed / stats["examples"] if stats["examples"] else 0.0
             count = FIRST_BATCH if not per_example else int(min(STATEFUL_BATCH, (budget_s - elapsed) / per_example))
             count = max(count, 1)
             if max_examples is not None:
                 count = min(count, max_examples - stats["examples"])
-            run_settings = settings(max_examples=max(count, 1), stateful_step_count=steps or stateful.DEFAULT_STEPS,
+            run_settings = settings(max_examples=count, stateful_step_count=steps or stateful.DEFAULT_STEPS,
                                     deadline=None, database=database, phases=phases, print_blob=False,
                                     suppress_health_check=list(HealthCheck))
+            # hypothesis digests the factory's source for its database key: a class's source is
+            # found by parsing its whole module (~20 ms a run), a partial's lookup fails at once
+            # and falls back to the name, which is all the dynamically made class gave anyway.
+            factory = functools.partial(machine)
+            factory.__name__ = machine.__name__
             stateful.PumpMachine.final_records = []
+            machine.deadline, machine.run_failed = started + budget_s, False
             try:
                 # Failures are collected below, not printed (nor hypothesis's note on a cut-short shrink).
                 with with_reporter(lambda _text: None):
-                    run_state_machine_as_test(hypothesis_seed(seed * 1_000_003 + batch)(machine), settings=run_settings)
+                    run_state_machine_as_test(hypothesis_seed(seed * 1_000_003 + batch)(factory), settings=run_settings)
+            except stateful.BudgetSpent:
+                pass  # the budget is spent: the loop ends
             except Exception as error:  # every failure the run shrank, as one exception or a group
                 records = list(stateful.PumpMachine.final_records)
                 for index, failure in enumerate(_exceptions(error)):

@@ -7,8 +7,10 @@ A pump on a virtual clock handles bytes at a known moment, so the model is one s
 frame must match it exactly. A pump on a real clock (a pty, a board) handled them at some ms the
 host only knows to within the round trip, so the checker keeps every model state that agrees
 with everything the pump said so far (one per candidate moment, merged when equal), and fails
-only when none is left. The safety invariants read the pump's own observations (counters,
-status), not the model, so they hold even if the model were wrong.
+only when none is left. When the write ends with TC_GET_CLOCK, the pump's answer names the
+moment, and each state is tried at that one ms first (the window still bounds it). The safety
+invariants read the pump's own observations (counters, status), not the model, so they hold
+even if the model were wrong.
 """
 
 import collections
@@ -71,6 +73,14 @@ def describe_frame(frame):
     return "%s seq=%s %s" % (KIND_NAMES[kind] if kind < 5 else kind, "-" if seq is None else seq, text)
 
 
+def _clock_answer(frames, seq):
+    """The ms of the TC_GET_CLOCK answer on `seq` among a model's frames, or None."""
+    for kind, msg_id, frame_seq, payload in frames:
+        if msg_id == 0x6B and frame_seq == seq and kind == RESPONSE:
+            return struct.unpack("<Q", payload)[0]
+    return None
+
+
 def request_frames(data):
     """(msg_id, seq, payload) of the valid REQUEST frames in data (what the pump must answer)."""
     out = []
@@ -98,9 +108,15 @@ class Checker:
         """The first candidate (the only one on a virtual clock): what the fuzzer plans with."""
         return self.models[0]
 
-    def exchange(self, data, lo_ms, hi_ms, received, exact=True, events_in_any_order=False):
+    @property
+    def certain(self):
+        """One candidate left and none ever dropped: the model is the pump's state, to the ms."""
+        return len(self.models) == 1 and not self.capped
+
+    def exchange(self, data, lo_ms, hi_ms, received, exact=True, events_in_any_order=False, clock=None):
         """The pump got `data` at a shell ms in [lo_ms, hi_ms] and sent `received` (split_frames).
 
+        clock: (seq, ms) when `data` ended with TC_GET_CLOCK on that seq and the pump answered ms.
         events_in_any_order: a replay writes frame by frame, so the end-of-call re-announcements
         may fall between answers that were one call when recorded."""
         self.exchanges += 1
@@ -116,18 +132,49 @@ class Checker:
             if problem:
                 raise self._violation(data, expected, received, problem)
             return
-        self._exchange_real(data, lo_ms, hi_ms, received)
+        self._exchange_real(data, lo_ms, hi_ms, received, clock)
 
-    def _exchange_real(self, data, lo_ms, hi_ms, received):
+    def _exchange_real(self, data, lo_ms, hi_ms, received, clock):
         # A pump almost always reads one write whole and handles its frames at one ms: try that
         # first (one candidate per state and moment), and only when nothing survives allow each
         # frame its own moment (a slow UART can split a write), which costs far more candidates.
-        if not self._narrow(self._candidates([bytes(data)], lo_ms, hi_ms), received, data, final=False):
-            blocks = [block + b"\x00" for block in bytes(data).split(b"\x00")[:-1]]
-            tail = bytes(data).split(b"\x00")[-1]
+        # When the pump said its clock, the one moment per state that can match is tried first.
+        data = bytes(data)
+        if clock is not None and self._narrow(self._pinned(data, lo_ms, hi_ms, clock), received, data, final=False):
+            return
+        if not self._narrow(self._candidates([data], lo_ms, hi_ms), received, data, final=False):
+            blocks = [block + b"\x00" for block in data.split(b"\x00")[:-1]]
+            tail = data.split(b"\x00")[-1]
             if tail:
                 blocks.append(tail)
             self._narrow(self._candidates(blocks, lo_ms, hi_ms), received, data, final=True)
+
+    def _pinned(self, data, lo_ms, hi_ms, clock):
+        """(model, outputs) per state at the one shell ms at which its TC_GET_CLOCK answer is `clock`.
+
+        A state's clock is base + shell ms, and a warp earlier in `data` adds a fixed amount: so
+        the ms is the reported clock minus the base, or if that is outside the window (a warp),
+        what a first try in the window answered tells how far to move. Every other single moment
+        answers another clock, so this is all that can survive."""
+        seq, reported = clock
+        states = []
+        for model in self.models:
+            start = max(lo_ms, model.last_shell if model.last_shell is not None else lo_ms)
+            end = max(hi_ms, start)
+            shell = reported - model.base
+            if not start <= shell <= end:
+                shell = start
+            for _attempt in range(2):
+                if not start <= shell <= end:
+                    break
+                candidate = model.copy()
+                out = candidate.receive(data, shell)
+                answered = _clock_answer(out, seq)
+                if answered == reported or answered is None:
+                    states.append((candidate, out))
+                    break
+                shell += reported - answered
+        return states
 
     def _candidates(self, blocks, lo_ms, hi_ms):
         """(model, outputs) for every state and every way the blocks' moments can fall in [lo, hi]."""
@@ -146,12 +193,12 @@ class Checker:
 
     def _narrow(self, states, received, data, final):
         """Keep the candidates that agree with `received`; False (nothing changed) if none and not final."""
-        survivors = {}
+        survivors = []
         first_problem = None
         for model, outputs in states:
             problem = self._compare(outputs, received, False)
             if problem is None:
-                survivors.setdefault(model.key(), model)
+                survivors.append(model)
             elif first_problem is None:
                 first_problem = (outputs, problem)
         if not survivors:
@@ -160,11 +207,15 @@ class Checker:
             if self.capped:
                 raise LostTrack("no candidate state left after dropping some")
             raise self._violation(data, first_problem[0], received, first_problem[1])
-        models = list(survivors.values())
-        if len(models) > self.max_candidates:
-            models = models[:self.max_candidates]
+        if len(survivors) > 1:  # equal states have equal futures: keep one of each
+            unique = {}
+            for model in survivors:
+                unique.setdefault(model.key(), model)
+            survivors = list(unique.values())
+        if len(survivors) > self.max_candidates:
+            survivors = survivors[:self.max_candidates]
             self.capped = True
-        self.models = models
+        self.models = survivors
         for model, outputs in states:
             self._remember(outputs)
         return True
@@ -218,8 +269,9 @@ class Checker:
         for want, have in zip(answers, got):
             if want == have:
                 continue
-            if want[0] == NAK and have[0] == RESPONSE and want[3][0] == Error.SEQUENCE_REUSED:
-                category = "SAFETY: exactly once"  # a reused seq with new content was executed anyway
+            if want[0] == NAK and want[3][0] == Error.SEQUENCE_REUSED and (have[0] == RESPONSE or
+                                                                        have[3][:1] != want[3][:1]):
+                category = "SAFETY: exactly once"  # a reused seq with new content was handled anew
             elif want[0] == NAK and have[0] == RESPONSE and want[3][0] in SAFETY_ERRORS:
                 category = "SAFETY: accepted what a limit forbids"
             elif want[0] == RESPONSE and have[0] == NAK and want[1] in BOLUS_IDS:

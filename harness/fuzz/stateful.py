@@ -4,31 +4,35 @@
     TestPump = machine_for("pumpmock://?clock=virtual").TestCase       # a unittest/pytest test
 
 Every example starts from factory state through test control (TC_RESET), so failures replay.
-Each step writes its frames followed by TC_READ_COUNTERS and TC_GET_STATUS in the same write:
-the last answer ends the exchange (so a pump that answers junk, or stays silent, shows at
-once), and the counters and status feed the safety invariants after every step. Everything
-the pump sends is checked against harness.fuzz.model through harness.fuzz.oracle.
+Each step writes its frames followed by TC_READ_COUNTERS and TC_GET_STATUS in the same write
+(and, on a real clock, TC_GET_CLOCK: the ms at which the pump handled the write): the last
+answer ends the exchange (so a pump that answers junk, or stays silent, shows at once), and the
+counters and status feed the safety invariants after every step. Everything the pump sends is
+checked against harness.fuzz.model through harness.fuzz.oracle.
 
 Rules draw abstract choices ("a dose just above what the rolling 24 h allows", "warp to the
 end of the PTM lockout, minus a second") that become concrete from the model's state, so the
 fuzzer reaches the boundaries where off-by-one bugs live and failures shrink to short stories.
 """
 
+import functools
 import math
+import sys
 import time
 import urllib.parse
 
 from hypothesis import HealthCheck, settings, strategies as st
-from hypothesis.stateful import (Bundle, RuleBasedStateMachine, consumes, initialize, invariant, multiple,
-                                 precondition, rule)
+from hypothesis.errors import UnsatisfiedAssumption
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, multiple, rule
 
 from protocol import messages as m
 from protocol.auth import auth_mac, role_key
-from protocol.catalog import DRUGS, MESSAGES_BY_ID
+from protocol.catalog import DRUGS
 from protocol.codes import BolusKind, Limit, Role, TherapyMode
 from protocol.framing import encode_frame
 
 from ..errors import LinkTimeout
+from ..portio import reader_for, writer_for
 from . import strategies as fs
 from .model import (ACK, ALARM_INFO, DAY, HOUR, MINUTE, RATE_MIN, RESPONSE, NAK, EVENT, REQUEST, SOFT,
                     basal_dose_ug, findings, parse_block)
@@ -42,7 +46,8 @@ DRUG_SOFT = {code: soft for code, _n, _u, _c, soft, _h in DRUGS}
 DEFAULT_STEPS = 25
 # Seconds around a boundary: an off-by-one lives at -1, 0 or +1, a unit mix-up a minute away.
 BOUNDARY_DELTAS_S = st.sampled_from([-1, 0, 1, -60, -59, -30, 60, -61, 2, -2])
-RESERVED_SEQS = frozenset(range(SENTINEL_SEQ_FIRST, 0x10000)) | {0xFEFF}  # sentinels and the reset
+RESET_SEQ, CLOCK_PROBE_SEQ = 0xFEFF, 0xFEFE
+RESERVED_SEQS = frozenset(range(SENTINEL_SEQ_FIRST, 0x10000)) | {RESET_SEQ, CLOCK_PROBE_SEQ}
 ANSWER_TIMEOUT_S = 2.0
 
 
@@ -66,10 +71,20 @@ class Link:
         self._clock = port_clock if callable(port_clock) else time.monotonic
         self.slack_ms = 0 if self.exact else 2
         self.timeout_s = ANSWER_TIMEOUT_S
+        self._read, self._write = reader_for(self.port), writer_for(self.port)
         self._rest = b""
         self.record = None  # [(t s, direction, bytes)] of the current example, when recording
         self.frames_out = 0
         self.write(b"\x00")
+        # On a real clock every write ends with TC_GET_CLOCK when the pump has it: its answer says
+        # at which ms the pump handled the write, so the oracle need not guess among the ms the
+        # round trip leaves open (older firmware refuses it; then the oracle guesses).
+        self.clock_report = not self.exact and self._answers_clock()
+
+    def _answers_clock(self):
+        self.write(encode_frame(REQUEST, 0x6B, CLOCK_PROBE_SEQ))
+        frames, complete = self.read_until(lambda f: f[1:3] == (0x6B, CLOCK_PROBE_SEQ))
+        return complete and frames[-1][0] == RESPONSE
 
     def now_ms(self):
         return self._clock() * 1000
@@ -77,27 +92,23 @@ class Link:
     def write(self, data):
         if self.record is not None:
             self.record.append((self._clock(), "host>pump", bytes(data)))
-        self.port.write(data)
+        self._write(data, self.timeout_s)
         self.frames_out += data.count(0)
 
     def read_until(self, done, timeout_s=None):
         """Frames until done(frame) is true for one of them; (frames, complete)."""
-        deadline = self._clock() + (self.timeout_s if timeout_s is None else timeout_s)
+        clock = self._clock
+        deadline = clock() + (self.timeout_s if timeout_s is None else timeout_s)
         frames = []
-        port = self.port
         while True:
-            remaining = deadline - self._clock()
+            remaining = deadline - clock()
             if remaining <= 0:
                 return frames, False
-            port.timeout = remaining
-            data = port.read(port.in_waiting or 1)
+            data = self._read(remaining)
             if not data:
                 continue
-            waiting = port.in_waiting
-            if waiting:
-                data += port.read(waiting)
             if self.record is not None:
-                self.record.append((self._clock(), "pump>host", data))
+                self.record.append((clock(), "pump>host", data))
             new, self._rest = split_frames(self._rest + data)
             frames += new
             if any(frame[0] != "bad" and done(frame) for frame in new):
@@ -106,13 +117,14 @@ class Link:
     def drain(self):
         """Whatever the pump has sent and nobody read (nothing waits for it)."""
         frames = []
-        while self.port.in_waiting:
-            data = self.port.read(self.port.in_waiting)
+        while True:
+            data = self._read(0)
+            if not data:
+                return frames
             if self.record is not None:
                 self.record.append((self._clock(), "pump>host", data))
             new, self._rest = split_frames(self._rest + data)
             frames += new
-        return frames
 
     def close(self):
         self.session.close()
@@ -196,6 +208,12 @@ def overrides_for(model, rx, policy):
     return ()
 
 
+@functools.lru_cache(maxsize=1024)
+def _sentinel_frame(msg_id, seq):
+    """An observation request (no payload) on one of the machine's own seqs: built once each."""
+    return encode_frame(REQUEST, msg_id, seq)
+
+
 def _defuse(data, sentinel_seqs):
     """Junk minus frames that would derail the run: armed power cuts, century-long warps, our seqs."""
     out = []
@@ -214,6 +232,12 @@ def _defuse(data, sentinel_seqs):
 # ---------------------------------------------------------------------------------------------
 # The machine
 # ---------------------------------------------------------------------------------------------
+class BudgetSpent(KeyboardInterrupt):
+    """The campaign's time is up. Raised as an example would start, it ends the hypothesis run as
+    Ctrl-C would: hypothesis lets only a KeyboardInterrupt end a run without recording the example
+    (any other exception is checked against the choices it expected, and reported as flaky)."""
+
+
 class PumpMachine(RuleBasedStateMachine):
     """Rules are programmer actions and line abuse; the model says what the pump must answer."""
 
@@ -221,12 +245,28 @@ class PumpMachine(RuleBasedStateMachine):
     connect_options = {}
     stats = None  # a Counter shared with whoever runs the campaign: examples, steps, exchanges
     record_examples = False
+    on_example = None  # called as each example starts (the campaign's progress report)
+    deadline = None  # time.monotonic() after which no new example starts (BudgetSpent)...
+    run_failed = False  # ...unless this hypothesis run has failed: then it must get to shrink
     final_records = []  # records of the examples hypothesis reported as failing (the minimal ones)
 
     sent = Bundle("sent")  # (seq, msg_id, payload) of state-changing requests, for retransmission
     alarm_instances = Bundle("alarm_instances")  # (code, instance) seen in GET_ALARMS
 
     def __init__(self):
+        if self.deadline is not None and not self.run_failed and time.monotonic() >= self.deadline:
+            raise BudgetSpent()
+        try:
+            self._setup()
+        except Exception:
+            type(self).run_failed = True
+            raise
+        if self.stats is not None:
+            self.stats["examples"] += 1
+        if self.on_example is not None:
+            self.on_example()
+
+    def _setup(self):
         super().__init__()
         self.link = link_for(self.url, **self.connect_options)
         if not self.link.test_mode:
@@ -240,8 +280,6 @@ class PumpMachine(RuleBasedStateMachine):
         self.ptm_accepted = []  # (pump ms, lockout ms, max per 24 h) of PTM boluses the pump accepted
         self.checker = Checker(self.link.serial, self.link.capacity_ul)
         self._reset()
-        if self.stats is not None:
-            self.stats["examples"] += 1
 
     # ---- plumbing ----------------------------------------------------------------------------
     @property
@@ -249,7 +287,7 @@ class PumpMachine(RuleBasedStateMachine):
         return self.checker.model
 
     def _next_seq(self):
-        self.seq = self.seq % 0xFEFF + 1
+        self.seq = self.seq % (CLOCK_PROBE_SEQ - 1) + 1  # never a reserved seq
         return self.seq
 
     def frame(self, message, seq=None):
@@ -263,13 +301,18 @@ class PumpMachine(RuleBasedStateMachine):
     def exchange(self, data, observe=True, context=None):
         """Write data (+ the observation requests), check everything the pump sends back."""
         link = self.link
-        counters_seq, status_seq = self._sentinel_seq(), self._sentinel_seq()
+        counters_seq = status_seq = clock_seq = None
         if observe:
-            data = data + encode_frame(REQUEST, 0x67, counters_seq) + encode_frame(REQUEST, 0x68, status_seq)
+            counters_seq, status_seq = self._sentinel_seq(), self._sentinel_seq()
+            data = data + _sentinel_frame(0x67, counters_seq) + _sentinel_frame(0x68, status_seq)
             last = (0x68, status_seq)
         else:
             requests = [(f[2], f[3]) for f in map(parse_block, data.split(b"\x00")) if f and f[1] == REQUEST]
             last = requests[-1] if requests else None
+        if link.clock_report:
+            clock_seq = self._sentinel_seq()
+            data += _sentinel_frame(0x6B, clock_seq)
+            last = (0x6B, clock_seq)
         data = self.acks + data
         self.acks = b""
         lo = link.now_ms()
@@ -298,8 +341,11 @@ class PumpMachine(RuleBasedStateMachine):
                 self.status = m.TcGetStatusResponse.decode(status[3])
                 check_observations(self.counters, self.status, self.previous_counters if self.previous_counters
                                    and self.counters.requests_executed >= 2 else None)
+        clock = answers.get((0x6B, clock_seq))
+        reported = (clock_seq, m.TcGetClockResponse.decode(clock[3], strict=False).clock_ms) \
+            if clock and clock[0] == RESPONSE and len(clock[3]) == 8 else None
         try:
-            self.checker.exchange(data, lo_shell, hi_shell, frames, exact=link.exact)
+            self.checker.exchange(data, lo_shell, hi_shell, frames, exact=link.exact, clock=reported)
         except LostTrack:
             from hypothesis import reject
             reject()
@@ -320,20 +366,43 @@ class PumpMachine(RuleBasedStateMachine):
         return answers.get((message.MESSAGE.id, seq))
 
     def _reset(self):
+        """TC_RESET, HELLO and the clinician's AUTH_CHALLENGE in one write, then AUTH_RESPONSE."""
         link = self.link
+        reset = encode_frame(REQUEST, 0x60, RESET_SEQ, m.TcResetRequest(RESET_SEED).encode())
+        _seq, hello = self.frame(m.HelloRequest(self.session_id, 1))
+        challenge_seq, challenge = self.frame(m.AuthChallengeRequest(Role.CLINICIAN))
+        rest = hello + challenge
+        clock_seq = None
+        if link.clock_report:
+            clock_seq = self._sentinel_seq()
+            rest += _sentinel_frame(0x6B, clock_seq)
+        last = (0x6B, clock_seq) if clock_seq is not None else (0x02, challenge_seq)
         lo = link.now_ms()
-        link.write(b"\x00" + encode_frame(REQUEST, 0x60, 0xFEFF, m.TcResetRequest(RESET_SEED).encode()))
-        frames, complete = link.read_until(lambda f: f[0] in (RESPONSE, NAK) and f[1] == 0x60 and f[2] == 0xFEFF)
+        link.write(b"\x00" + reset + rest)
+        frames, complete = link.read_until(lambda f: f[0] in (RESPONSE, NAK) and (f[1], f[2]) == last)
         hi = link.now_ms()
-        if not complete:
+        done = [i for i, f in enumerate(frames) if f[0] in (RESPONSE, NAK) and (f[1], f[2]) == (0x60, RESET_SEQ)]
+        if not complete or not done:
             raise LinkTimeout("no answer to TC_RESET from %s" % link.url)
         self.anchor_ms = (lo, hi)  # the pump's clock read 0 at a host ms in this interval
-        self.checker.model.receive(encode_frame(REQUEST, 0x60, 0xFEFF, m.TcResetRequest(RESET_SEED).encode()), 0)
-        self.request(m.HelloRequest(self.session_id, 1))
-        self.login(Role.CLINICIAN)
+        self.checker.model.receive(reset, 0)
+        frames = frames[done[0] + 1:]  # what came before is the previous example's
+        if self.stats is not None:
+            self.stats["exchanges"] += 1
+        answers = {(f[1], f[2]): f for f in frames if f[0] in (RESPONSE, NAK)}
+        clock = answers.get((0x6B, clock_seq))
+        reported = (clock_seq, m.TcGetClockResponse.decode(clock[3], strict=False).clock_ms) \
+            if clock and clock[0] == RESPONSE and len(clock[3]) == 8 else None
+        self.checker.exchange(rest, 0, 0 if link.exact else math.ceil(hi - lo) + link.slack_ms, frames,
+                              exact=link.exact, clock=reported)
+        self.acks = b"".join(encode_frame(ACK, f[1], f[2]) for f in frames if f[0] == EVENT)
+        self._authenticate(Role.CLINICIAN, answers.get((0x02, challenge_seq)))
 
     def login(self, role):
-        answer = self.request(m.AuthChallengeRequest(role), observe=False)
+        self._authenticate(role, self.request(m.AuthChallengeRequest(role), observe=False))
+
+    def _authenticate(self, role, answer):
+        """AUTH_RESPONSE to the answer an AUTH_CHALLENGE got."""
         if answer is None or answer[0] != RESPONSE:
             return
         nonce = m.AuthChallengeResponse.decode(answer[3]).nonce
@@ -341,6 +410,11 @@ class PumpMachine(RuleBasedStateMachine):
         self.request(m.AuthResponseRequest(role, mac))
 
     def teardown(self):
+        # hypothesis calls this in a `finally`: an exception on its way out is this example failing
+        # (a reject() is not), and a failed run must not be stopped before it shrinks.
+        error = sys.exc_info()[1]
+        if isinstance(error, Exception) and not isinstance(error, UnsatisfiedAssumption):
+            type(self).run_failed = True
         link = self.link
         if link.record is not None:
             from hypothesis.control import current_build_context
@@ -437,8 +511,12 @@ class PumpMachine(RuleBasedStateMachine):
         message = m.PtmBolusRequest()
         seq, wire = self.frame(message)
         answer = self.exchange(wire).get((0x22, seq))
-        if answer and answer[0] == RESPONSE and rx is not None:
-            self.ptm_accepted.append((self.model.t, rx.ptm_lockout_min * MINUTE, rx.ptm_max_per_24h))
+        if answer and answer[0] == RESPONSE and rx is not None and self.checker.certain:
+            # The moment the (agreeing) model accepted it. Only a moment the oracle is sure of: a
+            # bolus left out can hide a breach, never invent one (it is always sure, but on a real
+            # clock without TC_GET_CLOCK).
+            self.ptm_accepted.append((self.model.ptm_history[-1], rx.ptm_lockout_min * MINUTE,
+                                      rx.ptm_max_per_24h))
         return (seq, 0x22, b"")
 
     def _ensure_role(self, role):
@@ -542,8 +620,8 @@ class PumpMachine(RuleBasedStateMachine):
         seq, msg_id, payload = frame
         self.exchange(encode_frame(REQUEST, msg_id, seq, payload), context="retransmission")
 
-    @rule(frame=sent, plan=rx_plans)
-    def reuse_seq(self, frame, plan):
+    @rule(frame=sent)
+    def reuse_seq(self, frame):
         """The same seq for another request: SEQUENCE_REUSED while the first is cached."""
         self._count_step()
         seq = frame[0]
@@ -604,18 +682,18 @@ class PumpMachine(RuleBasedStateMachine):
             return
         t, lockout_ms, _max = accepted[-1]
         previous = accepted[-2][0]
-        if t - previous < lockout_ms and self.link.exact:
+        if t - previous < lockout_ms:
             raise Violation("SAFETY: dose beyond a limit", "PTM boluses %d ms apart under a %d min lockout"
                             % (t - previous, lockout_ms // MINUTE))
         window = [a for a in accepted if t - a[0] < DAY]
-        if len(window) > accepted[-1][2] and self.link.exact:
+        if len(window) > accepted[-1][2]:
             raise Violation("SAFETY: dose beyond a limit", "%d PTM boluses within 24 h, at most %d allowed"
                             % (len(window), accepted[-1][2]))
 
     @invariant()
     def model_agrees_on_totals(self):
         """Exactly once: the pump's bolus count and doses are the model's (retransmissions included)."""
-        if self.counters is None or not self.link.exact:
+        if self.counters is None or not self.checker.certain:
             return
         model = self.model
         if self.counters.boluses_delivered != model.boluses & 0xFFFFFFFF:
@@ -642,10 +720,11 @@ def deadline(model, kind):
 
 
 def machine_for(url, steps=DEFAULT_STEPS, max_examples=100, database=None, stats=None, record=False,
-                **connect_options):
+                on_example=None, **connect_options):
     """A PumpMachine subclass bound to `url`, with its TestCase's settings (deadline=None: a line is slow)."""
     machine = type("PumpMachineFor", (PumpMachine,), {
-        "url": url, "connect_options": connect_options, "stats": stats, "record_examples": record})
+        "url": url, "connect_options": connect_options, "stats": stats, "record_examples": record,
+        "on_example": staticmethod(on_example) if on_example else None})
     machine.TestCase.settings = settings(
         max_examples=max_examples, stateful_step_count=steps, deadline=None, database=database,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
