@@ -13,6 +13,7 @@ from harness.transcript import read_transcript, replay
 import harness
 
 URL = "pumpmock://?clock=virtual"
+REAL_CLOCK_URL = "pumpmock://?clock=real"
 
 
 def test_the_emulator_passes_a_ci_campaign():
@@ -22,17 +23,24 @@ def test_the_emulator_passes_a_ci_campaign():
     assert result["steps"] > 500
 
 
-def _planted_campaign(tmp_path, max_examples=300, budget_s=15, seed=1):
-    result = run_stateful(URL, budget_s=budget_s, seed=seed, max_examples=max_examples,
+def test_the_emulator_on_a_real_clock_passes_a_short_campaign():
+    """On a real clock the pump's TC_GET_CLOCK answers pin each write's moment: no false alarms."""
+    result = run_stateful(REAL_CLOCK_URL, budget_s=3, seed=21, max_examples=40)
+    assert result["failures"] == [], result["failures"][0]["message"]
+    assert result["steps"] > 100
+
+
+def _planted_campaign(tmp_path, max_examples=300, budget_s=15, seed=1, url=URL):
+    result = run_stateful(url, budget_s=budget_s, seed=seed, max_examples=max_examples,
                           failures_dir=str(tmp_path))
     assert result["failures"], "the planted defect was not found in %d examples" % result["examples"]
     return result["failures"][0]
 
 
-def _replays(failure, planted):
+def _replays(failure, planted, url=URL):
     """Replay the saved transcript on a fresh pump; the model's verdict on what that pump answered."""
     entries = read_transcript(failure["transcript"])
-    port = harness.open_port(URL)
+    port = harness.open_port(url)
     try:
         replayed = replay(entries, port, timeout_s=0.2)
     finally:
@@ -108,3 +116,22 @@ def test_a_refill_that_forgets_the_withdrawn_volume_breaks_conservation(monkeypa
     assert _replays(failure, planted=True) is not None
     monkeypatch.undo()
     assert _replays(failure, planted=False) is None
+
+
+def test_a_conservation_defect_is_found_on_a_real_clock_too(monkeypatch, tmp_path):
+    original = commands.refill
+
+    def refill(model, drug, conc, volume_ul):
+        removed = model.removed_ul
+        answer = original(model, drug, conc, volume_ul)
+        model.removed_ul = removed  # planted, as above
+        return answer
+
+    monkeypatch.setattr(commands, "refill", refill)
+    failure = _planted_campaign(tmp_path, max_examples=100, budget_s=6, url=REAL_CLOCK_URL)
+    assert failure["category"] == "SAFETY: volume not conserved", failure["message"]
+    assert failure["steps"] <= 3, failure["program"]
+    # Replayed on a real clock too: judged at the ms each TC_GET_CLOCK answer names.
+    assert _replays(failure, planted=True, url=REAL_CLOCK_URL) is not None
+    monkeypatch.undo()
+    assert _replays(failure, planted=False, url=REAL_CLOCK_URL) is None

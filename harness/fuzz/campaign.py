@@ -27,11 +27,12 @@ from hypothesis.stateful import run_state_machine_as_test
 from ..transcript import TranscriptRecorder
 from ..wire import HOST_TO_PUMP, PUMP_TO_HOST
 from .model import REQUEST, parse_block
-from .oracle import Checker, LostTrack, Violation, split_frames
+from .oracle import Checker, LostTrack, Violation, clock_report, split_frames
 
 STATEFUL_BATCH = 25  # examples per hypothesis run: many short runs find more than one long one
 FIRST_BATCH = 4  # until the time per example is known
 MIN_SHRINK_S = 5.0  # a failure found at the end of the budget still gets this long to shrink
+REPLAY_CLOCK_SLACK_MS = 3  # a replay's host clock and the pump's own, read to the ms at each end
 
 
 # ---------------------------------------------------------------------------------------------
@@ -71,7 +72,12 @@ def check_transcript(entries, serial=None, capacity_ul=None, exact=True):
     capacity_ul = capacity_ul or meta.get("capacity_ul", 20_000)
     checker = Checker(serial, capacity_ul)
     anchor = None
-    for t, data, frames in _writes(entries):
+    writes = _writes(entries)
+    # Recorded on a real clock, the pump timed its writes itself (TC_GET_CLOCK). Such a write is
+    # judged at the ms the pump names (within a few ms of the host's reading), and the others a
+    # few ms early, so the model is never ahead of the pump's next clock answer.
+    timed = any(clock_report(bytes(data), frames) for _t, data, frames in writes)
+    for t, data, frames in writes:
         data = bytes(data)
         if anchor is None:
             resets = [f for f in map(parse_block, data.split(b"\x00")) if f and f[1] == REQUEST and f[2] == 0x60]
@@ -79,8 +85,13 @@ def check_transcript(entries, serial=None, capacity_ul=None, exact=True):
                 continue
             anchor = t
         shell = round((t - anchor) * 1000)
+        clock = clock_report(data, frames)
+        if clock:
+            lo, hi = shell - REPLAY_CLOCK_SLACK_MS, shell + REPLAY_CLOCK_SLACK_MS
+        else:  # the reset itself defines ms 0
+            lo = hi = shell - REPLAY_CLOCK_SLACK_MS if timed and shell else shell
         try:
-            checker.exchange(data, shell, shell, frames, exact=exact, events_in_any_order=True)
+            checker.exchange(data, lo, hi, frames, exact=exact, events_in_any_order=True, clock=clock)
         except Violation as violation:
             return violation
         except LostTrack:

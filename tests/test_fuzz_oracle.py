@@ -1,0 +1,54 @@
+"""The fuzzing oracle on a real clock: a TC_GET_CLOCK answer pins the moment a write was handled."""
+
+import pytest
+
+from firmware_mock.core import Pump
+from harness.fuzz.oracle import Checker, Violation, split_frames
+from protocol import messages as m
+
+SERIAL = "PM-000001"
+RESET_AT_MS = 1_000  # shell ms of the pump's own clock when the host reset it
+WINDOW_MS = (0, 40)  # what the host knows: the write was handled within 40 ms of the reset
+
+
+def reset_pump_and_checker():
+    pump = Pump(serial=SERIAL, test_mode=True)
+    checker = Checker(SERIAL, pump.model.capacity_ul)
+    reset = m.encode_message(m.TcResetRequest(7), 0xFEFF)
+    pump.receive(reset, RESET_AT_MS)
+    checker.model.receive(reset, 0)
+    return pump, checker
+
+
+def handled(pump, data, after_reset_ms):
+    frames, rest = split_frames(pump.receive(data, RESET_AT_MS + after_reset_ms))
+    assert rest == b""
+    return frames
+
+
+def test_a_clock_report_leaves_the_one_state_the_window_could_not_tell():
+    counters = m.encode_message(m.TcReadCountersRequest(), 1)
+    pump, checker = reset_pump_and_checker()
+    checker.exchange(counters, *WINDOW_MS, handled(pump, counters, 17), exact=False)
+    assert not checker.certain  # every ms in the window answers the same counters
+
+    pump, checker = reset_pump_and_checker()
+    data = counters + m.encode_message(m.TcGetClockRequest(), 2)
+    checker.exchange(data, *WINDOW_MS, handled(pump, data, 17), exact=False, clock=(2, 17))
+    assert checker.certain and checker.model.t == 17
+
+
+def test_a_warp_in_the_same_write_still_pins_the_moment():
+    pump, checker = reset_pump_and_checker()
+    data = m.encode_message(m.TcWarpClockRequest(3_600), 1) + m.encode_message(m.TcGetClockRequest(), 2)
+    checker.exchange(data, *WINDOW_MS, handled(pump, data, 23), exact=False, clock=(2, 3_600_023))
+    assert checker.certain and checker.model.t == 3_600_023
+
+
+def test_a_clock_outside_the_window_is_a_violation():
+    """A pump whose clock ran ahead of the host's is not believed because it says so."""
+    pump, checker = reset_pump_and_checker()
+    data = m.encode_message(m.TcGetClockRequest(), 2)
+    frames = handled(pump, data, 90)  # the pump says 90 ms, the host saw at most 40
+    with pytest.raises(Violation):
+        checker.exchange(data, *WINDOW_MS, frames, exact=False, clock=(2, 90))
