@@ -52,3 +52,13 @@ def test_a_clock_outside_the_window_is_a_violation():
     frames = handled(pump, data, 90)  # the pump says 90 ms, the host saw at most 40
     with pytest.raises(Violation):
         checker.exchange(data, *WINDOW_MS, frames, exact=False, clock=(2, 90))
+
+
+def test_a_block_dropped_after_a_reset_in_the_same_write_is_cleared_by_it():
+    """The pump reads a whole write before handling it (PUMP_MODEL.md 4): the model agrees."""
+    pump, checker = reset_pump_and_checker()
+    reset = m.encode_message(m.TcResetRequest(7), 5)
+    data = reset + b"\x01\x05\x60\x10\x00" + m.encode_message(m.TcReadCountersRequest(), 6)
+    frames = handled(pump, data, 3)
+    assert m.TcReadCountersResponse.decode(frames[-1][3]).frames_bad == 0
+    checker.exchange(data, 3, 3, frames)  # raises Violation if the model counted it

@@ -656,11 +656,14 @@ class PumpModel:
     def receive(self, data, shell_ms):
         """Bytes from the line at shell_ms -> the frames the pump must send, in order."""
         self._begin(shell_ms)
-        for block in self._blocks(bytes(data)):
+        frames = []
+        for block in self._blocks(bytes(data)):  # 4: the whole input is read (and counted) first
             frame = _parse_remembered(block)
             if frame is None:
                 self.frames_bad += 1
-                continue
+            else:
+                frames.append(frame)
+        for frame in frames:
             self.advance(self.base + self.last_shell)  # a warp or reset earlier in this input moved it
             self._frame(*frame)
         return self._end()

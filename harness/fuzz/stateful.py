@@ -167,6 +167,15 @@ rx_plans = st.fixed_dictionaries({
     "refill_days": st.sampled_from([30, 7, 400]),
 })
 overrides_policies = st.sampled_from(["exact", "exact", "none", "extra", "drop_one"])
+# The valid prescription an example starts with: only what varies in it is drawn (fewer choices
+# are cheaper to draw and to shrink).
+setup_plans = st.fixed_dictionaries({
+    "drug": st.sampled_from([1, 1, 3, 4]),
+    "mode": st.sampled_from([TherapyMode.SIMPLE_CONTINUOUS, TherapyMode.FLEX]),
+    "steps": st.sampled_from([1, 2, 3, 1]),
+    "ptm": st.sampled_from([True, False, True, True]),
+    "refill_days": st.sampled_from([30, 7, 400]),
+})
 
 
 def make_prescription(model, plan):
@@ -434,18 +443,18 @@ class PumpMachine(RuleBasedStateMachine):
             self.stats["steps"] += 1
 
     # ---- setup ----------------------------------------------------------------------------------
-    @initialize(plan=rx_plans, fill=st.sampled_from(["full", "full", "low", "none"]))
-    def prepare(self, plan, fill):
+    @initialize(setup=setup_plans, fill=st.sampled_from(["full", "full", "low", "none"]))
+    def prepare(self, setup, fill):
         """Fill the reservoir and program a valid prescription (most examples start in therapy)."""
         if fill == "none":
             return
-        drug = 1 if plan["drug"] == "reservoir" else plan["drug"]
+        drug = setup["drug"]
         volume = self.link.capacity_ul if fill == "full" else 2_100
         self.request(m.RefillRequest(drug, DRUG_CONC[drug], volume))
-        rx = make_prescription(self.model, dict(plan, conc="reservoir", drug="reservoir", max_daily="fit",
-                                                order="ok", steps=max(plan["steps"], 1), dose_permille=300,
-                                                lockout_min=30, per_24h=3,
-                                                ptm_permille=0 if plan["ptm_permille"] == 0 else 100))
+        rx = make_prescription(self.model, {
+            "drug": "reservoir", "conc": "reservoir", "mode": setup["mode"], "dose_permille": 300,
+            "steps": setup["steps"], "order": "ok", "ptm_permille": 100 if setup["ptm"] else 0, "lockout_min": 30,
+            "per_24h": 3, "max_daily": "fit", "refill_days": setup["refill_days"]})
         self.request(m.ProgramPrescriptionRequest(overrides_for(self.model, rx, "exact"), rx))
 
     # ---- prescriptions -------------------------------------------------------------------------
