@@ -16,7 +16,7 @@ import serial
 
 from .client import PumpSession
 from .errors import (BadAnswerError, HarnessError, ImplausibleAnswerError, LinkError, LinkTimeout,
-                     MalformedAnswerError, NotAMockError, PumpRefusedError, SafetyInterlockError,
+                     MalformedAnswerError, NotAMockError, PortError, PumpRefusedError, SafetyInterlockError,
                      UsbDeviceNotAllowed)
 from .interlock import Allowlist, check_port
 
@@ -92,6 +92,6 @@ def connect(url=DEFAULT_URL, role=None, *, key=None, require_test_mode=False, ti
 
 
 __all__ = ["connect", "open_port", "normalize_url", "PumpSession", "Allowlist", "check_port",
-           "HarnessError", "LinkError", "LinkTimeout", "NotAMockError", "PumpRefusedError",
+           "HarnessError", "LinkError", "LinkTimeout", "PortError", "NotAMockError", "PumpRefusedError",
            "BadAnswerError", "MalformedAnswerError", "ImplausibleAnswerError",
            "SafetyInterlockError", "UsbDeviceNotAllowed", "DEFAULT_URL"]

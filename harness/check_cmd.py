@@ -2,13 +2,15 @@
 
 The target is a URL (default: the in-process emulator): a device path such as /dev/ttyACM0
 (checked against the USB allowlist first), exec:COMMAND, socket://HOST:PORT or pumpmock://?....
-The exit status is 0 when no check failed, 1 otherwise.
+The exit status is 0 when no check failed, 1 when one did, 2 when the target could not be
+checked at all (it cannot be opened, the interlock refuses it, or it fails the handshake).
 """
 
 import sys
 
-from . import DEFAULT_URL
+from . import DEFAULT_URL, connect
 from .checks import CHECKS, run_checks
+from .errors import HarnessError
 
 MARKS = {"pass": "PASS", "fail": "FAIL", "skip": "skip"}
 
@@ -27,6 +29,10 @@ def main(args):
             print("%-50s %s" % (item.name, item.doc.splitlines()[0] if item.doc else ""))
         return 0
     print("pumpmock check %s" % args.url)
+    problem = unreachable(args.url, timeout=args.timeout, baudrate=args.baud)
+    if problem:
+        print("pumpmock check: cannot check %s: %s" % (args.url, problem), file=sys.stderr)
+        return 2
 
     def progress(result):
         print("  %s  %-50s %6.2fs  %s" % (MARKS[result.status], result.check.name, result.seconds,
@@ -45,3 +51,13 @@ def main(args):
         print("\nno check matched", file=sys.stderr)
         return 1
     return 1 if failed else 0
+
+
+def unreachable(url, **options):
+    """Why no check could run against `url` (one handshake says), or None."""
+    options = {k: v for k, v in options.items() if v is not None}
+    try:
+        with connect(url, **options):
+            return None
+    except (HarnessError, OSError) as error:  # OSError: pyserial could not open the port
+        return str(error) or type(error).__name__

@@ -25,7 +25,8 @@ from protocol.errors import RemoteProtocolError
 from protocol.framing import EVENT, NAK, RESPONSE, FrameDecoder, encode_frame
 
 from . import plausibility
-from .errors import BadAnswerError, ImplausibleAnswerError, LinkTimeout, MalformedAnswerError, NotAMockError, refusal
+from .errors import (BadAnswerError, ImplausibleAnswerError, LinkTimeout, MalformedAnswerError, NotAMockError,
+                     PortError, refusal)
 from .portio import reader_for, writer_for
 from .testcontrol import TestControl
 
@@ -125,7 +126,10 @@ class PumpSession:
         if self._need_delimiter:
             wire = b"\x00" + wire
             self._need_delimiter = False
-        self._write_port(wire, self.timeout)
+        try:
+            self._write_port(wire, self.timeout)
+        except OSError as error:  # pyserial's SerialException is one
+            raise _port_failed("write", error) from error
 
     def _read_until(self, seq, deadline):
         """Read and dispatch frames until the answer to `seq` arrives or the deadline passes."""
@@ -140,7 +144,10 @@ class PumpSession:
 
     def _receive(self, timeout):
         """Read what the port has (waiting at most `timeout` s for the first byte) and dispatch it."""
-        data = self._read(timeout)
+        try:
+            data = self._read(timeout)
+        except OSError as error:
+            raise _port_failed("read", error) from error
         if not data:
             return
         for item in self._decoder.feed(data):
@@ -163,7 +170,7 @@ class PumpSession:
             self.stats["bad_events"] += 1
             self.bad_events.append((frame, error))
             return
-        self._write_port(encode_frame(3, frame.msg_id, frame.seq), self.timeout)  # ACK every copy
+        self._write(encode_frame(3, frame.msg_id, frame.seq))  # ACK every copy
         if frame.seq in self._recent_events:
             self.stats["duplicate_events"] += 1
             return
@@ -302,3 +309,9 @@ class PumpSession:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _port_failed(operation, error):
+    if isinstance(error, PortError):
+        return error
+    return PortError("the port failed on %s: %s" % (operation, error))

@@ -9,6 +9,8 @@ Every NAK becomes a PumpRefusedError subclass named after its error code (HARD_L
 HardLimitError), so tests can catch exactly the refusal they expect.
 """
 
+import serial
+
 from protocol.codes import Alarm, Error, Limit, Role
 from protocol.errors import RemoteProtocolError
 
@@ -23,6 +25,13 @@ class LinkError(HarnessError):
 
 class LinkTimeout(LinkError):
     """No answer to a request after every retransmission."""
+
+
+class PortError(LinkError, serial.SerialException):
+    """The port itself failed: closed, unplugged, the child behind exec:// gone, a write that never drained.
+
+    Also a serial.SerialException (so an OSError), for code that already catches pyserial's errors.
+    """
 
 
 class BadAnswerError(HarnessError):

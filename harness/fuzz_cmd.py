@@ -11,7 +11,7 @@ stateful fuzzing (hypothesis) through the URL; any other target gets stateful fu
 which needs test mode (TC_RESET before each example). Failures are shrunk by hypothesis and
 saved in --failures DIR. The same seed and budget give the same cases against the same pump.
 Exit status: 0 nothing found, 1 failures found (or a replay still fails), 2 bad arguments or
-a refused target, 3 nothing could be fuzzed (no test mode).
+a target refused or out of reach, 3 nothing could be fuzzed (no test mode).
 """
 
 import json
@@ -149,9 +149,9 @@ def main(args):
         result = run_campaign(url, budget_s=budget_s, seed=args.seed, examples_db=args.examples_db,
                               failures_dir=args.failures, progress=bar, modes=args.mode, steps=args.steps,
                               test_mode=_test_mode(url, connect_options(args)), **connect_options(args))
-    except HarnessError as error:
+    except (HarnessError, OSError) as error:  # refused, or could not be opened or reached at all
         bar.close()
-        print("pumpmock fuzz: %s" % error, file=sys.stderr)
+        print("pumpmock fuzz: cannot fuzz %s: %s" % (url, error), file=sys.stderr)
         return 2
     bar.close()
     print(summary(result))

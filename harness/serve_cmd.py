@@ -1,7 +1,8 @@
-"""`pumpmock serve`: the emulated pump on a pseudo-terminal or a TCP port, for programs in any language.
+"""`pumpmock serve`: the emulated pump on a pseudo-terminal, a TCP port or stdio, for programs in any language.
 
     pumpmock serve --pty --test-mode            first stdout line: the pty path (e.g. /dev/pts/5)
     pumpmock serve --tcp 7000                   first stdout line: 127.0.0.1:7000 (0 picks a port)
+    pumpmock serve --stdio                      the line is stdin/stdout: exec:pumpmock serve --stdio
 
 Then it serves until interrupted (Ctrl-C or SIGTERM). --faults puts the line behind seeded link
 faults, --baud paces it, --transcript records every frame (JSON lines), and --hostile makes the
@@ -15,7 +16,7 @@ import signal
 import sys
 
 from .inprocess import InProcessLink
-from .servers import DEFAULT_SERIAL, PtyServer, TcpServer, make_pump
+from .servers import DEFAULT_SERIAL, PtyServer, StdioServer, TcpServer, make_pump
 
 
 def add_arguments(parser):
@@ -24,6 +25,9 @@ def add_arguments(parser):
                        help="serve on a new pseudo-terminal; its path is the first line printed (POSIX only)")
     where.add_argument("--tcp", type=int, metavar="PORT",
                        help="serve on a TCP port (0: pick a free one); HOST:PORT is the first line printed")
+    where.add_argument("--stdio", action="store_true",
+                       help="serve on stdin/stdout, for a parent that spawns the pump (exec:pumpmock serve "
+                            "--stdio); prints nothing else there, and stops when stdin closes")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on with --tcp (default %(default)s: this machine only)")
     parser.add_argument("--test-mode", action="store_true", help="enable test control (off unless given)")
@@ -82,7 +86,7 @@ def build_pump(args):
     recorder = None
     if args.transcript:
         from .transcript import TranscriptRecorder
-        recorder = TranscriptRecorder(args.transcript, meta={"served": "pty" if args.pty else "tcp"})
+        recorder = TranscriptRecorder(args.transcript, meta={"served": _kind(args)})
     return LinePump(InProcessLink(pump, faults=faults, baud=args.baud), recorder), recorder
 
 
@@ -101,15 +105,22 @@ def main(args, out=None):
         print("pumpmock serve: %s" % error, file=sys.stderr)
         return 2
     try:
-        server = PtyServer(pump) if args.pty else TcpServer(pump, host=args.host, port=args.tcp)
+        if args.stdio:
+            out.flush()
+            server = StdioServer(pump, read_fd=sys.stdin.fileno(), write_fd=out.fileno())
+        elif args.pty:
+            server = PtyServer(pump)
+        else:
+            server = TcpServer(pump, host=args.host, port=args.tcp)
     except OSError as error:
         print("pumpmock serve: cannot start: %s" % error, file=sys.stderr)
         return 1
-    where = server.path if args.pty else server.address
+    where = server.path if (args.pty or args.stdio) else server.address
     previous = {number: signal.signal(number, lambda _signum, _frame: server.stop())
                 for number in (signal.SIGINT, signal.SIGTERM)}
     try:
-        print(where, file=out, flush=True)
+        if not args.stdio:  # on stdio, stdout is the line itself
+            print(where, file=out, flush=True)
         print("pumpmock serve: emulated pump %s (NOT FOR CLINICAL USE) on %s, test mode %s; Ctrl-C stops"
               % (args.serial, where, "ON" if args.test_mode else "OFF"), file=sys.stderr, flush=True)
         server.serve_forever()
@@ -127,3 +138,7 @@ def main(args, out=None):
 def _hostile_of(pump):
     """The HostilePump being served, bare or behind a LinePump."""
     return pump.link.pump if isinstance(pump, LinePump) else pump
+
+
+def _kind(args):
+    return "pty" if args.pty else "stdio" if args.stdio else "tcp"

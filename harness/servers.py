@@ -1,7 +1,8 @@
-"""The pump on a pseudo-terminal or a TCP loopback port that a programmer app opens like a serial line.
+"""The pump on a pseudo-terminal, a TCP loopback port or stdio, that a programmer app opens like a serial line.
 
     server = PtyServer(make_pump(test_mode=True))   # server.path: open it like /dev/ttyACM0
     server = TcpServer(pump, port=0)                # server.address: HOST:PORT
+    server = StdioServer(pump)                      # this process's stdin/stdout (exec:// spawns it)
     server.serve_forever()                          # until server.stop() (signal-safe)
 
 The server drives anything shaped like firmware_mock's Pump (receive(data, now_ms),
@@ -246,4 +247,51 @@ class TcpServer(Server):
         if not self.closed:
             self._disconnected()
             self.listener.close()
+        super().close()
+
+
+class StdioServer(Server):
+    """The pump on this process's stdin and stdout, for a parent that spawns it (exec://...).
+
+    Stops when stdin reaches its end or stdout's reader is gone: the parent closed the line.
+    """
+
+    def __init__(self, pump, read_fd=0, write_fd=1, clock=monotonic_ms):
+        super().__init__(pump, clock)
+        self.read_fd, self.write_fd = read_fd, write_fd
+        self._was_blocking = os.get_blocking(write_fd)
+        os.set_blocking(write_fd, False)  # a slow reader must not stop the pump's clock
+        self.path = "stdio"
+
+    def _read_fds(self):
+        return [self.read_fd]
+
+    def _on_readable(self, fd):
+        try:
+            data = os.read(self.read_fd, READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if data:
+            self.feed(data)
+        else:
+            self.stop()
+
+    def _out_fd(self):
+        return self.write_fd
+
+    def _send(self, data):
+        return os.write(self.write_fd, data)
+
+    def _disconnected(self):
+        super()._disconnected()
+        self.stop()
+
+    def close(self):
+        if not self.closed:
+            try:
+                os.set_blocking(self.write_fd, self._was_blocking)
+            except OSError:
+                pass
         super().close()

@@ -324,8 +324,9 @@ def _abbreviate(hex_text, limit=96):
 def replay(entries, port, timeout_s=0.25, recorder=None, clock=None):
     """Resend a transcript's host>pump frames to `port`; returns the new transcript (a Transcript).
 
-    After each frame it waits for as many pump>host frames as followed it in the original (each
-    within timeout_s), so the answers land after the request they belong to, as they did. Frames
+    Frames recorded as one write go out as one write; after each it waits for as many pump>host
+    frames as followed it in the original (each within timeout_s), so the answers land after
+    the request they belong to, as they did. Frames
     that were rejected in the original (fuzzing) are resent byte for byte too. `recorder`, if
     given, records the new transcript as well.
     """
@@ -344,16 +345,20 @@ def replay(entries, port, timeout_s=0.25, recorder=None, clock=None):
                 recorder.record_entry(entry)
         return sum(1 for entry in new if entry["dir"] == PUMP_TO_HOST)
 
-    # Each host>pump frame, with how many pump>host frames came after it before the next one.
+    # Each write, with how many pump>host frames came after it before the next one. Host frames
+    # recorded at one time with no answer between them were one write: they go out as one, so a
+    # pump that answers a whole write at once (a stateful fuzzer's setup, say) is asked the same.
     plan = []
     for entry in entries:
         if entry["dir"] == HOST_TO_PUMP:
-            plan.append([entry, 0])
+            if plan and plan[-1][1] == 0 and plan[-1][2] == entry["t"]:
+                plan[-1][0] += bytes.fromhex(entry["wire"])
+            else:
+                plan.append([bytes.fromhex(entry["wire"]), 0, entry["t"]])
         elif plan:
             plan[-1][1] += 1
     port.write(b"\x00")  # a spare delimiter, as a client sends first, so the far end resynchronises
-    for entry, answers in plan:
-        wire = bytes.fromhex(entry["wire"])
+    for wire, answers, _t in plan:
         port.write(wire)
         seen(HOST_TO_PUMP, wire)
         received = 0
@@ -367,6 +372,14 @@ def replay(entries, port, timeout_s=0.25, recorder=None, clock=None):
                 continue
             if received >= answers or clock() >= deadline:
                 break
+    # Then whatever else the pump says within timeout_s: the original may have ended in silence
+    # (a pump that crashed on the last write) where the pump replayed to answers.
+    deadline = clock() + timeout_s
+    while clock() < deadline:
+        port.timeout = max(0.0, deadline - clock())
+        data = port.read(max(port.in_waiting, 1))
+        if data:
+            seen(PUMP_TO_HOST, data)
     for direction, splitter in splitters.items():
         for entry in splitter.flush(clock() - start):
             result.append(entry)

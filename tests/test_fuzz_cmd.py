@@ -72,3 +72,10 @@ def test_a_planted_crash_found_by_mutation_replays_as_a_crash(monkeypatch, tmp_p
     monkeypatch.undo()
     assert cli.main(["fuzz", "--replay", str(transcript)]) == 0
     assert "FIXED" in capsys.readouterr().out
+
+
+def test_a_target_that_cannot_be_reached_exits_2_with_the_reason_at_once(capsys):
+    url = "exec://%s -c 'import sys; sys.exit(3)'" % sys.executable
+    assert cli.main(["fuzz", url, "--budget", "30s", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot fuzz" in err and "exit status 3" in err

@@ -4,13 +4,22 @@ Each planted defect is a monkeypatch of the firmware (never an edit): the campai
 fixed seed, so finding it is deterministic, and a bounded number of examples.
 """
 
+import os
+import sys
+import threading
+
+import pytest
+
 from firmware_mock import commands, dedup, spec, therapy
 from firmware_mock.errors import Refusal
 from firmware_mock.model import DAY_MS, MINUTE_MS, PTM_BOLUS_KIND
 from harness.fuzz.campaign import check_transcript, run_stateful
+from harness.fuzz.replay import replay_failure
+from harness.servers import PtyServer, make_pump
 from harness.transcript import read_transcript, replay
 
 import harness
+from targets import target
 
 URL = "pumpmock://?clock=virtual"
 REAL_CLOCK_URL = "pumpmock://?clock=real"
@@ -100,7 +109,7 @@ def test_a_dedup_miss_is_found_as_a_bolus_executed_twice(monkeypatch, tmp_path):
     assert _replays(failure, planted=False) is None
 
 
-def test_a_refill_that_forgets_the_withdrawn_volume_breaks_conservation(monkeypatch, tmp_path):
+def _plant_refill_forgetting_the_withdrawn_volume(monkeypatch):
     original = commands.refill
 
     def refill(model, drug, conc, volume_ul):
@@ -110,6 +119,10 @@ def test_a_refill_that_forgets_the_withdrawn_volume_breaks_conservation(monkeypa
         return answer
 
     monkeypatch.setattr(commands, "refill", refill)
+
+
+def test_a_refill_that_forgets_the_withdrawn_volume_breaks_conservation(monkeypatch, tmp_path):
+    _plant_refill_forgetting_the_withdrawn_volume(monkeypatch)
     failure = _planted_campaign(tmp_path)
     assert failure["category"] == "SAFETY: volume not conserved", failure["message"]
     assert failure["steps"] <= 3, failure["program"]
@@ -119,15 +132,7 @@ def test_a_refill_that_forgets_the_withdrawn_volume_breaks_conservation(monkeypa
 
 
 def test_a_conservation_defect_is_found_on_a_real_clock_too(monkeypatch, tmp_path):
-    original = commands.refill
-
-    def refill(model, drug, conc, volume_ul):
-        removed = model.removed_ul
-        answer = original(model, drug, conc, volume_ul)
-        model.removed_ul = removed  # planted, as above
-        return answer
-
-    monkeypatch.setattr(commands, "refill", refill)
+    _plant_refill_forgetting_the_withdrawn_volume(monkeypatch)
     failure = _planted_campaign(tmp_path, max_examples=100, budget_s=6, url=REAL_CLOCK_URL)
     assert failure["category"] == "SAFETY: volume not conserved", failure["message"]
     assert failure["steps"] <= 3, failure["program"]
@@ -135,3 +140,69 @@ def test_a_conservation_defect_is_found_on_a_real_clock_too(monkeypatch, tmp_pat
     assert _replays(failure, planted=True, url=REAL_CLOCK_URL) is not None
     monkeypatch.undo()
     assert _replays(failure, planted=False, url=REAL_CLOCK_URL) is None
+
+
+@pytest.mark.parametrize("kind", ["pty", "tcp", "stdio", "micropython"])
+def test_a_pump_in_another_process_passes_a_short_campaign(kind):
+    """The same machine drives any URL: `pumpmock serve` over a tty and TCP, the MicroPython firmware."""
+    with target(kind) as url:
+        result = run_stateful(url, budget_s=10, seed=22, max_examples=25)
+    assert result["failures"] == [], result["failures"][0]["message"]
+    assert result["examples"] >= 5 and result["steps"] > 50, result
+
+
+def test_a_planted_defect_is_found_and_replayed_over_a_pty(monkeypatch, tmp_path):
+    """A pty served from this process (so the plant takes): found, shrunk, replayed through the tty."""
+    if not hasattr(os, "openpty"):
+        pytest.skip("pseudo-terminals exist only on POSIX")
+    _plant_refill_forgetting_the_withdrawn_volume(monkeypatch)
+    server = PtyServer(make_pump(test_mode=True))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        failure = _planted_campaign(tmp_path, max_examples=40, budget_s=8, url=server.path)
+        assert failure["category"] == "SAFETY: volume not conserved", failure["message"]
+        assert failure["steps"] <= 3, failure["program"]
+        assert _replays(failure, planted=True, url=server.path) is not None
+    finally:
+        server.stop()
+        thread.join(timeout=5)
+
+
+CRASHING_PUMP = """
+import os, sys
+from firmware_mock import commands
+from harness import cli
+
+def refill(model, drug, conc, volume_ul):
+    os._exit(70)  # planted: any refill kills the firmware
+
+commands.refill = refill
+sys.exit(cli.main(["serve", "--stdio", "--test-mode"]))
+"""
+
+
+def test_a_crash_is_found_the_campaign_reconnects_and_the_replay_tells_crash_from_fix(tmp_path):
+    """A pump that dies (here a child process that exits) is a finding, not the end of the campaign:
+    each example gets the restarted pump; the shrunk transcript replays as a crash, and as fixed
+    against a pump without the plant."""
+    script = tmp_path / "crashing_pump.py"
+    script.write_text(CRASHING_PUMP)
+    crashing = "exec://%s %s" % (sys.executable, script)
+    result = run_stateful(crashing, budget_s=20, seed=1, max_examples=30, failures_dir=str(tmp_path))
+    assert result["stopped"] is None
+    assert [f["category"] for f in result["failures"]] == ["the pump went away"], result["failures"]
+    assert result["examples"] >= 30  # every example after the crash ran on a restarted pump
+    failure = result["failures"][0]
+    assert "exit status 70" in failure["message"]
+    assert failure["steps"] <= 1, failure["program"]
+    still = replay_failure(failure["transcript"], crashing, timeout=2)
+    assert still.fails and "broke during the replay" in still.text, still.text
+    healthy = "exec://%s -m harness.cli serve --stdio --test-mode" % sys.executable
+    fixed = replay_failure(failure["transcript"], healthy, timeout=2)
+    assert not fixed.fails, fixed.text
+
+
+def test_a_pump_that_cannot_be_reached_raises_at_once():
+    with pytest.raises(OSError, match="exit status 3"):
+        run_stateful("exec://%s -c 'import sys; sys.exit(3)'" % sys.executable, budget_s=30, seed=1)

@@ -127,3 +127,19 @@ def test_exec_port_read_available_takes_all_that_arrived_or_times_out():
     finally:
         port.process.kill()
         port.close()
+
+
+def test_exec_port_gives_the_last_bytes_then_says_the_child_is_gone():
+    """Not an endless run of empty reads (a caller would spin on them): the exit status and stderr."""
+    import sys
+    child = "import sys; sys.stdout.buffer.write(b'bye'); sys.stderr.write('firmware panic'); sys.exit(70)"
+    port = harness.open_port("exec://%s -c \"%s\"" % (sys.executable, child), timeout=2)
+    try:
+        assert port.read(3) == b"bye"
+        with pytest.raises(serial.SerialException, match="exit status 70.*firmware panic"):
+            port.read(1)
+        with pytest.raises(harness.PortError, match="exit status 70") as raised:
+            harness.PumpSession(port).hello()
+        assert isinstance(raised.value, harness.LinkError)
+    finally:
+        port.close()

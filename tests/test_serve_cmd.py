@@ -1,4 +1,4 @@
-"""`pumpmock serve`: an external process opens the printed pty path or TCP address and talks."""
+"""`pumpmock serve`: an external process opens the printed pty path or TCP address and talks, or spawns it on stdio."""
 
 import subprocess
 import sys
@@ -6,7 +6,10 @@ import sys
 import pytest
 
 import harness
+from protocol.catalog import BANNER, PROTOCOL_VERSION
 from protocol.codes import Role
+from protocol.framing import REQUEST, RESPONSE, FrameDecoder, encode_frame
+from protocol.messages import HelloRequest, HelloResponse
 
 
 @pytest.fixture
@@ -62,3 +65,22 @@ def test_serve_refuses_a_bad_fault_spec():
     out = subprocess.run([sys.executable, "-m", "harness.cli", "serve", "--pty", "--faults", "bogus=1"],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 2 and "bogus" in out.stderr
+
+
+def test_serve_stdio_answers_on_stdout_only_and_stops_when_stdin_closes():
+    """The pump's bytes are the whole of stdout (no address line), and end of input ends the server."""
+    hello = encode_frame(REQUEST, HelloRequest.MESSAGE.id, 1, HelloRequest(7, PROTOCOL_VERSION).encode())
+    out = subprocess.run([sys.executable, "-m", "harness.cli", "serve", "--stdio"],
+                         input=b"\x00" + hello, capture_output=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    frames = [item for item in FrameDecoder().feed(out.stdout) if not isinstance(item, Exception)]
+    assert [(f.kind, f.msg_id, f.seq) for f in frames][:1] == [(RESPONSE, HelloRequest.MESSAGE.id, 1)]
+    assert HelloResponse.decode(frames[0].payload).banner == BANNER
+    assert b"stdio" in out.stderr  # where it served is said on stderr, not on the line
+
+
+def test_serve_stdio_is_an_exec_target():
+    url = "exec://%s -m harness.cli serve --stdio --test-mode" % sys.executable
+    with harness.connect(url, role=Role.CLINICIAN, timeout=2) as session:
+        session.test.set_battery(37)
+        assert session.status().battery_pct == 37

@@ -24,6 +24,7 @@ from hypothesis.internal.conjecture import engine
 from hypothesis.reporting import with_reporter
 from hypothesis.stateful import run_state_machine_as_test
 
+from ..errors import HarnessError
 from ..transcript import TranscriptRecorder
 from ..wire import HOST_TO_PUMP, PUMP_TO_HOST
 from .model import REQUEST, parse_block
@@ -48,7 +49,8 @@ def save_record(record, path, meta):
 
 
 def _writes(entries):
-    """[(t, host bytes, [pump frames])]: consecutive host entries at one time are one write."""
+    """[(t, host bytes, [pump frames], t of the first answer)]: consecutive host entries at one
+    time are one write."""
     writes = []
     rest = b""
     for entry in entries:
@@ -57,10 +59,12 @@ def _writes(entries):
             if writes and writes[-1][0] == entry["t"] and not writes[-1][2]:
                 writes[-1][1] += data
             else:
-                writes.append([entry["t"], bytearray(data), []])
+                writes.append([entry["t"], bytearray(data), [], None])
         elif entry["dir"] == PUMP_TO_HOST and writes:
             frames, rest = split_frames(rest + data)
             writes[-1][2].extend(frames)
+            if writes[-1][3] is None:
+                writes[-1][3] = entry["t"]
     return writes
 
 
@@ -76,14 +80,17 @@ def check_transcript(entries, serial=None, capacity_ul=None, exact=True):
     # Recorded on a real clock, the pump timed its writes itself (TC_GET_CLOCK). Such a write is
     # judged at the ms the pump names (within a few ms of the host's reading), and the others a
     # few ms early, so the model is never ahead of the pump's next clock answer.
-    timed = any(clock_report(bytes(data), frames) for _t, data, frames in writes)
-    for t, data, frames in writes:
+    timed = any(clock_report(bytes(data), frames) for _t, data, frames, _answered in writes)
+    for t, data, frames, answered in writes:
         data = bytes(data)
         if anchor is None:
             resets = [f for f in map(parse_block, data.split(b"\x00")) if f and f[1] == REQUEST and f[2] == 0x60]
             if not resets:
                 continue
-            anchor = t
+            # On a real clock ms 0 is when the pump handled the reset: by its first answer at the
+            # latest (a pump still starting up, a child process say, handles it well after the write).
+            anchor = answered if timed and answered is not None else t
+            t = anchor
         shell = round((t - anchor) * 1000)
         clock = clock_report(data, frames)
         if clock:
@@ -133,6 +140,10 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
     machine = stateful.machine_for(url, steps=steps or stateful.DEFAULT_STEPS, stats=stats, record=True,
                                    on_example=on_example if progress else None, **connect_options)
     database = DirectoryBasedExampleDatabase(examples_db) if examples_db else None
+    # Opened before any example: a target that cannot be reached raises here (HarnessError or
+    # OSError), once, instead of failing every example until the budget is spent.
+    stateful.link_for(url, **connect_options)
+    stopped = None
     batch = 0
     shrink_limit = engine.MAX_SHRINKING_SECONDS
     try:
@@ -178,6 +189,9 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
                     if entry["key"] not in seen:
                         seen.add(entry["key"])
                         failures.append(entry)
+                stopped = _reconnect_if_gone(url, connect_options)
+                if stopped:
+                    break
             batch += 1
             if progress:
                 progress(stats, time.monotonic() - started, len(failures))
@@ -188,7 +202,18 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
     return {"mode": "stateful", "url": url, "seed": seed, "seconds": round(seconds, 2),
             "examples": stats["examples"], "cases": stats["steps"], "steps": stats["steps"],
             "exchanges": stats["exchanges"], "cases_per_s": round(stats["steps"] / seconds, 1) if seconds else 0.0,
-            "failures": failures}
+            "failures": failures, "stopped": stopped}
+
+
+def _reconnect_if_gone(url, connect_options):
+    """After a failed run: reopen the link if the run left it broken (the pump crashed and came
+    back, say). Returns why the campaign must stop when the pump cannot be reached, else None."""
+    from . import stateful
+    try:
+        stateful.link_for(url, **connect_options)
+    except (HarnessError, OSError) as gone:
+        return "the pump cannot be reached any more: %s" % gone
+    return None
 
 
 def _failure_entry(error, record, url, seed, failures_dir, number):

@@ -31,7 +31,7 @@ from protocol.catalog import DRUGS
 from protocol.codes import BolusKind, Limit, Role, TherapyMode
 from protocol.framing import encode_frame
 
-from ..errors import LinkTimeout
+from ..errors import LinkTimeout, PortError
 from ..portio import reader_for, writer_for
 from . import strategies as fs
 from .model import (ACK, ALARM_INFO, DAY, HOUR, MINUTE, RATE_MIN, RESPONSE, NAK, EVENT, REQUEST, SOFT,
@@ -73,6 +73,7 @@ class Link:
         self.timeout_s = ANSWER_TIMEOUT_S
         self._read, self._write = reader_for(self.port), writer_for(self.port)
         self._rest = b""
+        self.broken = False
         self.record = None  # [(t s, direction, bytes)] of the current example, when recording
         self.frames_out = 0
         self.write(b"\x00")
@@ -92,8 +93,17 @@ class Link:
     def write(self, data):
         if self.record is not None:
             self.record.append((self._clock(), "host>pump", bytes(data)))
-        self._write(data, self.timeout_s)
+        try:
+            self._write(data, self.timeout_s)
+        except OSError as error:
+            raise self._failed(error) from error
         self.frames_out += data.count(0)
+
+    def _failed(self, error):
+        """The port itself failed (the pump crashed, the child exited, the line dropped): this link is
+        done, and link_for opens a new one for the next example."""
+        self.broken = True
+        return PortError("the port failed: %s" % error)
 
     def read_until(self, done, timeout_s=None):
         """Frames until done(frame) is true for one of them; (frames, complete)."""
@@ -104,7 +114,10 @@ class Link:
             remaining = deadline - clock()
             if remaining <= 0:
                 return frames, False
-            data = self._read(remaining)
+            try:
+                data = self._read(remaining)
+            except OSError as error:
+                raise self._failed(error) from error
             if not data:
                 continue
             if self.record is not None:
@@ -118,7 +131,10 @@ class Link:
         """Whatever the pump has sent and nobody read (nothing waits for it)."""
         frames = []
         while True:
-            data = self._read(0)
+            try:
+                data = self._read(0)
+            except OSError as error:
+                raise self._failed(error) from error
             if not data:
                 return frames
             if self.record is not None:
@@ -127,15 +143,23 @@ class Link:
             frames += new
 
     def close(self):
-        self.session.close()
+        try:
+            self.session.close()
+        except OSError:
+            pass  # a broken port may fail to close too; it is gone either way
 
 
 _LINKS = {}
 
 
 def link_for(url, **connect_options):
-    """One open link per URL, reused by every example (connecting is the slow part on a real line)."""
+    """One open link per URL, reused by every example (connecting is the slow part on a real line);
+    a link whose port failed is replaced (a pump that crashed and restarted is reached again)."""
     link = _LINKS.get(url)
+    if link is not None and link.broken:
+        del _LINKS[url]
+        link.close()
+        link = None
     if link is None:
         link = _LINKS[url] = Link(url, **connect_options)
     return link
@@ -325,11 +349,15 @@ class PumpMachine(RuleBasedStateMachine):
         data = self.acks + data
         self.acks = b""
         lo = link.now_ms()
-        link.write(data)
-        if last is None:
-            frames, complete = link.drain(), True
-        else:
-            frames, complete = link.read_until(lambda f: f[0] in (RESPONSE, NAK) and (f[1], f[2]) == last)
+        try:
+            link.write(data)
+            if last is None:
+                frames, complete = link.drain(), True
+            else:
+                frames, complete = link.read_until(lambda f: f[0] in (RESPONSE, NAK) and (f[1], f[2]) == last)
+        except PortError as error:
+            raise Violation("the pump went away", "the port failed after this write: the pump crashed or the "
+                            "line dropped\n%s" % error) from None
         hi = link.now_ms()
         if self.stats is not None:
             self.stats["exchanges"] += 1
@@ -353,6 +381,10 @@ class PumpMachine(RuleBasedStateMachine):
         clock = answers.get((0x6B, clock_seq))
         reported = (clock_seq, m.TcGetClockResponse.decode(clock[3], strict=False).clock_ms) \
             if clock and clock[0] == RESPONSE and len(clock[3]) == 8 else None
+        if not complete and not link.exact:
+            # On a real clock the wait for the answer widened the window to the whole timeout:
+            # judging what did arrive would try every ms of it, so the silence is the finding.
+            raise self._no_answer(frames)
         try:
             self.checker.exchange(data, lo_shell, hi_shell, frames, exact=link.exact, clock=reported)
         except LostTrack:
@@ -364,9 +396,12 @@ class PumpMachine(RuleBasedStateMachine):
                                 "from the cache: " + str(violation)) from None
             raise
         if not complete:
-            raise Violation("no answer", "the pump did not answer within %.1f s (LinkTimeout); it sent: %s" % (
-                link.timeout_s, "; ".join(describe_frame(f) for f in frames) or "nothing"))
+            raise self._no_answer(frames)
         return answers
+
+    def _no_answer(self, frames):
+        return Violation("no answer", "the pump did not answer within %.1f s (LinkTimeout); it sent: %s" % (
+            self.link.timeout_s, "; ".join(describe_frame(f) for f in frames) or "nothing"))
 
     def request(self, message, seq=None, observe=True):
         """Send one request; its answer frame (kind, msg_id, seq, payload)."""

@@ -4,8 +4,9 @@
 
 The command is split like a shell would (shlex) but not run through one. Bytes written go to
 the child's stdin; its stdout is read by a background thread into a buffer, so reads honour the
-port timeout. Its stderr is kept (the last lines) for error messages. Closing the port ends the
-child. `exec:COMMAND` (no slashes) is accepted by harness.open_port, which rewrites it.
+port timeout. Its stderr is kept (the last lines) for error messages. Once the child's output
+has ended and every byte of it was read, a read raises SerialException (with its exit status
+and stderr), as pyserial's socket:// does for a closed peer. Closing the port ends the child. `exec:COMMAND` (no slashes) is accepted by harness.open_port, which rewrites it.
 """
 
 import collections
@@ -124,11 +125,26 @@ class Serial(SerialBase):
                 if remaining is not None and remaining <= 0:
                     break
                 self._ready.wait(remaining)
+            if not self._buffer and self._eof:
+                # pyserial's way for a peer that is gone (its socket:// does the same): an
+                # error, not an endless run of empty reads that a caller would spin on.
+                raise SerialException(self._gone("closed its output"))
             if everything:
                 size = len(self._buffer)
             data = bytes(self._buffer[:size])
             del self._buffer[:size]
             return data
+
+    def _gone(self, what):
+        """Why the child stopped talking: its exit status and last stderr lines, as far as known."""
+        try:
+            status = self.process.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            status = None
+        self._threads[-1].join(timeout=0.5)  # its last words on stderr
+        tail = "; ".join(self._stderr) or "no stderr"
+        return "exec:// child %s (%s): %s" % (what, "still running" if status is None else "exit status %d" % status,
+                                              tail)
 
     def write(self, data):
         if not self.is_open:
@@ -137,9 +153,8 @@ class Serial(SerialBase):
         try:
             self.process.stdin.write(data)
             self.process.stdin.flush()
-        except (BrokenPipeError, OSError) as error:
-            tail = "; ".join(self._stderr) or "no stderr"
-            raise SerialException("exec:// child exited (%s): %s" % (error, tail)) from None
+        except OSError as error:  # BrokenPipeError: it has exited
+            raise SerialException(self._gone("cannot be written to: %s" % error)) from None
         return len(data)
 
     def reset_input_buffer(self):
