@@ -21,7 +21,7 @@ import sys
 
 from .catalog import MESSAGES_BY_NAME
 from .examples import EXAMPLES, NAK_EXAMPLES
-from .framing import ACK, KIND_NAMES, FrameDecoder, encode_frame
+from .framing import KIND_NAMES, FrameDecoder, encode_frame
 from .jsonify import describe, to_jsonable
 from .messages import Ack, encode_message, message_frame
 

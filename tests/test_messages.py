@@ -4,12 +4,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol import (Ack, LocalProtocolError, Nak, ProtocolError, RemoteProtocolError, decode_frame,
+from protocol import (Ack, LocalProtocolError, Nak, RemoteProtocolError, decode_frame,
                       decode_message, encode_message)
 from protocol import messages as m
 from protocol.catalog import MAX_PAYLOAD, MESSAGES, STRUCTS
 from protocol.codes import Drug, Error, TherapyMode
-from protocol.framing import EVENT, NAK, REQUEST, RESPONSE
+from protocol.framing import NAK
 from protocol.jsonify import from_jsonable, to_jsonable
 from protocol.schemas import COMPILED, LAYOUTS, PLAIN
 from protocol.strategies import layout_strategy, message_strategy

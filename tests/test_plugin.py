@@ -1,7 +1,5 @@
 """The pytest plugin, run the way a team runs it: options, fixtures, markers, oracles, reports."""
 
-import sys
-
 import pytest
 
 APP = r'''
