@@ -64,6 +64,27 @@ def test_a_crash_in_a_handler_is_reported_with_where(monkeypatch):
     assert crashes and "IndexError: planted" in crashes[0]["message"] and "test_fuzz_mutation.py" in crashes[0]["message"]
 
 
+def test_a_handler_that_never_returns_is_a_hang_found_minimised_and_saved(monkeypatch, tmp_path):
+    """The guard is CPU time per batch: a loop without end is stopped, reported and saved, and the
+    campaign goes on to its end instead of hanging with the pump."""
+    from firmware_mock import handlers
+    original = handlers.HANDLERS[0x40]
+
+    def read_log(pump, request, clock):
+        while request["start_index"] > pump.model.log.next_index:  # planted: a page past the end spins
+            pass
+        return original(pump, request, clock)
+
+    monkeypatch.setitem(handlers.HANDLERS, 0x40, read_log)
+    monkeypatch.setattr(mutation, "HANG_S", 0.2)
+    result = run_mutation(cases=30_000, seed=3, failures_dir=str(tmp_path), max_failures=1)
+    hangs = [f for f in result["failures"] if f["category"] == "hang"]
+    assert hangs, result["failures"]
+    assert hangs[0]["cases"] == 1  # minimised to the one case that spins
+    entries = read_transcript(hangs[0]["transcript"])
+    assert any(e["name"] == "READ_LOG" for e in entries if e["dir"] == "host>pump")
+
+
 def test_a_failure_raises_from_the_target_directly():
     target = Target()
     with pytest.raises(Failure):

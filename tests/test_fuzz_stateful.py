@@ -206,3 +206,18 @@ def test_a_crash_is_found_the_campaign_reconnects_and_the_replay_tells_crash_fro
 def test_a_pump_that_cannot_be_reached_raises_at_once():
     with pytest.raises(OSError, match="exit status 3"):
         run_stateful("exec://%s -c 'import sys; sys.exit(3)'" % sys.executable, budget_s=30, seed=1)
+
+
+def test_a_copied_examples_database_finds_the_failure_first_on_another_machine(monkeypatch, tmp_path):
+    """--examples-db: what one campaign found, a campaign elsewhere (another seed, a one-example
+    budget) tries first; without the database that budget finds nothing."""
+    import shutil
+    monkeypatch.setattr(dedup.ExactlyOnceCache, "lookup", lambda self, seq, msg_id, digest: None)
+    found = run_stateful(URL, budget_s=15, seed=1, max_examples=300, examples_db=str(tmp_path / "here"))
+    assert found["failures"]
+    shutil.copytree(tmp_path / "here", tmp_path / "there")
+    elsewhere = run_stateful(URL, budget_s=15, seed=99, max_examples=1, examples_db=str(tmp_path / "there"))
+    assert {f["category"] for f in elsewhere["failures"]} == {"SAFETY: exactly once"}
+    assert elsewhere["examples"] < 10
+    without = run_stateful(URL, budget_s=15, seed=99, max_examples=1)
+    assert without["failures"] == []

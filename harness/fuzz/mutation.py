@@ -8,7 +8,8 @@ request, made valid for the pump's state) and mutates its body (bit flips, inter
 inserts, deletes, truncation) or its wire bytes, usually fixing the CRC so the mutation reaches
 the parser and the state machine rather than dying at the CRC check. Each case is followed by a
 sentinel request so every case proves the pump still answers. Checked per case:
-  - no exception escapes receive() or poll(); no call takes longer than HANG_S (a hang)
+  - no exception escapes receive() or poll(); no batch of cases takes HANG_S of CPU (a hang:
+    the case that was running is the one reported)
   - every frame with a valid CRC (by an independent parse of the input) gets exactly one
     answer with its msg_id and seq, in order, and nothing else is answered
   - every frame the pump sends decodes strictly with the host codec
@@ -44,7 +45,8 @@ SENTINEL = encode_frame(0, SENTINEL_ID, SENTINEL_SEQ)
 INVARIANT_EVERY = 512
 SENTINEL_EVERY = 16  # cases between sentinels: a case's own answers prove the pump answers
 REFRESH_EVERY = 4096  # cases between resets to a programmed pump (so mutations hit deep states)
-HANG_S = 2.0
+HANG_S = 2.0  # CPU seconds: a batch of cases takes milliseconds, so this much means a call never ended
+HANG_ATTEMPTS = 8  # a hang costs HANG_S to reproduce: minimising one gets this many tries
 INTERESTING = (0, 1, 0x7F, 0x80, 0xFE, 0xFF)
 # Frames the mutator never produces with a valid CRC: an armed power cut makes later answers go
 # missing on purpose, a warp of decades costs seconds, and a reset clears what is being counted.
@@ -386,7 +388,7 @@ class _HangGuard:
         return self
 
     def _fire(self, *_args):
-        raise Failure("hang", "a call into the pump used more than %.1f s of CPU" % self.seconds)
+        raise Failure("hang", "the pump ran for more than %.1f s of CPU without returning" % self.seconds)
 
     def __exit__(self, *exc):
         if self.enabled:
@@ -410,7 +412,7 @@ def run_mutation(budget_s=10.0, seed=0, cases=None, failures_dir=None, progress=
     while (cases is None and time.perf_counter() < deadline) or (cases is not None and done < cases):
         count = batch if cases is None else min(batch, cases - done)
         try:
-            with _HangGuard(HANG_S * batch):
+            with _HangGuard(HANG_S):
                 for _ in range(count):
                     case, expected, bad = mutator.case()
                     now_ms = clock.tick()
@@ -445,7 +447,7 @@ def _reproduces(inputs, pump_factory):
     """Does feeding `inputs` [(now_ms, case)] to a fresh ready pump raise a Failure? (the Failure or None)"""
     target = Target(pump_factory)
     try:
-        with _HangGuard(HANG_S * 4):
+        with _HangGuard(HANG_S):
             for now_ms, case in inputs:
                 target.feed(case, now_ms, sentinel=True)
             target.invariants(inputs[-1][0] if inputs else 0)
@@ -459,6 +461,9 @@ def minimise(inputs, pump_factory=None, kind=None, attempts=300):
     def fails(candidate):
         failure = _reproduces(candidate, pump_factory) if candidate else None
         return failure is not None and (kind is None or failure.kind == kind)
+
+    if kind == "hang":
+        attempts = min(attempts, HANG_ATTEMPTS)
 
     if not fails(inputs):
         return None
@@ -509,7 +514,8 @@ def _record_failure(failure, history, target, pump_factory, failures_dir, seed, 
                 t = now_ms / 1000
                 recorder.feed("host>pump", data, t)
                 try:
-                    out = pump.receive(data, now_ms)
+                    with _HangGuard(HANG_S):  # the case that hung hangs here too
+                        out = pump.receive(data, now_ms)
                 except Exception:
                     break
                 recorder.feed("pump>host", out, t)
