@@ -3,6 +3,7 @@
     pumpmock serve --pty --test-mode            first stdout line: the pty path (e.g. /dev/pts/5)
     pumpmock serve --tcp 7000                   first stdout line: 127.0.0.1:7000 (0 picks a port)
     pumpmock serve --stdio                      the line is stdin/stdout: exec:pumpmock serve --stdio
+    pumpmock serve --rfc2217 7001               RFC 2217 (as ser2net serves a board): rfc2217://HOST:PORT
 
 Then it serves until interrupted (Ctrl-C or SIGTERM). --faults puts the line behind seeded link
 faults, --baud paces it, --transcript records every frame (JSON lines), and --hostile makes the
@@ -16,7 +17,7 @@ import signal
 import sys
 
 from .inprocess import InProcessLink
-from .servers import DEFAULT_SERIAL, PtyServer, StdioServer, TcpServer, make_pump
+from .servers import DEFAULT_SERIAL, PtyServer, Rfc2217Server, StdioServer, TcpServer, make_pump
 
 
 def add_arguments(parser):
@@ -25,11 +26,14 @@ def add_arguments(parser):
                        help="serve on a new pseudo-terminal; its path is the first line printed (POSIX only)")
     where.add_argument("--tcp", type=int, metavar="PORT",
                        help="serve on a TCP port (0: pick a free one); HOST:PORT is the first line printed")
+    where.add_argument("--rfc2217", type=int, metavar="PORT",
+                       help="serve RFC 2217 (serial over telnet, as ser2net serves a board in a farm) on a "
+                            "TCP port (0: pick one); HOST:PORT is the first line printed: open rfc2217://HOST:PORT")
     where.add_argument("--stdio", action="store_true",
                        help="serve on stdin/stdout, for a parent that spawns the pump (exec:pumpmock serve "
                             "--stdio); prints nothing else there, and stops when stdin closes")
     parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on with --tcp (default %(default)s: this machine only)")
+                        help="address to listen on with --tcp or --rfc2217 (default %(default)s: this machine only)")
     parser.add_argument("--test-mode", action="store_true", help="enable test control (off unless given)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the pump's nonces (default 0)")
     parser.add_argument("--serial", default=DEFAULT_SERIAL, help="the pump's serial number (default %(default)s)")
@@ -110,6 +114,8 @@ def main(args, out=None):
             server = StdioServer(pump, read_fd=sys.stdin.fileno(), write_fd=out.fileno())
         elif args.pty:
             server = PtyServer(pump)
+        elif args.rfc2217 is not None:
+            server = Rfc2217Server(pump, host=args.host, port=args.rfc2217)
         else:
             server = TcpServer(pump, host=args.host, port=args.tcp)
     except OSError as error:
@@ -141,4 +147,4 @@ def _hostile_of(pump):
 
 
 def _kind(args):
-    return "pty" if args.pty else "stdio" if args.stdio else "tcp"
+    return "pty" if args.pty else "stdio" if args.stdio else "rfc2217" if args.rfc2217 is not None else "tcp"

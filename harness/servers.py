@@ -2,6 +2,7 @@
 
     server = PtyServer(make_pump(test_mode=True))   # server.path: open it like /dev/ttyACM0
     server = TcpServer(pump, port=0)                # server.address: HOST:PORT
+    server = Rfc2217Server(pump, port=0)            # rfc2217://HOST:PORT, as ser2net serves a farm's board
     server = StdioServer(pump)                      # this process's stdin/stdout (exec:// spawns it)
     server.serve_forever()                          # until server.stop() (signal-safe)
 
@@ -20,6 +21,9 @@ import select
 import socket
 import time
 import tty
+
+import serial
+from serial import rfc2217
 
 from firmware_mock.core import Pump
 from firmware_mock.storage import FileStorage
@@ -248,6 +252,61 @@ class TcpServer(Server):
             self._disconnected()
             self.listener.close()
         super().close()
+
+
+class _LineSettings(serial.SerialBase):
+    """What an RFC 2217 client may set (baud rate, framing, flow control, lines): kept, never
+    applied, since the emulated line has none of them. Modem lines read as a connected cable."""
+
+    cts = dsr = cd = True
+    ri = False
+
+    def reset_input_buffer(self):
+        pass
+
+    def reset_output_buffer(self):
+        pass
+
+
+class Rfc2217Server(TcpServer):
+    """TcpServer speaking RFC 2217 (telnet with serial-port control), as ser2net serves a board in
+    a farm: open rfc2217://HOST:PORT. pyserial's PortManager does the telnet side."""
+
+    def __init__(self, pump, host="127.0.0.1", port=0, clock=monotonic_ms):
+        super().__init__(pump, host, port, clock)
+        self.settings = _LineSettings()
+        self.manager = None
+
+    def _accept(self):
+        super()._accept()
+        if self.client is not None:
+            # The manager's own telnet negotiation goes out as is; the pump's bytes are escaped.
+            self.manager = rfc2217.PortManager(self.settings, _Raw(self))
+
+    def feed(self, data):
+        if self.manager is not None:
+            data = b"".join(self.manager.filter(data))
+        if data:
+            super().feed(data)
+
+    def _emit(self, data):
+        if data and self.manager is not None:
+            data = b"".join(self.manager.escape(data))
+        super()._emit(data)
+
+    def _disconnected(self):
+        super()._disconnected()
+        self.manager = None
+
+
+class _Raw:
+    """The connection as PortManager sees it: its bytes go to the client unescaped."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def write(self, data):
+        Server._emit(self.server, data)
 
 
 class StdioServer(Server):

@@ -1,7 +1,7 @@
 """Every kind of target the harness opens by URL, as a context manager that yields the URL.
 
-In-process (virtual and wall clock), `pumpmock serve --pty`, `--tcp` and `--stdio` in a child
-process, and the MicroPython firmware behind exec://. Shared by the tests that run one thing over them all.
+In-process (virtual and wall clock), `pumpmock serve --pty`, `--tcp`, `--rfc2217` and `--stdio`
+in a child process, and the MicroPython firmware behind exec://. Shared by the tests that run one thing over them all.
 """
 
 import contextlib
@@ -17,7 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 RUNNER = ROOT / "firmware_mock" / "wasm_runner.mjs"
 HAVE_RUNNER = shutil.which("node") is not None and (ROOT / "node_modules").is_dir()
-KINDS = ["pumpmock-virtual", "pumpmock-real", "pty", "tcp", "stdio", "micropython"]
+KINDS = ["pumpmock-virtual", "pumpmock-real", "pty", "tcp", "rfc2217", "stdio", "micropython"]
+SCHEMES = {"pty": "", "tcp": "socket://", "rfc2217": "rfc2217://"}
 SERVE = [sys.executable, "-m", "harness.cli", "serve", "--test-mode"]
 
 
@@ -54,9 +55,9 @@ def target(kind):
         return
     if kind == "pty" and not hasattr(os, "openpty"):
         pytest.skip("pseudo-terminals exist only on POSIX")
-    process, where = served(["--pty"] if kind == "pty" else ["--tcp", "0"])
+    process, where = served(["--pty"] if kind == "pty" else ["--" + kind, "0"])
     try:
-        yield where if kind == "pty" else "socket://" + where
+        yield SCHEMES[kind] + where
     finally:
         process.terminate()
         try:

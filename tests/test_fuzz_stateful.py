@@ -142,7 +142,7 @@ def test_a_conservation_defect_is_found_on_a_real_clock_too(monkeypatch, tmp_pat
     assert _replays(failure, planted=False, url=REAL_CLOCK_URL) is None
 
 
-@pytest.mark.parametrize("kind", ["pty", "tcp", "stdio", "micropython"])
+@pytest.mark.parametrize("kind", ["pty", "tcp", "rfc2217", "stdio", "micropython"])
 def test_a_pump_in_another_process_passes_a_short_campaign(kind):
     """The same machine drives any URL: `pumpmock serve` over a tty and TCP, the MicroPython firmware."""
     with target(kind) as url:

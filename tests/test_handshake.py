@@ -31,3 +31,9 @@ def test_nothing_but_hello_is_sent_to_a_refused_peer():
     sent = b"".join(bytes.fromhex(line.split()[-1]) for line in port.stderr_tail if line.startswith("fake got"))
     frames = FrameDecoder().feed(sent)
     assert [(f.kind, f.msg_id) for f in frames] == [(REQUEST, 0x01)]  # HELLO and nothing else
+
+
+def test_an_echo_is_refused_it_only_says_hello_back():
+    """loop:// (or a cable looped back on the bench) hears its own HELLO: a request, never the mock's answer."""
+    with pytest.raises(harness.NotAMockError, match="no answer to HELLO"):
+        harness.connect("loop://", timeout=0.1, retries=1)

@@ -1,8 +1,9 @@
 """One clinic scenario over every transport the harness opens by URL: the same pump state at the end.
 
 In-process (virtual and wall clock), `pumpmock serve --pty` and `--tcp` in a child process (a
-tty and a socket the client reads through their descriptors), `pumpmock serve --stdio` and the
-MicroPython firmware behind exec://. Each run starts with a test-control reset, so each ends in the same state.
+tty and a socket the client reads through their descriptors), `--rfc2217` through pyserial's
+RFC 2217 client (as a board in a farm is reached), `pumpmock serve --stdio` and the MicroPython
+firmware behind exec://. Each run starts with a test-control reset, so each ends in the same state.
 """
 
 import pytest
