@@ -107,6 +107,9 @@ def summary(result):
         "FAILED" if distinct else "PASSED", len(distinct), "" if len(distinct) == 1 else "s", result["seed"]))
     for line in distinct:
         lines.append("  " + line)
+    for part in result.get("results", []):
+        if part.get("stopped"):
+            lines.append("stopped before the budget: %s" % part["stopped"])
     if distinct:
         lines.append("replay one: pumpmock fuzz --replay TRANSCRIPT [URL]")
     return "\n".join(lines)

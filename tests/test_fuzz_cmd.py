@@ -79,3 +79,14 @@ def test_a_target_that_cannot_be_reached_exits_2_with_the_reason_at_once(capsys)
     assert cli.main(["fuzz", url, "--budget", "30s", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "cannot fuzz" in err and "exit status 3" in err
+
+
+def test_a_pump_that_dies_for_good_is_reported_and_the_run_says_why_it_stopped(tmp_path, capsys):
+    from test_fuzz_stateful import DYING_PUMP
+    script = tmp_path / "dying_pump.py"
+    script.write_text(DYING_PUMP)
+    url = "exec://%s %s %s" % (sys.executable, script, tmp_path / "dead")
+    assert cli.main(["fuzz", url, "--budget", "30s", "--quiet", "--failures", str(tmp_path / "f")]) == 1
+    out = capsys.readouterr().out
+    assert "[the pump went away]" in out
+    assert "stopped before the budget: the pump cannot be reached any more" in out

@@ -203,6 +203,39 @@ def test_a_crash_is_found_the_campaign_reconnects_and_the_replay_tells_crash_fro
     assert not fixed.fails, fixed.text
 
 
+DYING_PUMP = """
+import os, sys
+from firmware_mock import commands
+from harness import cli
+
+marker = sys.argv[1]
+if os.path.exists(marker):
+    sys.exit(9)  # once dead, it never starts again
+
+
+def refill(model, drug, conc, volume_ul):
+    open(marker, "w").close()
+    os._exit(70)  # planted: the first refill kills it for good
+
+
+commands.refill = refill
+sys.exit(cli.main(["serve", "--stdio", "--test-mode"]))
+"""
+
+
+def test_a_pump_that_dies_for_good_stops_the_campaign_with_the_finding_as_first_seen(tmp_path):
+    script = tmp_path / "dying_pump.py"
+    script.write_text(DYING_PUMP)
+    url = "exec://%s %s %s" % (sys.executable, script, tmp_path / "dead")
+    result = run_stateful(url, budget_s=30, seed=1, failures_dir=str(tmp_path / "failures"))
+    assert result["stopped"] and "exit status 9" in result["stopped"]
+    assert result["seconds"] < 15  # it stopped; it did not wait out the budget
+    [failure] = result["failures"]
+    assert failure["category"] == "the pump went away" and "not shrunk" in failure["program"]
+    entries = read_transcript(failure["transcript"])
+    assert any(e["name"] == "REFILL" for e in entries if e["dir"] == "host>pump")
+
+
 def test_a_pump_that_cannot_be_reached_raises_at_once():
     with pytest.raises(OSError, match="exit status 3"):
         run_stateful("exec://%s -c 'import sys; sys.exit(3)'" % sys.executable, budget_s=30, seed=1)

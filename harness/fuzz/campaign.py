@@ -19,6 +19,7 @@ import re
 import time
 
 from hypothesis import HealthCheck, Phase, seed as hypothesis_seed, settings
+from hypothesis.errors import Flaky
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.internal.conjecture import engine
 from hypothesis.reporting import with_reporter
@@ -174,6 +175,7 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
             factory = functools.partial(machine)
             factory.__name__ = machine.__name__
             stateful.PumpMachine.final_records = []
+            stateful.PumpMachine.first_gone = None
             machine.deadline, machine.run_failed = started + budget_s, False
             try:
                 # Failures are collected below, not printed (nor hypothesis's note on a cut-short shrink).
@@ -183,7 +185,14 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
                 pass  # the budget is spent: the loop ends
             except Exception as error:  # every failure the run shrank, as one exception or a group
                 records = list(stateful.PumpMachine.final_records)
-                for index, failure in enumerate(_exceptions(error)):
+                found = _exceptions(error)
+                gone = stateful.PumpMachine.first_gone
+                if isinstance(error, Flaky) and gone is not None:
+                    # The pump died and did not come back, so hypothesis could not run the example
+                    # again to shrink it: the finding is the example as it first failed.
+                    gone["error"].add_note("(as first seen, not shrunk: the pump could not be reached again)")
+                    found, records = [gone["error"]], [gone]
+                for index, failure in enumerate(found):
                     entry = _failure_entry(failure, records[index] if index < len(records) else None, url, seed,
                                            failures_dir, len(failures) + 1)
                     if entry["key"] not in seen:

@@ -49,6 +49,7 @@ BOUNDARY_DELTAS_S = st.sampled_from([-1, 0, 1, -60, -59, -30, 60, -61, 2, -2])
 RESET_SEQ, CLOCK_PROBE_SEQ = 0xFEFF, 0xFEFE
 RESERVED_SEQS = frozenset(range(SENTINEL_SEQ_FIRST, 0x10000)) | {RESET_SEQ, CLOCK_PROBE_SEQ}
 ANSWER_TIMEOUT_S = 2.0
+GONE = "the pump went away"  # the category of a port that failed mid-example
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,6 +283,7 @@ class PumpMachine(RuleBasedStateMachine):
     deadline = None  # time.monotonic() after which no new example starts (BudgetSpent)...
     run_failed = False  # ...unless this hypothesis run has failed: then it must get to shrink
     final_records = []  # records of the examples hypothesis reported as failing (the minimal ones)
+    first_gone = None  # the first example in a run whose pump went away, in case it never comes back
 
     sent = Bundle("sent")  # (seq, msg_id, payload) of state-changing requests, for retransmission
     alarm_instances = Bundle("alarm_instances")  # (code, instance) seen in GET_ALARMS
@@ -356,7 +358,7 @@ class PumpMachine(RuleBasedStateMachine):
             else:
                 frames, complete = link.read_until(lambda f: f[0] in (RESPONSE, NAK) and (f[1], f[2]) == last)
         except PortError as error:
-            raise Violation("the pump went away", "the port failed after this write: the pump crashed or the "
+            raise Violation(GONE, "the port failed after this write: the pump crashed or the "
                             "line dropped\n%s" % error) from None
         hi = link.now_ms()
         if self.stats is not None:
@@ -460,6 +462,10 @@ class PumpMachine(RuleBasedStateMachine):
         if isinstance(error, Exception) and not isinstance(error, UnsatisfiedAssumption):
             type(self).run_failed = True
         link = self.link
+        if isinstance(error, Violation) and error.category == GONE and PumpMachine.first_gone is None:
+            PumpMachine.first_gone = {"error": error, "record": list(link.record or []), "serial": link.serial,
+                                      "capacity_ul": link.capacity_ul, "url": link.url,
+                                      "steps": getattr(self, "_steps", 0)}
         if link.record is not None:
             from hypothesis.control import current_build_context
             try:
