@@ -116,3 +116,16 @@ class _Port:
 
 def _port():
     return _Port()
+
+
+def test_the_atheris_entry_point_fuzzes_the_firmware_with_coverage(tmp_path):
+    """Where atheris installs (.ci/setup tries): libFuzzer drives the same target and checks."""
+    pytest.importorskip("atheris")
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "harness.fuzz.mutation", "--atheris", "-runs=3000", "-seed=1"],
+                          capture_output=True, text=True, timeout=100, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Done 3000 runs" in done.stderr
+    coverage = [int(line.split("cov: ")[1].split()[0]) for line in done.stderr.splitlines() if "cov: " in line]
+    assert coverage and coverage[-1] > 100  # the firmware's code was instrumented, not just the harness
