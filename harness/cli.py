@@ -13,11 +13,13 @@ SUBCOMMANDS = {
     "bench": ("harness.bench.run", "run checks, fuzzing, link measurements and an emulator diff against a board"),
     "check": ("harness.check_cmd", "run the conformance checks against a target (default: the emulator)"),
     "decode": ("harness.transcript", "decode hex bytes or a transcript file into readable frames"),
+    "diff": ("harness.diff_cmd", "compare two transcripts frame by frame (an emulator run with a board's)"),
     "fuzz": ("harness.fuzz_cmd", "fuzz a pump for a time budget; failures saved as replayable transcripts"),
     "flash": ("harness.bench.flash", "deploy the pump firmware to a MicroPython board and verify it"),
     "perf": ("harness.bench.perf", "run every benchmark and write bench/results/report.json"),
     "proxy": ("harness.proxy", "relay between two ports through a faulty line (put an app behind faults)"),
-    "serve": ("harness.serve_cmd", "serve the emulated pump on a pseudo-terminal or TCP port"),
+    "replay": ("harness.replay_cmd", "send a recorded session's frames to a target again and show what changed"),
+    "serve": ("harness.serve_cmd", "serve the emulated pump on a pseudo-terminal, TCP (raw or RFC 2217) or stdio"),
     "spec": ("harness.spec_cmd", "print the protocol document (docs/PROTOCOL.md)"),
 }
 
@@ -28,6 +30,7 @@ examples:
   pumpmock decode 02 01 06 10 04 01 24 db 00  a frame in hex, as readable text
   pumpmock fuzz --budget 5m --seed 7      fuzz the emulator; failures land in fuzz-failures/
   pumpmock proxy pty /dev/ttyACM0 --faults drop=1%,unit=frame   an app on a pty, behind a lossy line
+  pumpmock replay board.jsonl --save emulator.jsonl   a board's session against the emulator, and the diff
   pumpmock spec | less
 
 pumpmock never talks to a real implant: hardware ports are checked against a USB allowlist and

@@ -1,0 +1,58 @@
+"""`pumpmock replay TRANSCRIPT [URL]`: send a recorded session's frames again and say what changed.
+
+    pumpmock replay board.jsonl                         against the emulator
+    pumpmock replay emulator.jsonl /dev/ttyACM0 --save board.jsonl
+
+The host's frames go out as they were written (one recorded write, one write); after each, the
+pump's answers are awaited as many as came in the original. The new run is compared with the
+original as `pumpmock diff` does, and saved with --save. The target must pass the interlock and
+the mock's handshake first, as every target must. Exit status: 0 equivalent, 1 different,
+2 unreadable transcript or a target refused or out of reach.
+"""
+
+import sys
+
+from . import DEFAULT_URL, connect, normalize_url, open_port
+from .diff_cmd import report
+from .errors import HarnessError
+from .transcript import DEFAULT_IGNORE, TranscriptRecorder, diff, read_transcript, replay
+
+
+def add_arguments(parser):
+    parser.add_argument("transcript", help="the recorded session (JSON lines)")
+    parser.add_argument("url", nargs="?", default=DEFAULT_URL, help="the target (default %(default)s)")
+    parser.add_argument("--save", metavar="FILE", help="record the replayed session to FILE")
+    parser.add_argument("--timeout", type=float, default=0.5, metavar="S",
+                        help="how long to wait for each expected answer (default %(default)s s)")
+    parser.add_argument("--baud", type=int, default=115200, metavar="N", help="baud rate of a serial target")
+    parser.add_argument("--ignore", action="append", default=[], metavar="NAME",
+                        help="also ignore this key or field when comparing (see pumpmock diff)")
+
+
+def main(args):
+    url = normalize_url(args.url)
+    try:
+        original = read_transcript(args.transcript)
+    except (OSError, ValueError) as error:
+        print("pumpmock replay: %s" % error, file=sys.stderr)
+        return 2
+    try:
+        with connect(url, timeout=args.timeout, baudrate=args.baud):
+            pass  # the interlock and the handshake, before any recorded byte is sent
+        port = open_port(url, baudrate=args.baud, timeout=args.timeout)
+    except (HarnessError, OSError) as error:
+        print("pumpmock replay: cannot replay against %s: %s" % (url, error), file=sys.stderr)
+        return 2
+    recorder = TranscriptRecorder(args.save, meta={"replay_of": args.transcript, "url": url}) if args.save else None
+    try:
+        again = replay(original, port, timeout_s=args.timeout, recorder=recorder)
+    except OSError as error:
+        print("pumpmock replay: the target failed during the replay: %s" % error, file=sys.stderr)
+        return 1
+    finally:
+        port.close()
+        if recorder:
+            recorder.close()
+    differences = diff(original, again, ignore=tuple(args.ignore) + DEFAULT_IGNORE)
+    report(differences, len(original), len(again))
+    return 1 if differences else 0
