@@ -254,3 +254,28 @@ def test_a_copied_examples_database_finds_the_failure_first_on_another_machine(m
     assert elsewhere["examples"] < 10
     without = run_stateful(URL, budget_s=15, seed=99, max_examples=1)
     assert without["failures"] == []
+
+
+STATEFUL_SUITE = """
+from harness.fuzz.stateful import machine_for
+
+TestPumpFuzz = machine_for("{url}", max_examples=15, steps=10).TestCase
+"""
+
+DEDUP_MISS = """
+from firmware_mock import dedup
+dedup.ExactlyOnceCache.lookup = lambda self, seq, msg_id, digest: None  # planted
+"""
+
+
+def test_a_team_runs_the_machine_as_a_test_case_in_its_own_suite(pytester):
+    """The documented way in: machine_for(url).TestCase in a test file, collected by plain pytest."""
+    pytester.makepyfile(test_fuzz_pump=STATEFUL_SUITE.format(url=URL))
+    pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_that_test_case_fails_with_the_shrunk_program_on_a_planted_defect(pytester):
+    pytester.makepyfile(test_fuzz_pump=DEDUP_MISS + STATEFUL_SUITE.format(url=URL).replace("15", "200"))
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*SAFETY: exactly once*", "*state.retransmit(*"])

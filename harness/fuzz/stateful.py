@@ -21,7 +21,7 @@ import sys
 import time
 import urllib.parse
 
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, Phase, settings, strategies as st
 from hypothesis.errors import UnsatisfiedAssumption
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, multiple, rule
 
@@ -49,6 +49,7 @@ BOUNDARY_DELTAS_S = st.sampled_from([-1, 0, 1, -60, -59, -30, 60, -61, 2, -2])
 RESET_SEQ, CLOCK_PROBE_SEQ = 0xFEFF, 0xFEFE
 RESERVED_SEQS = frozenset(range(SENTINEL_SEQ_FIRST, 0x10000)) | {RESET_SEQ, CLOCK_PROBE_SEQ}
 ANSWER_TIMEOUT_S = 2.0
+_HYPOTHESIS_DEFAULT = object()  # machine_for's database when none is given
 GONE = "the pump went away"  # the category of a port that failed mid-example
 
 
@@ -769,17 +770,22 @@ def deadline(model, kind):
     return moment if moment is not None else model.next_event(t)
 
 
-def machine_for(url, steps=DEFAULT_STEPS, max_examples=100, database=None, stats=None, record=False,
+def machine_for(url, steps=DEFAULT_STEPS, max_examples=100, database=_HYPOTHESIS_DEFAULT, stats=None, record=False,
                 on_example=None, **connect_options):
-    """A PumpMachine subclass bound to `url`, with its TestCase's settings (deadline=None: a line is slow)."""
+    """A PumpMachine subclass bound to `url`, with its TestCase's settings (deadline=None: a line is slow).
+
+    database: hypothesis's own default (failing examples are kept and tried first next time)
+    unless given; None keeps nothing.
+    """
     machine = type("PumpMachineFor", (PumpMachine,), {
         "url": url, "connect_options": connect_options, "stats": stats, "record_examples": record,
         "on_example": staticmethod(on_example) if on_example else None})
+    # No explain phase: it runs a failing program again and again with variations, which costs
+    # minutes on a real line; the shrunk program itself is printed all the same.
+    chosen = {} if database is _HYPOTHESIS_DEFAULT else {"database": database}
     machine.TestCase.settings = settings(
-        max_examples=max_examples, stateful_step_count=steps, deadline=None, database=database,
+        max_examples=max_examples, stateful_step_count=steps, deadline=None, **chosen,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
     return machine
 
-
-TestPumpInProcess = machine_for("pumpmock://?clock=virtual").TestCase
-TestPumpInProcess.__test__ = False  # pytest collects it through tests/test_fuzz_stateful.py
