@@ -73,7 +73,7 @@ class Link:
         self._clock = port_clock if callable(port_clock) else time.monotonic
         self.slack_ms = 0 if self.exact else 2
         self.timeout_s = ANSWER_TIMEOUT_S
-        self._read, self._write = reader_for(self.port), writer_for(self.port)
+        self._read, self._write = self._guarded(reader_for(self.port)), self._guarded(writer_for(self.port))
         self._rest = b""
         self.broken = False
         self.record = None  # [(t s, direction, bytes)] of the current example, when recording
@@ -95,17 +95,19 @@ class Link:
     def write(self, data):
         if self.record is not None:
             self.record.append((self._clock(), "host>pump", bytes(data)))
-        try:
-            self._write(data, self.timeout_s)
-        except OSError as error:
-            raise self._failed(error) from error
+        self._write(data, self.timeout_s)
         self.frames_out += data.count(0)
 
-    def _failed(self, error):
-        """The port itself failed (the pump crashed, the child exited, the line dropped): this link is
-        done, and link_for opens a new one for the next example."""
-        self.broken = True
-        return PortError("the port failed: %s" % error)
+    def _guarded(self, io):
+        """`io` that marks this link broken and raises PortError when the port itself fails (the
+        pump crashed, the child exited, the line dropped): link_for then opens a new one."""
+        def guarded(*args):
+            try:
+                return io(*args)
+            except OSError as error:
+                self.broken = True
+                raise PortError("the port failed: %s" % error) from error
+        return guarded
 
     def read_until(self, done, timeout_s=None):
         """Frames until done(frame) is true for one of them; (frames, complete)."""
@@ -116,10 +118,7 @@ class Link:
             remaining = deadline - clock()
             if remaining <= 0:
                 return frames, False
-            try:
-                data = self._read(remaining)
-            except OSError as error:
-                raise self._failed(error) from error
+            data = self._read(remaining)
             if not data:
                 continue
             if self.record is not None:
@@ -133,10 +132,7 @@ class Link:
         """Whatever the pump has sent and nobody read (nothing waits for it)."""
         frames = []
         while True:
-            try:
-                data = self._read(0)
-            except OSError as error:
-                raise self._failed(error) from error
+            data = self._read(0)
             if not data:
                 return frames
             if self.record is not None:
