@@ -63,7 +63,7 @@ def open_port(url, *, baudrate=115200, timeout=0.25, allowlist=None, faults=None
 
 
 def connect(url=DEFAULT_URL, role=None, *, key=None, require_test_mode=False, timeout=None,
-            retries=None, host_session_id=None, initial_seq=None, **port_options):
+            retries=None, host_session_id=None, initial_seq=None, busy_poll_s=None, **port_options):
     """Open `url`, pass the handshake, authenticate as `role` (if given); returns a PumpSession.
 
     Raises NotAMockError when the peer does not answer HELLO with the mock's identity (nothing
@@ -75,6 +75,8 @@ def connect(url=DEFAULT_URL, role=None, *, key=None, require_test_mode=False, ti
         options["timeout"] = timeout
     if retries is not None:
         options["retries"] = retries
+    if busy_poll_s is not None:
+        options["busy_poll_s"] = busy_poll_s
     clock = getattr(port, "clock", None)
     if callable(clock):
         options["clock"] = clock  # a virtual line: time out by its clock, not the wall's

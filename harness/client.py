@@ -27,7 +27,7 @@ from protocol.framing import EVENT, NAK, RESPONSE, FrameDecoder, encode_frame
 from . import plausibility
 from .errors import (BadAnswerError, ImplausibleAnswerError, LinkTimeout, MalformedAnswerError, NotAMockError,
                      PortError, refusal)
-from .portio import reader_for, writer_for
+from .portio import DEFAULT_BUSY_POLL_S, reader_for, writer_for
 from .testcontrol import TestControl
 
 LOG_PAGE = 12  # entries per READ_LOG page (the catalog's maximum)
@@ -40,7 +40,8 @@ class PumpSession:
     """One protocol session with a pump (or the mock of one) over an open port."""
 
     def __init__(self, port, *, timeout=RESPONSE_TIMEOUT_MS / 1000, retries=MAX_RETRIES,
-                 host_session_id=None, clock=time.monotonic, initial_seq=None):
+                 host_session_id=None, clock=time.monotonic, initial_seq=None, busy_poll_s=DEFAULT_BUSY_POLL_S):
+        self.busy_poll_s = busy_poll_s  # a tty's or socket's read polls this long before sleeping (portio)
         self.port = port
         self.timeout = timeout
         self.retries = retries
@@ -69,7 +70,7 @@ class PumpSession:
     def port(self, port):
         """The port, replaceable (a counting or recording wrapper put under a live session, say)."""
         self._port = port
-        self._read = reader_for(port)
+        self._read = reader_for(port, self.busy_poll_s)
         self._write_port = writer_for(port)
 
     # ---- the exchange --------------------------------------------------------------------------

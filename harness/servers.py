@@ -56,9 +56,13 @@ class Server:
     handler or another thread: it writes to a pipe the loop watches.
     """
 
-    def __init__(self, pump, clock=monotonic_ms):
+    def __init__(self, pump, clock=monotonic_ms, busy_poll_s=0.0):
         self.pump = pump
         self.clock = clock
+        # After input, keep polling (select with no wait) this long before sleeping in select:
+        # a client that talks back and forth finds the loop awake instead of waking it, which
+        # is most of a round trip's latency. Costs a core while a client is busy; 0 turns it off.
+        self.busy_poll_s = busy_poll_s
         self.out = bytearray()
         self.bytes_dropped = 0
         self._stop_read, self._stop_write = os.pipe()
@@ -73,6 +77,7 @@ class Server:
 
     def serve_forever(self):
         """Run until stop(); closes everything on the way out."""
+        busy_until = 0.0
         try:
             self._emit(self.pump.poll(self.clock()))  # the pump's clock starts now
             while True:
@@ -80,6 +85,8 @@ class Server:
                 timeout = MAX_WAIT_S
                 if deadline is not None:
                     timeout = min(MAX_WAIT_S, max(0, deadline - self.clock()) / 1000)
+                if busy_until and time.perf_counter() < busy_until:
+                    timeout = 0
                 out_fd = self._out_fd() if self.out else None
                 readable, writable, _ = select.select([self._stop_read] + self._read_fds(),
                                                       [] if out_fd is None else [out_fd], [], timeout)
@@ -87,6 +94,8 @@ class Server:
                     return
                 for fd in readable:
                     self._on_readable(fd)
+                if readable and self.busy_poll_s:
+                    busy_until = time.perf_counter() + self.busy_poll_s
                 if writable:
                     self._flush()
                 deadline = self.pump.next_deadline_ms()
@@ -151,8 +160,8 @@ class Server:
 class PtyServer(Server):
     """The pump behind a pseudo-terminal: open `path` like a serial port (any baud rate)."""
 
-    def __init__(self, pump, clock=monotonic_ms):
-        super().__init__(pump, clock)
+    def __init__(self, pump, clock=monotonic_ms, busy_poll_s=0.0):
+        super().__init__(pump, clock, busy_poll_s)
         self.master, self.slave = os.openpty()
         # Raw: no echo, no CR/LF translation, no Ctrl-C/Ctrl-S handling: frames pass untouched.
         tty.setraw(self.slave)
@@ -187,8 +196,8 @@ class PtyServer(Server):
 class TcpServer(Server):
     """The pump on a TCP port (loopback by default): one client at a time, the newest wins."""
 
-    def __init__(self, pump, host="127.0.0.1", port=0, clock=monotonic_ms):
-        super().__init__(pump, clock)
+    def __init__(self, pump, host="127.0.0.1", port=0, clock=monotonic_ms, busy_poll_s=0.0):
+        super().__init__(pump, clock, busy_poll_s)
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind((host, port))
@@ -272,8 +281,8 @@ class Rfc2217Server(TcpServer):
     """TcpServer speaking RFC 2217 (telnet with serial-port control), as ser2net serves a board in
     a farm: open rfc2217://HOST:PORT. pyserial's PortManager does the telnet side."""
 
-    def __init__(self, pump, host="127.0.0.1", port=0, clock=monotonic_ms):
-        super().__init__(pump, host, port, clock)
+    def __init__(self, pump, host="127.0.0.1", port=0, clock=monotonic_ms, busy_poll_s=0.0):
+        super().__init__(pump, host, port, clock, busy_poll_s)
         self.settings = _LineSettings()
         self.manager = None
 
@@ -315,8 +324,8 @@ class StdioServer(Server):
     Stops when stdin reaches its end or stdout's reader is gone: the parent closed the line.
     """
 
-    def __init__(self, pump, read_fd=0, write_fd=1, clock=monotonic_ms):
-        super().__init__(pump, clock)
+    def __init__(self, pump, read_fd=0, write_fd=1, clock=monotonic_ms, busy_poll_s=0.0):
+        super().__init__(pump, clock, busy_poll_s)
         self.read_fd, self.write_fd = read_fd, write_fd
         self._was_blocking = os.get_blocking(write_fd)
         os.set_blocking(write_fd, False)  # a slow reader must not stop the pump's clock

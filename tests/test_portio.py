@@ -73,6 +73,25 @@ def test_read_fd_returns_empty_after_the_timeout_and_what_is_there_at_once():
 
 
 @posix_only
+def test_busy_polling_reads_what_comes_during_or_after_the_poll_and_keeps_the_timeout():
+    read_end, write_end = os.pipe()
+    try:
+        started = time.monotonic()
+        assert portio.read_fd(read_end, 0.05, busy_poll_s=0.02) == b""  # the poll is part of the timeout
+        assert 0.045 <= time.monotonic() - started < 1
+        os.write(write_end, b"now")
+        assert portio.read_fd(read_end, 5, busy_poll_s=0.01) == b"now"
+        later = threading.Timer(0.05, os.write, (write_end, b"later"))  # after the poll: select wakes for it
+        later.start()
+        assert portio.read_fd(read_end, 5, busy_poll_s=0.001) == b"later"
+        later.join()
+        assert portio.read_fd(read_end, 0, busy_poll_s=0.01) == b""  # no wait asked, none taken
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+@posix_only
 def test_a_closed_tty_is_refused_not_written_by_a_stale_descriptor_number():
     master, slave = os.openpty()
     try:

@@ -1,7 +1,9 @@
 """`pumpmock serve`: an external process opens the printed pty path or TCP address and talks, or spawns it on stdio."""
 
+import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -84,3 +86,23 @@ def test_serve_stdio_is_an_exec_target():
     with harness.connect(url, role=Role.CLINICIAN, timeout=2) as session:
         session.test.set_battery(37)
         assert session.status().battery_pct == 37
+
+
+def _cpu_seconds(pid):
+    fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads CPU time from /proc (Linux)")
+def test_serve_busy_polls_only_while_a_client_talks(serve):
+    """Polling keeps the pump awake for a talking client; once the client is quiet it sleeps again."""
+    process, path = serve("--pty", "--test-mode", "--busy-poll-us", "20000")
+    with harness.connect(path, timeout=1) as session:
+        for _ in range(50):
+            session.test.counters()
+        time.sleep(0.1)  # past the 20 ms poll window
+        before = _cpu_seconds(process.pid)
+        time.sleep(1.0)
+        idle = _cpu_seconds(process.pid) - before
+        assert idle < 0.2, "the server used %.2f s of CPU in 1 s with nobody talking" % idle
+        assert session.test.counters().requests_executed >= 50  # and it still answers
