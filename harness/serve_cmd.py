@@ -34,7 +34,7 @@ def add_arguments(parser):
                             "TCP port (0: pick one); HOST:PORT is the first line printed: open rfc2217://HOST:PORT")
     where.add_argument("--stdio", action="store_true",
                        help="serve on stdin/stdout, for a parent that spawns the pump (exec:pumpmock serve "
-                            "--stdio); prints nothing else there, and stops when stdin closes")
+                            "--stdio); prints nothing else there, and stops when stdin closes (POSIX only)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on with --tcp or --rfc2217 (default %(default)s: this machine only)")
     parser.add_argument("--busy-poll-us", type=int, metavar="US", default=None,
@@ -110,6 +110,9 @@ def main(args, out=None):
         return 2
     if args.pty and not hasattr(os, "openpty"):
         print("pumpmock serve: pseudo-terminals exist only on POSIX; use --tcp PORT", file=sys.stderr)
+        return 2
+    if args.stdio and os.name != "posix":  # select() on pipes is POSIX
+        print("pumpmock serve: --stdio needs POSIX (select on pipes); use --tcp PORT", file=sys.stderr)
         return 2
     try:
         pump, recorder = build_pump(args)
