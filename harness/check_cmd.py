@@ -6,6 +6,7 @@ The exit status is 0 when no check failed, 1 when one did, 2 when the target cou
 checked at all (it cannot be opened, the interlock refuses it, or it fails the handshake).
 """
 
+import json
 import sys
 
 from . import DEFAULT_URL, connect
@@ -21,6 +22,7 @@ def add_arguments(parser):
     parser.add_argument("--list", action="store_true", help="list the checks and exit")
     parser.add_argument("--timeout", type=float, default=None, help="response timeout in seconds")
     parser.add_argument("--baud", type=int, default=115200, help="line rate for hardware ports")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON (for a CI dashboard)")
 
 
 def main(args):
@@ -41,6 +43,8 @@ def main(args):
     results = run_checks(args.url, args.only, progress=progress, timeout=args.timeout,
                          baudrate=args.baud)
     counts = {status: sum(1 for r in results if r.status == status) for status in MARKS}
+    if args.json:
+        write_json(args.json, args.url, results, counts)
     print("\n%-10s %s" % ("result", "checks"))
     for status in ("pass", "fail", "skip"):
         print("%-10s %d" % (status, counts[status]))
@@ -61,3 +65,11 @@ def unreachable(url, **options):
             return None
     except (HarnessError, OSError) as error:  # OSError: pyserial could not open the port
         return str(error) or type(error).__name__
+
+
+def write_json(path, url, results, counts):
+    report = {"url": url, "counts": counts, "passed": counts["fail"] == 0 and bool(results),
+              "checks": [{"name": r.check.name, "status": r.status, "detail": r.detail,
+                          "seconds": round(r.seconds, 3)} for r in results]}
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=2)

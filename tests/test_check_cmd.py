@@ -1,5 +1,6 @@
 """`pumpmock check`: the conformance checks as a command: a table, and an exit status that says pass, fail or unreachable."""
 
+import json
 import re
 import subprocess
 import sys
@@ -39,3 +40,18 @@ def test_a_peer_that_is_not_the_mock_is_refused_before_any_check(capsys):
     out, err = capsys.readouterr()
     assert "not a pumpmock pump" in err
     assert "FAIL" not in out
+
+
+def test_check_writes_its_results_as_json_for_a_dashboard(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "checks.json"
+    assert cli.main(["check", "--only", "identity", "--only", "hard limit refuses", "--json", str(path)]) == 0
+    report = json.loads(path.read_text())
+    assert report["passed"] is True and report["counts"] == {"pass": 2, "fail": 0, "skip": 0}
+    assert [c["name"] for c in report["checks"]] == ["identity", "hard limit refuses"]
+
+    from firmware_mock import dedup
+    monkeypatch.setattr(dedup.ExactlyOnceCache, "lookup", lambda self, seq, msg_id, digest: None)  # planted
+    assert cli.main(["check", "--only", "exactly once on retransmission", "--json", str(path)]) == 1
+    report = json.loads(path.read_text())
+    assert report["passed"] is False
+    assert report["checks"][0]["status"] == "fail" and report["checks"][0]["detail"]
