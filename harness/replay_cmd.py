@@ -22,6 +22,9 @@ def add_arguments(parser):
     parser.add_argument("transcript", help="the recorded session (JSON lines)")
     parser.add_argument("url", nargs="?", default=DEFAULT_URL, help="the target (default %(default)s)")
     parser.add_argument("--save", metavar="FILE", help="record the replayed session to FILE")
+    parser.add_argument("--paced", action="store_true",
+                        help="keep the recorded time between writes, so what time changes happens again "
+                             "(free on the emulator's virtual clock; real time on anything else)")
     parser.add_argument("--timeout", type=float, default=0.5, metavar="S",
                         help="how long to wait for each expected answer (default %(default)s s)")
     parser.add_argument("--baud", type=int, default=115200, metavar="N", help="baud rate of a serial target")
@@ -45,7 +48,7 @@ def main(args):
         return 2
     recorder = TranscriptRecorder(args.save, meta={"replay_of": args.transcript, "url": url}) if args.save else None
     try:
-        again = replay(original, port, timeout_s=args.timeout, recorder=recorder)
+        again = replay(original, port, timeout_s=args.timeout, recorder=recorder, paced=args.paced)
     except OSError as error:
         print("pumpmock replay: the target failed during the replay: %s" % error, file=sys.stderr)
         return 1

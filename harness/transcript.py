@@ -321,14 +321,17 @@ def _abbreviate(hex_text, limit=96):
 # ---------------------------------------------------------------------------------------------
 # Replay
 # ---------------------------------------------------------------------------------------------
-def replay(entries, port, timeout_s=0.25, recorder=None, clock=None):
+def replay(entries, port, timeout_s=0.25, recorder=None, clock=None, paced=False):
     """Resend a transcript's host>pump frames to `port`; returns the new transcript (a Transcript).
 
     Frames recorded as one write go out as one write; after each it waits for as many pump>host
     frames as followed it in the original (each within timeout_s), so the answers land after
-    the request they belong to, as they did. Frames
-    that were rejected in the original (fuzzing) are resent byte for byte too. `recorder`, if
-    given, records the new transcript as well.
+    the request they belong to, as they did. Frames that were rejected in the original (fuzzing)
+    are resent byte for byte too. `recorder`, if given, records the new transcript as well.
+
+    paced: each write also waits until as long after the start as it was in the original
+    (reading what the pump says meanwhile), so what time changes (a bolus running, alarms
+    re-announced, the clock in a status) happens again. On a virtual clock the waits cost nothing.
     """
     if clock is None:
         port_clock = getattr(port, "clock", None)
@@ -358,7 +361,13 @@ def replay(entries, port, timeout_s=0.25, recorder=None, clock=None):
         elif plan:
             plan[-1][1] += 1
     port.write(b"\x00")  # a spare delimiter, as a client sends first, so the far end resynchronises
-    for wire, answers, _t in plan:
+    first_t = plan[0][2] if plan else 0.0
+    for wire, answers, t in plan:
+        while paced and clock() - start < t - first_t:
+            port.timeout = max(0.0, t - first_t - (clock() - start))
+            data = port.read(max(port.in_waiting, 1))
+            if data:
+                seen(PUMP_TO_HOST, data)
         port.write(wire)
         seen(HOST_TO_PUMP, wire)
         received = 0

@@ -57,3 +57,18 @@ def test_unreadable_files_and_unreachable_targets_exit_2(tmp_path, capsys):
     assert cli.main(["replay", str(original), gone]) == 2
     err = capsys.readouterr().err
     assert "missing.jsonl" in err and "cannot replay against" in err and "exit status 3" in err
+
+
+def test_a_paced_replay_lets_the_recorded_time_pass_again(tmp_path, capsys):
+    """Ten virtual minutes between a refill and a status: unpaced, the pump's clock and totals differ."""
+    path = tmp_path / "waited.jsonl"
+    with harness.connect("pumpmock://?clock=virtual", role=Role.CLINICIAN, transcript=str(path)) as session:
+        session.test.reset()
+        session.authenticate(Role.CLINICIAN)
+        session.refill(Drug.MORPHINE, concentration_ug_per_ml=20_000, volume_added_ul=18_000)
+        session.poll_events(timeout=600)  # ten minutes pass on the line's clock, nothing sent
+        assert session.status().clock_s >= 600
+    assert cli.main(["replay", str(path)]) == 1
+    assert "clock_s" in capsys.readouterr().out
+    assert cli.main(["replay", str(path), "--paced"]) == 0
+    assert "equivalent" in capsys.readouterr().out
