@@ -175,7 +175,7 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
             factory = functools.partial(machine)
             factory.__name__ = machine.__name__
             stateful.PumpMachine.final_records = []
-            stateful.PumpMachine.first_gone = None
+            stateful.PumpMachine.first_failure = None
             machine.deadline, machine.run_failed = started + budget_s, False
             try:
                 # Failures are collected below, not printed (nor hypothesis's note on a cut-short shrink).
@@ -186,14 +186,17 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
             except Exception as error:  # every failure the run shrank, as one exception or a group
                 records = list(stateful.PumpMachine.final_records)
                 found = _exceptions(error)
-                gone = stateful.PumpMachine.first_gone
-                if isinstance(error, Flaky) and gone is not None:
-                    # The pump died and did not come back, so hypothesis could not run the example
-                    # again to shrink it: the finding is the example as it first failed.
-                    gone["error"].add_note("(as first seen, not shrunk: the pump could not be reached again)")
-                    found, records = [gone["error"]], [gone]
-                for index, failure in enumerate(found):
-                    entry = _failure_entry(failure, records[index] if index < len(records) else None, url, seed,
+                first = stateful.PumpMachine.first_failure
+                if isinstance(error, Flaky) and first is not None:
+                    # Hypothesis could not run the failing example again to shrink it: the pump died
+                    # for good, or on a real clock the rules drew differently the next time. The
+                    # finding is the example as it first failed.
+                    why = "the pump could not be reached again" if first["error"].category == stateful.GONE \
+                        else "running it again went differently (the target's timing varies)"
+                    first["error"].add_note("(as first seen, not shrunk: %s)" % why)
+                    found, records = [first["error"]], [first]
+                for failure in found:
+                    entry = _failure_entry(failure, _record_of(failure, records), url, seed,
                                            failures_dir, len(failures) + 1)
                     if entry["key"] not in seen:
                         seen.add(entry["key"])
@@ -212,6 +215,18 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
             "examples": stats["examples"], "cases": stats["steps"], "steps": stats["steps"],
             "exchanges": stats["exchanges"], "cases_per_s": round(stats["steps"] / seconds, 1) if seconds else 0.0,
             "failures": failures, "stopped": stopped}
+
+
+def _record_of(failure, records):
+    """The byte record of the example that raised `failure` (hypothesis may report several
+    failures in another order than it ran their final examples)."""
+    for record in records:
+        if record.get("error") is failure:
+            return record
+    for record in records:
+        if str(record.get("error")) == str(failure):
+            return record
+    return None
 
 
 def _reconnect_if_gone(url, connect_options):

@@ -280,7 +280,9 @@ class PumpMachine(RuleBasedStateMachine):
     deadline = None  # time.monotonic() after which no new example starts (BudgetSpent)...
     run_failed = False  # ...unless this hypothesis run has failed: then it must get to shrink
     final_records = []  # records of the examples hypothesis reported as failing (the minimal ones)
-    first_gone = None  # the first example in a run whose pump went away, in case it never comes back
+    # The first failing example of a run, kept in case hypothesis cannot run it again to shrink it
+    # (a pump that never came back; a real clock that made the rules draw differently the next time).
+    first_failure = None
 
     sent = Bundle("sent")  # (seq, msg_id, payload) of state-changing requests, for retransmission
     alarm_instances = Bundle("alarm_instances")  # (code, instance) seen in GET_ALARMS
@@ -459,8 +461,8 @@ class PumpMachine(RuleBasedStateMachine):
         if isinstance(error, Exception) and not isinstance(error, UnsatisfiedAssumption):
             type(self).run_failed = True
         link = self.link
-        if isinstance(error, Violation) and error.category == GONE and PumpMachine.first_gone is None:
-            PumpMachine.first_gone = {"error": error, "record": list(link.record or []), "serial": link.serial,
+        if isinstance(error, Violation) and PumpMachine.first_failure is None:
+            PumpMachine.first_failure = {"error": error, "record": list(link.record or []), "serial": link.serial,
                                       "capacity_ul": link.capacity_ul, "url": link.url,
                                       "steps": getattr(self, "_steps", 0)}
         if link.record is not None:
@@ -472,7 +474,7 @@ class PumpMachine(RuleBasedStateMachine):
             if final:
                 PumpMachine.final_records.append({"record": link.record, "serial": link.serial,
                                                    "capacity_ul": link.capacity_ul, "url": link.url,
-                                                   "steps": getattr(self, "_steps", 0)})
+                                                   "steps": getattr(self, "_steps", 0), "error": error})
             link.record = None
 
     def _count_step(self):
