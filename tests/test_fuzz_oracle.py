@@ -3,7 +3,7 @@
 import pytest
 
 from firmware_mock.core import Pump
-from harness.fuzz.oracle import Checker, Violation, split_frames
+from harness.fuzz.oracle import Checker, Violation, clock_report, split_frames
 from protocol import messages as m
 
 SERIAL = "PM-000001"
@@ -62,3 +62,29 @@ def test_a_block_dropped_after_a_reset_in_the_same_write_is_cleared_by_it():
     frames = handled(pump, data, 3)
     assert m.TcReadCountersResponse.decode(frames[-1][3]).frames_bad == 0
     checker.exchange(data, 3, 3, frames)  # raises Violation if the model counted it
+
+
+def test_a_reset_handled_late_in_its_window_is_pinned_by_a_clock_asked_before_it():
+    """After a TC_RESET the clock reads 0 at any ms; a TC_GET_CLOCK before it in the same write pins
+    the moment (a MicroPython pump handled this one 3 ms into its window)."""
+    pump, checker = reset_pump_and_checker()
+    data = (m.encode_message(m.TcGetClockRequest(), 4) + m.encode_message(m.TcResetRequest(7), 5)
+            + m.encode_message(m.TcGetClockRequest(), 6))
+    frames = handled(pump, data, 13)
+    assert clock_report(data, frames) == (4, 13)
+    checker.exchange(data, 10, 16, frames, exact=False, clock=clock_report(data, frames))
+    data = m.encode_message(m.TcGetClockRequest(), 7)
+    checker.exchange(data, 18, 23, handled(pump, data, 20), exact=False, clock=(7, 7))
+    assert checker.certain and checker.model.t == 7
+
+
+def test_without_a_clock_before_it_a_reset_leaves_every_moment_of_its_window_open():
+    """No false alarm when the reset's moment is unknown: the candidates that fit stay."""
+    pump, checker = reset_pump_and_checker()
+    data = m.encode_message(m.TcResetRequest(7), 5) + m.encode_message(m.TcGetClockRequest(), 6)
+    frames = handled(pump, data, 13)
+    assert clock_report(data, frames) is None  # its only clock answer is after the reset
+    checker.exchange(data, 10, 16, frames, exact=False, clock=(6, 0))
+    data = m.encode_message(m.TcGetClockRequest(), 7)
+    checker.exchange(data, 18, 23, handled(pump, data, 20), exact=False, clock=(7, 7))
+    assert checker.models and all(model.t == 7 for model in checker.models)

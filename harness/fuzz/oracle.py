@@ -44,6 +44,13 @@ class LostTrack(Exception):
     """A real-clock run kept more candidate states than it may; what follows cannot be judged."""
 
 
+def holds_reset(data):
+    """Whether a write holds a TC_RESET. With no clock answer from before it, the moment of the
+    reset is open: every ms of the window stays a candidate (a slow pump, MicroPython say, handles
+    a write well after it left), which is why the fuzzer asks the clock first in such a write."""
+    return any(msg_id == 0x60 for msg_id, _seq, _payload in request_frames(data))
+
+
 def split_frames(data):
     """Complete blocks of pump output -> [(kind, msg_id, seq, payload) or ("bad", block)], rest."""
     frames = []
@@ -82,12 +89,38 @@ def _clock_answer(frames, seq):
 
 
 def clock_report(data, received):
-    """(seq, ms) of the pump's answer to the last TC_GET_CLOCK in `data`, or None."""
-    seqs = [seq for msg_id, seq, _payload in request_frames(data) if msg_id == 0x6B]
+    """(seq, ms) of the pump's answer to the TC_GET_CLOCK in `data` that pins when the pump handled
+    it, or None: the last one, unless a TC_RESET comes before it (after a reset the clock reads 0
+    whatever the moment): then the last one before the reset, if any."""
+    seq = _pinning_clock_seq(data)
     for frame in reversed(received):
-        if frame[0] == RESPONSE and frame[1] == 0x6B and seqs and frame[2] == seqs[-1] and len(frame[3]) == 8:
+        if frame[0] == RESPONSE and frame[1] == 0x6B and frame[2] == seq and len(frame[3]) == 8:
             return frame[2], struct.unpack("<Q", frame[3])[0]
     return None
+
+
+def _pinning_clock_seq(data):
+    before_reset = after_reset = None
+    reset = False
+    for msg_id, seq, _payload in request_frames(data):
+        if msg_id == 0x60:
+            reset = True
+        elif msg_id == 0x6B:
+            if reset:
+                after_reset = seq
+            else:
+                before_reset = seq
+    return before_reset if reset else after_reset if after_reset is not None else before_reset
+
+
+def _pins(data, seq):
+    """Whether the answer to TC_GET_CLOCK `seq` in `data` pins the moment: no TC_RESET before it."""
+    for msg_id, frame_seq, _payload in request_frames(data):
+        if msg_id == 0x60:
+            return False
+        if msg_id == 0x6B and frame_seq == seq:
+            return True
+    return True
 
 
 def request_frames(data):
@@ -133,7 +166,10 @@ class Checker:
             if frame[0] == "bad":
                 raise Violation("malformed output", "the pump sent a frame that does not decode: %s"
                                 % frame[1].hex())
-        if exact and len(self.models) == 1:
+        if clock is not None and not _pins(data, clock[0]):
+            clock = None  # it read 0 after a reset, whatever the moment: the window decides
+        unpinned_reset = clock is None and lo_ms != hi_ms and holds_reset(data)
+        if exact and len(self.models) == 1 and not unpinned_reset:
             pinned = self._pinned(bytes(data), lo_ms, hi_ms, clock) if clock is not None and lo_ms != hi_ms else None
             if pinned:  # a replay on a real clock: the pump's clock answer says which ms in the window
                 self.models, expected = [pinned[0][0]], pinned[0][1]

@@ -36,7 +36,8 @@ from ..portio import reader_for, writer_for
 from . import strategies as fs
 from .model import (ACK, ALARM_INFO, DAY, HOUR, MINUTE, RATE_MIN, RESPONSE, NAK, EVENT, REQUEST, SOFT,
                     basal_dose_ug, findings, parse_block)
-from .oracle import Checker, LostTrack, Violation, check_observations, describe_frame, split_frames
+from .oracle import (Checker, LostTrack, Violation, check_observations, clock_report, describe_frame, holds_reset,
+                     split_frames)
 
 RESET_SEED = 7
 SESSION_ID = 0x5EED0001
@@ -345,6 +346,8 @@ class PumpMachine(RuleBasedStateMachine):
             last = requests[-1] if requests else None
         if link.clock_report:
             clock_seq = self._sentinel_seq()
+            if holds_reset(data):  # after a reset the clock reads 0 whenever: ask it before, too
+                data = _sentinel_frame(0x6B, self._sentinel_seq()) + data
             data += _sentinel_frame(0x6B, clock_seq)
             last = (0x6B, clock_seq)
         data = self.acks + data
@@ -379,9 +382,7 @@ class PumpMachine(RuleBasedStateMachine):
                 self.status = m.TcGetStatusResponse.decode(status[3])
                 check_observations(self.counters, self.status, self.previous_counters if self.previous_counters
                                    and self.counters.requests_executed >= 2 else None)
-        clock = answers.get((0x6B, clock_seq))
-        reported = (clock_seq, m.TcGetClockResponse.decode(clock[3], strict=False).clock_ms) \
-            if clock and clock[0] == RESPONSE and len(clock[3]) == 8 else None
+        reported = clock_report(data, frames) if clock_seq is not None else None
         if not complete and not link.exact:
             # On a real clock the wait for the answer widened the window to the whole timeout:
             # judging what did arrive would try every ms of it, so the silence is the finding.
