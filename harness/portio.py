@@ -24,12 +24,20 @@ READ_SIZE = 4096
 _DESCRIPTOR_PORTS = (serial.Serial, SocketSerial) if os.name == "posix" else ()
 
 
-def cpus():
-    """CPUs this process may run on."""
+def cpus(cgroup_limits="/sys/fs/cgroup/cpu.max"):
+    """CPUs this process may use: its affinity, capped by a cgroup CPU quota (a container's)."""
     try:
-        return len(os.sched_getaffinity(0))
+        count = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        count = os.cpu_count() or 1
+    try:
+        with open(cgroup_limits) as limits:
+            quota, period = limits.read().split()[:2]
+        if quota != "max":
+            count = min(count, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return count
 
 
 # How long a descriptor read polls before it sleeps in select (see read_fd). An answer from a

@@ -162,3 +162,17 @@ def test_exec_port_gives_the_last_bytes_then_says_the_child_is_gone():
         assert isinstance(raised.value, harness.LinkError)
     finally:
         port.close()
+
+
+def test_busy_polling_counts_the_cpus_a_container_allows(tmp_path):
+    """On one CPU polling would only keep the pump from running: a cgroup quota counts too."""
+    limits = tmp_path / "cpu.max"
+    unlimited = portio.cpus(str(tmp_path / "missing"))
+    limits.write_text("max 100000\n")
+    assert portio.cpus(str(limits)) == unlimited
+    limits.write_text("100000 100000\n")
+    assert portio.cpus(str(limits)) == 1
+    limits.write_text("50000 100000\n")
+    assert portio.cpus(str(limits)) == 1
+    limits.write_text("800000 100000\n")
+    assert portio.cpus(str(limits)) == min(unlimited, 8)
