@@ -7,6 +7,7 @@ in a child process, and the MicroPython firmware behind exec://. Shared by the t
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -19,21 +20,34 @@ RUNNER = ROOT / "firmware_mock" / "wasm_runner.mjs"
 HAVE_RUNNER = shutil.which("node") is not None and (ROOT / "node_modules").is_dir()
 KINDS = ["pumpmock-virtual", "pumpmock-real", "pty", "tcp", "rfc2217", "stdio", "micropython"]
 SCHEMES = {"pty": "", "tcp": "socket://", "rfc2217": "rfc2217://"}
-SERVE = [sys.executable, "-m", "harness.cli", "serve", "--test-mode"]
 
 
-def served(flag):
-    """`pumpmock serve --test-mode FLAG` in a child; (process, first line it prints)."""
-    process = subprocess.Popen([*SERVE, *flag],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    first = []
-    reader = threading.Thread(target=lambda: first.append(process.stdout.readline().strip()), daemon=True)
+def start(*args):
+    """`pumpmock serve ARGS` in a child; (process, the first line it prints: where to connect)."""
+    process = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    ready = []
+    reader = threading.Thread(target=lambda: ready.append(process.stdout.readline().strip()), daemon=True)
     reader.start()
     reader.join(timeout=20)
-    if not first or not first[0]:
+    if not ready or not ready[0]:
         process.kill()
-        pytest.fail("pumpmock serve printed nothing: %s" % process.communicate(timeout=10)[1])
-    return process, first[0]
+        process.wait(timeout=5)
+        pytest.fail("serve printed no address within 20 s: %s" % process.stderr.read())
+    return process, ready[0]
+
+
+def stop(process, how=signal.SIGTERM):
+    """Signal `pumpmock serve` to stop; its exit status (killed if it does not stop within 10 s)."""
+    process.send_signal(how)
+    try:
+        return process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=5)
+        process.stdout.close()
+        process.stderr.close()
 
 
 @contextlib.contextmanager
@@ -46,7 +60,7 @@ def target(kind):
         yield "pumpmock://"
         return
     if kind == "stdio":
-        yield "exec://" + " ".join(SERVE + ["--stdio"])
+        yield "exec://%s -m harness.cli serve --test-mode --stdio" % sys.executable
         return
     if kind == "micropython":
         if not HAVE_RUNNER:
@@ -55,13 +69,8 @@ def target(kind):
         return
     if kind == "pty" and not hasattr(os, "openpty"):
         pytest.skip("pseudo-terminals exist only on POSIX")
-    process, where = served(["--pty"] if kind == "pty" else ["--" + kind, "0"])
+    process, where = start("--test-mode", *(["--pty"] if kind == "pty" else ["--" + kind, "0"]))
     try:
         yield SCHEMES[kind] + where
     finally:
-        process.terminate()
-        try:
-            process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate(timeout=5)
+        stop(process)

@@ -20,6 +20,7 @@ from harness.bench.deploy import DeployError, MpremoteDeployer
 from harness.bench.fakeboard import FakeBoard, micropython_interpreter, MICROPYTHON_MJS
 from harness.bench.flash import TEST_MODE_MARKER, FlashError, deployment, flash
 from harness.bench.run import BenchOptions, bench
+from targets import start, stop
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PUMPMOCK = [sys.executable, "-m", "harness.cli"]
@@ -273,19 +274,12 @@ def test_a_target_without_test_mode_is_measured_but_never_passed_by_omission(tmp
 @pytest.fixture
 def paced_pty():
     """The emulator served on a pseudo-terminal (`pumpmock serve`), paced at 115200 baud each way."""
-    process = subprocess.Popen(PUMPMOCK + ["serve", "--pty", "--test-mode", "--baud", "115200"], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process, path = start("--pty", "--test-mode", "--baud", "115200")
     try:
-        path = process.stdout.readline().strip()
-        assert path.startswith("/dev/"), process.stderr.read()
+        assert path.startswith("/dev/"), path
         yield path
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="pseudo-terminals are POSIX only")

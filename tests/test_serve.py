@@ -16,35 +16,9 @@ from protocol.codes import Error, Fault
 from protocol.framing import ACK, EVENT, NAK, RESPONSE, encode_frame
 
 from harness import servers as serve
+from targets import start, stop
 
 posix_only = pytest.mark.skipif(not hasattr(serve.os, "openpty"), reason="pseudo-terminals exist only on POSIX")
-
-
-def start(*args):
-    """`pumpmock serve ARGS` and the first line it prints (where to connect)."""
-    process = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", *args], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    ready = []
-    reader = threading.Thread(target=lambda: ready.append(process.stdout.readline().strip()), daemon=True)
-    reader.start()
-    reader.join(timeout=20)
-    if not ready or not ready[0]:
-        process.kill()
-        process.wait(timeout=5)
-        pytest.fail("serve printed no address within 20 s: %s" % process.stderr.read())
-    return process, ready[0]
-
-
-def stop(process, how=signal.SIGTERM):
-    process.send_signal(how)
-    try:
-        return process.wait(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=5)
-        process.stdout.close()
-        process.stderr.close()
 
 
 class Link:
