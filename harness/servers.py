@@ -157,6 +157,17 @@ class Server:
         self.out.clear()
 
 
+def _read_some(read):
+    """read(READ_SIZE) on a non-blocking descriptor: None when nothing was there after all,
+    b"" when the other end is gone (end of input, or an error that says so)."""
+    try:
+        return read(READ_SIZE)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:
+        return b""
+
+
 class PtyServer(Server):
     """The pump behind a pseudo-terminal: open `path` like a serial port (any baud rate)."""
 
@@ -219,15 +230,10 @@ class TcpServer(Server):
             return
         if self.client is None or fd != self.client.fileno():
             return  # replaced by a newer client in this same round
-        try:
-            data = self.client.recv(READ_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
+        data = _read_some(self.client.recv)
         if data:
             self.feed(data)
-        else:
+        elif data is not None:
             self._disconnected()
 
     def _accept(self):
@@ -335,15 +341,10 @@ class StdioServer(Server):
         return [self.read_fd]
 
     def _on_readable(self, fd):
-        try:
-            data = os.read(self.read_fd, READ_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
+        data = _read_some(lambda size: os.read(self.read_fd, size))
         if data:
             self.feed(data)
-        else:
+        elif data is not None:
             self.stop()
 
     def _out_fd(self):
