@@ -62,6 +62,14 @@ def open_port(url, *, baudrate=115200, timeout=0.25, allowlist=None, faults=None
     return port
 
 
+def open_vetted_port(url, *, timeout=None, baudrate=115200):
+    """A raw port to `url` (for resending recorded bytes), opened only after a session on it passed
+    the interlock and the mock's handshake: nothing recorded is ever sent to anything else."""
+    with connect(url, timeout=timeout, baudrate=baudrate):
+        pass
+    return open_port(url, baudrate=baudrate, timeout=timeout or 0.25)
+
+
 def connect(url=DEFAULT_URL, role=None, *, key=None, require_test_mode=False, timeout=None,
             retries=None, host_session_id=None, initial_seq=None, busy_poll_s=None, **port_options):
     """Open `url`, pass the handshake, authenticate as `role` (if given); returns a PumpSession.
@@ -93,7 +101,7 @@ def connect(url=DEFAULT_URL, role=None, *, key=None, require_test_mode=False, ti
     return session
 
 
-__all__ = ["connect", "open_port", "normalize_url", "PumpSession", "Allowlist", "check_port",
+__all__ = ["connect", "open_port", "open_vetted_port", "normalize_url", "PumpSession", "Allowlist", "check_port",
            "HarnessError", "LinkError", "LinkTimeout", "PortError", "NotAMockError", "PumpRefusedError",
            "BadAnswerError", "MalformedAnswerError", "ImplausibleAnswerError",
            "SafetyInterlockError", "UsbDeviceNotAllowed", "DEFAULT_URL"]

@@ -12,7 +12,7 @@ the mock's handshake first, as every target must. Exit status: 0 equivalent, 1 d
 
 import sys
 
-from . import DEFAULT_URL, connect, normalize_url, open_port
+from . import DEFAULT_URL, normalize_url, open_vetted_port
 from .diff_cmd import report
 from .errors import HarnessError
 from .transcript import DEFAULT_IGNORE, TranscriptRecorder, diff, read_transcript, replay
@@ -40,9 +40,7 @@ def main(args):
         print("pumpmock replay: %s" % error, file=sys.stderr)
         return 2
     try:
-        with connect(url, timeout=args.timeout, baudrate=args.baud):
-            pass  # the interlock and the handshake, before any recorded byte is sent
-        port = open_port(url, baudrate=args.baud, timeout=args.timeout)
+        port = open_vetted_port(url, timeout=args.timeout, baudrate=args.baud)
     except (HarnessError, OSError) as error:
         print("pumpmock replay: cannot replay against %s: %s" % (url, error), file=sys.stderr)
         return 2

@@ -9,7 +9,7 @@ answered once, in order, every answer well formed). The target must pass the moc
 first, as every target must before anything else is sent to it.
 """
 
-from .. import connect, open_port
+from .. import open_vetted_port
 from ..transcript import HOST_TO_PUMP, PUMP_TO_HOST, read_transcript, replay
 
 
@@ -25,9 +25,7 @@ def replay_failure(path, url, timeout=None, baudrate=115200):
     """Resend the transcript at `path` to a fresh `url` and judge the answers; returns a Verdict."""
     entries = read_transcript(path)
     meta = (entries.header or {}).get("meta", {})
-    with connect(url, timeout=timeout, baudrate=baudrate):
-        pass  # the interlock: the peer is the mock, or this raises before any replayed byte is sent
-    port = open_port(url, baudrate=baudrate, timeout=timeout or 0.25)
+    port = open_vetted_port(url, timeout=timeout, baudrate=baudrate)
     try:
         try:
             replayed = replay(entries, port, timeout_s=max(timeout or 0.2, 0.2))

@@ -6,7 +6,8 @@ The command is split like a shell would (shlex) but not run through one. Bytes w
 the child's stdin; its stdout is read by a background thread into a buffer, so reads honour the
 port timeout. Its stderr is kept (the last lines) for error messages. Once the child's output
 has ended and every byte of it was read, a read raises SerialException (with its exit status
-and stderr), as pyserial's socket:// does for a closed peer. Closing the port ends the child. `exec:COMMAND` (no slashes) is accepted by harness.open_port, which rewrites it.
+and stderr), as pyserial's socket:// does for a closed peer. Closing the port ends the child.
+`exec:COMMAND` (no slashes) is accepted by harness.open_port, which rewrites it.
 """
 
 import collections
