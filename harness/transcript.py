@@ -348,6 +348,14 @@ def replay(entries, port, timeout_s=0.25, recorder=None, clock=None, paced=False
                 recorder.record_entry(entry)
         return sum(1 for entry in new if entry["dir"] == PUMP_TO_HOST)
 
+    def listen_until(deadline):
+        """Record whatever the pump says until the clock reads `deadline`."""
+        while clock() < deadline:
+            port.timeout = max(0.0, deadline - clock())
+            data = port.read(max(port.in_waiting, 1))
+            if data:
+                seen(PUMP_TO_HOST, data)
+
     # Each write, with how many pump>host frames came after it before the next one. Host frames
     # recorded at one time with no answer between them were one write: they go out as one, so a
     # pump that answers a whole write at once (a stateful fuzzer's setup, say) is asked the same.
@@ -363,11 +371,8 @@ def replay(entries, port, timeout_s=0.25, recorder=None, clock=None, paced=False
     port.write(b"\x00")  # a spare delimiter, as a client sends first, so the far end resynchronises
     first_t = plan[0][2] if plan else 0.0
     for wire, answers, t in plan:
-        while paced and clock() - start < t - first_t:
-            port.timeout = max(0.0, t - first_t - (clock() - start))
-            data = port.read(max(port.in_waiting, 1))
-            if data:
-                seen(PUMP_TO_HOST, data)
+        if paced:
+            listen_until(start + t - first_t)
         port.write(wire)
         seen(HOST_TO_PUMP, wire)
         received = 0
@@ -383,12 +388,7 @@ def replay(entries, port, timeout_s=0.25, recorder=None, clock=None, paced=False
                 break
     # Then whatever else the pump says within timeout_s: the original may have ended in silence
     # (a pump that crashed on the last write) where the pump replayed to answers.
-    deadline = clock() + timeout_s
-    while clock() < deadline:
-        port.timeout = max(0.0, deadline - clock())
-        data = port.read(max(port.in_waiting, 1))
-        if data:
-            seen(PUMP_TO_HOST, data)
+    listen_until(clock() + timeout_s)
     for direction, splitter in splitters.items():
         for entry in splitter.flush(clock() - start):
             result.append(entry)
