@@ -94,9 +94,10 @@ def raw_pty_echo(count, busy_poll_s=0.0):
             os.write(slave, ping)
             got = 0
             while got < len(ping):
-                got += len(portio.read_fd(slave, 5, busy_poll_s))
-                if not got:
+                chunk = portio.read_fd(slave, 5, busy_poll_s)
+                if not chunk:
                     raise RuntimeError("the pty echo stopped answering")
+                got += len(chunk)
 
         for _ in range(min(count, 200)):  # the echo has started and the caches are warm
             round_trip()
