@@ -53,7 +53,7 @@ def write(name, results):
 
 def served(flag_args):
     """Start `pumpmock serve --test-mode FLAGS` in a child; returns (process, where to connect)."""
-    process = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--test-mode", *flag_args],
+    process = subprocess.Popen([sys.executable, "-m", "pumpmock.harness.cli", "serve", "--test-mode", *flag_args],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     where = process.stdout.readline().strip()
     if not where:

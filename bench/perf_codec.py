@@ -12,11 +12,11 @@ import time
 import tracemalloc
 
 from bench.common import rate, write
-from protocol import FrameDecoder, decode_frame, decode_message, encode_message
-from protocol.catalog import MAX_ENCODED
-from protocol.examples import STATUS
-from protocol.messages import GetStatusResponse
-from protocol.schemas import COMPILED, PLAIN
+from pumpmock.protocol import FrameDecoder, decode_frame, decode_message, encode_message
+from pumpmock.protocol.catalog import MAX_ENCODED
+from pumpmock.protocol.examples import STATUS
+from pumpmock.protocol.messages import GetStatusResponse
+from pumpmock.protocol.schemas import COMPILED, PLAIN
 
 STATUS_KEY = ("RESPONSE", 0x10)
 
@@ -74,7 +74,7 @@ def main(argv=None):
                                                  / results["payload_parse_construct_compiled_per_s"])
 
     try:
-        from firmware_mock.framing import crc16_table as firmware_crc
+        from pumpmock.firmware_mock.framing import crc16_table as firmware_crc
     except ImportError:
         firmware_crc = None
     if firmware_crc is not None:

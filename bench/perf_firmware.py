@@ -12,12 +12,12 @@ import time
 import timeit
 
 from bench.common import write
-from protocol import FrameDecoder, decode_message, encode_message
-from protocol import messages as m
-from protocol.auth import auth_mac, role_key
-from protocol.codes import Drug, Role, TherapyMode
+from pumpmock.protocol import FrameDecoder, decode_message, encode_message
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.auth import auth_mac, role_key
+from pumpmock.protocol.codes import Drug, Role, TherapyMode
 
-from firmware_mock.core import Pump
+from pumpmock.firmware_mock.core import Pump
 
 SERIAL = "PM-000001"
 DAY_MS = 86_400_000

@@ -19,8 +19,8 @@ import time
 from hypothesis import given, settings, strategies as st
 
 from bench.common import served, write
-from harness.fuzz.campaign import run_stateful
-from harness.fuzz.mutation import run_mutation
+from pumpmock.harness.fuzz.campaign import run_stateful
+from pumpmock.harness.fuzz.mutation import run_mutation
 
 TARGETS = {"mutation_cases_per_s": 20_000, "stateful_in_process_steps_per_s": 1_000,
            "stateful_pty_steps_per_s": 300}

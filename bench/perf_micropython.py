@@ -22,15 +22,16 @@ import tempfile
 import time
 
 from bench.common import write
-from protocol import FrameDecoder
-from protocol import messages as m
-from protocol.auth import auth_mac, role_key
-from protocol.codes import Role
-from protocol.framing import NAK, RESPONSE
+from pumpmock.harness.micropython_cmd import micropython_mjs
+from pumpmock.protocol import FrameDecoder
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.auth import auth_mac, role_key
+from pumpmock.protocol.codes import Role
+from pumpmock.protocol.framing import NAK, RESPONSE
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RUNNER = ROOT / "firmware_mock" / "wasm_runner.mjs"
-MICROPYTHON = ROOT / "node_modules" / "@micropython" / "micropython-webassembly-pyscript" / "micropython.mjs"
+MICROPYTHON = micropython_mjs()
 SERIAL = "PM-000001"
 TARGET_PER_S = 1_000
 READ_TIMEOUT_S = 10

@@ -21,10 +21,10 @@ import sys
 import time
 import tty
 
-import harness
+from pumpmock import harness
 from bench.common import served, write
-from harness import portio
-from protocol.codes import Role
+from pumpmock.harness import portio
+from pumpmock.protocol.codes import Role
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -1,6 +1,6 @@
 """The protocol catalog as plain data for the firmware (runs on MicroPython).
 
-GENERATED from protocol/catalog.py by `python -m protocol.firmware_gen`: do not edit.
+GENERATED from protocol/catalog.py by `python -m pumpmock.protocol.firmware_gen`: do not edit.
 Layout fields are (name, kind, arg, min, max, code set): kinds B H I Q are little-endian
 u8 u16 u32 u64; b fixed bytes (arg = size); t u8-length-prefixed ASCII (arg = max);
 L u8-count-prefixed list (arg = (item layout, max count, bare single value));

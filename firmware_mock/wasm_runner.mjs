@@ -16,8 +16,9 @@
 // (DIR/pumpmock_<name>.bin, the same files FileStorage writes on a board), written through at
 // once, so a later run with the same DIR boots from the saved state.
 //
-// Needs the npm package @micropython/micropython-webassembly-pyscript (pinned in the repo's
-// package.json): `npm ci` at the repository root.
+// Needs the npm package @micropython/micropython-webassembly-pyscript (pinned in package.json
+// beside this file): `pumpmock micropython --setup` installs it, or `npm ci --prefix firmware_mock`
+// in a checkout. From an installed pumpmock, `pumpmock micropython` runs this file.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -29,6 +30,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url)); // .../firmware_mock
 const ROOT = path.dirname(HERE);
 const PACKAGE = "@micropython/micropython-webassembly-pyscript";
 const PACKAGE_DIR = "firmware_mock";
+const PINNED = JSON.parse(fs.readFileSync(path.join(HERE, "package.json"), "utf8")).dependencies[PACKAGE];
 const MP_ROOT = "/pumpmock"; // on sys.path inside MicroPython; holds the firmware_mock package
 const MP_SCRIPTS = "/pumpmock_run"; // --run: the script's directory, also on sys.path
 // The pump needs about 150 KiB. A larger heap is slower, not faster: every garbage collection
@@ -106,10 +108,14 @@ function integer(name, text) {
 }
 
 // The package is resolved like require() would from the runner's own directory (which walks up
-// to the repository's node_modules whatever the cwd), then from the cwd, so an installed copy of
-// firmware_mock still finds a node_modules the user points at by running from there.
+// through firmware_mock/node_modules, where `npm ci --prefix firmware_mock` puts it in a checkout),
+// then from the folder `pumpmock micropython --setup` installs into (PUMPMOCK_NODE_DIR), then
+// from the cwd.
 async function loadMicroPythonModule() {
-  for (const base of [HERE + path.sep, process.cwd() + path.sep]) {
+  const bases = [HERE + path.sep];
+  if (process.env.PUMPMOCK_NODE_DIR) bases.push(path.resolve(process.env.PUMPMOCK_NODE_DIR) + path.sep);
+  bases.push(process.cwd() + path.sep);
+  for (const base of bases) {
     let resolved;
     try {
       resolved = createRequire(base).resolve(PACKAGE);
@@ -118,9 +124,8 @@ async function loadMicroPythonModule() {
     }
     return (await import(pathToFileURL(resolved).href)).loadMicroPython;
   }
-  fail(`cannot find the npm package ${PACKAGE}.\n` +
-       `Install it with \`npm ci\` in ${ROOT} (package.json pins version 1.27.0),\n` +
-       `or \`npm install ${PACKAGE}@1.27.0\` in the directory you run from.`);
+  fail(`the npm package ${PACKAGE}@${PINNED} is missing: run \`pumpmock micropython --setup\` ` +
+       `(or \`npm ci --prefix ${HERE}\` in a checkout)`);
 }
 
 function lineWriter(stream) {

@@ -1,15 +1,16 @@
 """pumpmock's host side: open a pump by URL, check it is the mock, and talk to it.
 
-    import harness
-    from protocol.codes import Role
+    from pumpmock import harness
+    from pumpmock.protocol.codes import Role
 
     with harness.connect("pumpmock://?clock=virtual", role=Role.CLINICIAN) as session:
         print(session.status())
 
 URLs: a device path (/dev/ttyACM0, COM3; checked against the USB allowlist first),
 pumpmock://?... (the emulator in-process), exec://COMMAND (a child's stdin/stdout, e.g. the
-MicroPython runner), socket://HOST:PORT, rfc2217://HOST:PORT, loop://. Importing this package
-registers the pumpmock:// and exec:// schemes with pyserial, so serial.serial_for_url opens them.
+MicroPython runner), socket://HOST:PORT, rfc2217://HOST:PORT, loop://. Importing pumpmock
+(this package's parent) registers the pumpmock:// and exec:// schemes with pyserial, so
+serial.serial_for_url opens them.
 """
 
 import serial
@@ -19,9 +20,6 @@ from .errors import (BadAnswerError, HarnessError, ImplausibleAnswerError, LinkE
                      MalformedAnswerError, NotAMockError, PortError, PumpRefusedError, SafetyInterlockError,
                      UsbDeviceNotAllowed)
 from .interlock import Allowlist, check_port
-
-if "harness.urlhandler" not in serial.protocol_handler_packages:
-    serial.protocol_handler_packages.append("harness.urlhandler")
 
 DEFAULT_URL = "pumpmock://?clock=virtual"
 

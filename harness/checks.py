@@ -8,11 +8,11 @@ pump did instead.
 
 import time
 
-from protocol import encode_frame, encode_message
-from protocol import messages as m
-from protocol.codes import (Alarm, BolusKind, Drug, Error, Fault, Limit, Role, Severity, TherapyMode,
+from pumpmock.protocol import encode_frame, encode_message
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.codes import (Alarm, BolusKind, Drug, Error, Fault, Limit, Role, Severity, TherapyMode,
                             TherapyState)
-from protocol.framing import ACK, EVENT
+from pumpmock.protocol.framing import ACK, EVENT
 
 from . import connect
 from .errors import PumpRefusedError
@@ -90,7 +90,7 @@ def check_authentication(session):
     nonce = session.request(m.AuthChallengeRequest(Role.CLINICIAN)).nonce
     refused(lambda: session.request(m.AuthResponseRequest(Role.CLINICIAN, bytes(32))), Error.UNAUTHORIZED,
             "a forged MAC")
-    from protocol.auth import auth_mac, role_key
+    from pumpmock.protocol.auth import auth_mac, role_key
     mac = auth_mac(role_key(serial, Role.CLINICIAN), nonce, serial, Role.CLINICIAN)
     refused(lambda: session.request(m.AuthResponseRequest(Role.CLINICIAN, mac)), Error.UNAUTHORIZED,
             "a MAC for a nonce that was already spent")
@@ -226,7 +226,7 @@ def check_exactly_once(session):
 
 def _raw_answer(session, seq, timeout=1.0):
     """(kind, payload) of the next answer with `seq`, reading the port directly."""
-    from protocol.framing import FrameDecoder
+    from pumpmock.protocol.framing import FrameDecoder
     decoder = FrameDecoder()
     deadline = session.clock() + timeout
     while session.clock() < deadline:

@@ -17,12 +17,12 @@ import collections
 import os
 import time
 
-from protocol import messages as m
-from protocol.auth import auth_mac, role_key
-from protocol.catalog import BANNER, MAGIC, MAX_RETRIES, PROTOCOL_VERSION, RESPONSE_TIMEOUT_MS
-from protocol.codes import Role
-from protocol.errors import RemoteProtocolError
-from protocol.framing import EVENT, NAK, RESPONSE, FrameDecoder, encode_frame
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.auth import auth_mac, role_key
+from pumpmock.protocol.catalog import BANNER, MAGIC, MAX_RETRIES, PROTOCOL_VERSION, RESPONSE_TIMEOUT_MS
+from pumpmock.protocol.codes import Role
+from pumpmock.protocol.errors import RemoteProtocolError
+from pumpmock.protocol.framing import EVENT, NAK, RESPONSE, FrameDecoder, encode_frame
 
 from . import plausibility
 from .errors import (BadAnswerError, ImplausibleAnswerError, LinkTimeout, MalformedAnswerError, NotAMockError,
@@ -93,17 +93,21 @@ class PumpSession:
         """Wait for the answer to `seq`, retransmitting the identical frame on timeout."""
         msg_id, wire = self._pending[seq]
         try:
-            for attempt in range(self.retries + 1):
-                if attempt:
-                    self.stats["retransmissions"] += 1
-                    self._need_delimiter = True
-                    self._write(wire)
+            missed = 0
+            while True:
                 frame = self._read_until(seq, self.clock() + self.timeout)
                 if frame is not None:
                     break
-            else:
-                raise LinkTimeout("no answer to %s (seq %d) after %d retransmissions of %.0f ms"
-                                  % (type(message).__name__, seq, self.retries, self.timeout * 1000))
+                # A pump in a child the port just started (exec://) may still be booting: until it
+                # has said anything, or its start-up grace ran out, a missed answer does not count.
+                if not self._peer_booting():
+                    missed += 1
+                    if missed > self.retries:
+                        raise LinkTimeout("no answer to %s (seq %d) after %d retransmissions of %.0f ms"
+                                          % (type(message).__name__, seq, self.retries, self.timeout * 1000))
+                self.stats["retransmissions"] += 1
+                self._need_delimiter = True
+                self._write(wire)
         finally:
             del self._pending[seq]
         try:
@@ -122,6 +126,10 @@ class PumpSession:
             if problems:
                 raise ImplausibleAnswerError(problems, answer)
         return answer
+
+    def _peer_booting(self):
+        booting_until = getattr(self.port, "startup_deadline", None)
+        return booting_until is not None and time.monotonic() < booting_until
 
     def _write(self, wire):
         if self._need_delimiter:

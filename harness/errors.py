@@ -11,8 +11,8 @@ HardLimitError), so tests can catch exactly the refusal they expect.
 
 import serial
 
-from protocol.codes import Alarm, Error, Limit, Role
-from protocol.errors import RemoteProtocolError
+from pumpmock.protocol.codes import Alarm, Error, Limit, Role
+from pumpmock.protocol.errors import RemoteProtocolError
 
 
 class HarnessError(Exception):

@@ -28,7 +28,7 @@ import random
 from collections import deque
 from dataclasses import dataclass
 
-from protocol.catalog import MAX_ENCODED
+from pumpmock.protocol.catalog import MAX_ENCODED
 
 UNITS = ("byte", "frame")
 BITS_PER_BYTE = 10  # 8N1: start bit, 8 data bits, stop bit

@@ -37,13 +37,13 @@ Host-side only: firmware_mock must not import this (it runs on MicroPython).
 import collections
 import random
 
-from protocol import messages
-from protocol import cobs
-from protocol.catalog import MESSAGES, PUMP
-from protocol.codes import ALARM_LATCHING, ALARM_PRIORITY, DRUG_LIBRARY, Alarm, AlarmState
-from protocol.crc import crc16
-from protocol.errors import ProtocolError, RemoteProtocolError
-from protocol.framing import EVENT, KIND_NAMES, NAK, RESPONSE, FrameDecoder, decode_frame, encode_frame
+from pumpmock.protocol import messages
+from pumpmock.protocol import cobs
+from pumpmock.protocol.catalog import MESSAGES, PUMP
+from pumpmock.protocol.codes import ALARM_LATCHING, ALARM_PRIORITY, DRUG_LIBRARY, Alarm, AlarmState
+from pumpmock.protocol.crc import crc16
+from pumpmock.protocol.errors import ProtocolError, RemoteProtocolError
+from pumpmock.protocol.framing import EVENT, KIND_NAMES, NAK, RESPONSE, FrameDecoder, decode_frame, encode_frame
 
 KINDS = ("malformed", "truncated", "out_of_range", "out_of_order", "flood")
 DEFAULT_SPEC = "malformed=5%,truncated=5%,out_of_range=5%,out_of_order=5%,flood=2%"

@@ -8,7 +8,7 @@ is a straight wire and costs nothing.
 
 import dataclasses
 
-from firmware_mock.core import Pump
+from pumpmock.firmware_mock.core import Pump
 
 
 class InProcessLink:

@@ -17,10 +17,10 @@ import threading
 import time
 import tty
 
-from protocol import cobs
-from protocol.errors import ProtocolError
-from protocol.catalog import MESSAGES_BY_ID
-from protocol.framing import NAK, REQUEST, RESPONSE, parse_body
+from pumpmock.protocol import cobs
+from pumpmock.protocol.errors import ProtocolError
+from pumpmock.protocol.catalog import MESSAGES_BY_ID
+from pumpmock.protocol.framing import NAK, REQUEST, RESPONSE, parse_body
 
 
 def _frame_of(block):

@@ -9,8 +9,8 @@ The limits are recomputed here from the drug library in the catalog, independent
 firmware, so a bug shared by both cannot hide.
 """
 
-from protocol.catalog import MESSAGES_BY_NAME
-from protocol.codes import ALARM_PRIORITY, Alarm, DRUG_LIBRARY, Drug, PUMP_LIMITS, Priority, TherapyMode
+from pumpmock.protocol.catalog import MESSAGES_BY_NAME
+from pumpmock.protocol.codes import ALARM_PRIORITY, Alarm, DRUG_LIBRARY, Drug, PUMP_LIMITS, Priority, TherapyMode
 
 # Requests that change therapy and must wait for a standing high-priority alarm to be acknowledged.
 # REFILL and SUSPEND are how a clinician deals with an alarm, so they are allowed.
@@ -124,7 +124,7 @@ def dose_limits(wire):
 
 
 def _limit_name(code):
-    from protocol.codes import Limit
+    from pumpmock.protocol.codes import Limit
     return _name(Limit, code)
 
 

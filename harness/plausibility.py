@@ -6,7 +6,7 @@ before it shows a number to a clinician or acts on it. A hostile pump (harness.h
 exactly such answers. Each function returns a list of problems, empty when the answer holds up.
 """
 
-from protocol.codes import DRUG_LIBRARY, Drug
+from pumpmock.protocol.codes import DRUG_LIBRARY, Drug
 
 NEVER = 0xFFFF  # days_to_* when nothing is being used
 _MAX_CONCENTRATION = max(limits.max_concentration_ug_per_ml for limits in DRUG_LIBRARY.values())

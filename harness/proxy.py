@@ -190,7 +190,7 @@ def open_side(url, baudrate=115200, timeout=0.05):
     """A port for one side of the proxy: "pty" makes a pseudo-terminal, anything else goes to harness.open_port."""
     if url == PTY:
         return PtyPort(timeout=timeout)
-    import harness  # registers the pumpmock:// and exec:// schemes; checks hardware ports first
+    from pumpmock import harness  # registers the pumpmock:// and exec:// schemes; checks hardware ports first
     return harness.open_port(url, baudrate=baudrate, timeout=timeout)
 
 

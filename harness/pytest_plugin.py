@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from protocol.codes import Role
+from pumpmock.protocol.codes import Role
 
 from . import connect, is_device_path, open_port
 from .client import PumpSession

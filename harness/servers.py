@@ -25,8 +25,8 @@ import tty
 import serial
 from serial import rfc2217
 
-from firmware_mock.core import Pump
-from firmware_mock.storage import FileStorage
+from pumpmock.firmware_mock.core import Pump
+from pumpmock.firmware_mock.storage import FileStorage
 
 DEFAULT_SERIAL = "PM-000001"
 MAX_WAIT_S = 5.0  # select() wakes at least this often even when the pump has no deadline

@@ -2,7 +2,7 @@
 
 import sys
 
-from protocol.document import render
+from pumpmock.protocol.document import render
 
 
 def add_arguments(parser):

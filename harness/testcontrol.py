@@ -6,7 +6,7 @@ a board that was flashed with test mode enabled. A pump not in test mode refuses
 NotInTestModeError.
 """
 
-from protocol import messages as m
+from pumpmock.protocol import messages as m
 
 
 class TestControl:

@@ -39,7 +39,7 @@ import sys
 import threading
 import time
 
-from protocol.catalog import MAX_ENCODED
+from pumpmock.protocol.catalog import MAX_ENCODED
 
 from .faulty_port import PortWrapper
 from .wire import HOST_TO_PUMP, PUMP_TO_HOST, Entry, decode_block
@@ -569,7 +569,7 @@ def main(args):
 
 
 def build_parser():
-    """A stand-alone parser (python -m harness.transcript), the same as `pumpmock decode`'s."""
+    """A stand-alone parser (python -m pumpmock.harness.transcript), the same as `pumpmock decode`'s."""
     parser = argparse.ArgumentParser(prog="pumpmock decode", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)

@@ -6,12 +6,12 @@ An entry is a dict (the transcript line format) with attribute access:
     payload as plain JSON), text (readable), error (None, or why the bytes could not be decoded)
 """
 
-from protocol import cobs
-from protocol.catalog import MESSAGES_BY_ID
-from protocol.errors import ProtocolError
-from protocol.framing import KIND_NAMES, parse_body
-from protocol.jsonify import describe, to_jsonable
-from protocol.messages import decode_message
+from pumpmock.protocol import cobs
+from pumpmock.protocol.catalog import MESSAGES_BY_ID
+from pumpmock.protocol.errors import ProtocolError
+from pumpmock.protocol.framing import KIND_NAMES, parse_body
+from pumpmock.protocol.jsonify import describe, to_jsonable
+from pumpmock.protocol.messages import decode_message
 
 HOST_TO_PUMP = "host>pump"
 PUMP_TO_HOST = "pump>host"

@@ -1,8 +1,8 @@
 """Generate docs/PROTOCOL.md from the catalog: every frame field, message, code and unit, with bytes.
 
-    python -m protocol.document           # rewrite docs/PROTOCOL.md
-    python -m protocol.document --print   # write it to stdout instead
-    python -m protocol.document --check   # exit 1 if the committed document is out of date
+    python -m pumpmock.protocol.document           # rewrite docs/PROTOCOL.md
+    python -m pumpmock.protocol.document --print   # write it to stdout instead
+    python -m pumpmock.protocol.document --check   # exit 1 if the committed document is out of date
 """
 
 import argparse
@@ -79,7 +79,7 @@ def _example(message, seq):
 PROSE_INTRO = """\
 # pumpmock protocol v%(version)d
 
-Generated from `protocol/catalog.py` by `python -m protocol.document`; do not edit by hand
+Generated from `protocol/catalog.py` by `python -m pumpmock.protocol.document`; do not edit by hand
 (tests/test_document.py fails when this file is stale).
 
 This protocol is **fictional**. It imitates no real device's telemetry and exists so programmer
@@ -282,7 +282,7 @@ def main(argv=None):
         return 0
     if args.check:
         if not TARGET.exists() or TARGET.read_text() != text:
-            print("docs/PROTOCOL.md is out of date: run python -m protocol.document", file=sys.stderr)
+            print("docs/PROTOCOL.md is out of date: run python -m pumpmock.protocol.document", file=sys.stderr)
             return 1
         return 0
     TARGET.parent.mkdir(exist_ok=True)

@@ -4,8 +4,8 @@ The firmware cannot import this package (no construct, no typing, no enum on a b
 gets the catalog as a generated module. tests/test_firmware_spec.py fails when the committed
 file differs from what this generator writes, so the two cannot drift.
 
-    python -m protocol.firmware_gen          # rewrite firmware_mock/spec.py
-    python -m protocol.firmware_gen --check  # exit 1 if it is out of date
+    python -m pumpmock.protocol.firmware_gen          # rewrite firmware_mock/spec.py
+    python -m pumpmock.protocol.firmware_gen --check  # exit 1 if it is out of date
 """
 
 import argparse
@@ -46,7 +46,7 @@ def render():
     lines = [
         '"""The protocol catalog as plain data for the firmware (runs on MicroPython).',
         "",
-        "GENERATED from protocol/catalog.py by `python -m protocol.firmware_gen`: do not edit.",
+        "GENERATED from protocol/catalog.py by `python -m pumpmock.protocol.firmware_gen`: do not edit.",
         "Layout fields are (name, kind, arg, min, max, code set): kinds B H I Q are little-endian",
         "u8 u16 u32 u64; b fixed bytes (arg = size); t u8-length-prefixed ASCII (arg = max);",
         "L u8-count-prefixed list (arg = (item layout, max count, bare single value));",
@@ -139,7 +139,7 @@ def main(argv=None):
     if args.check:
         current = TARGET.read_text() if TARGET.exists() else ""
         if current != text:
-            print("firmware_mock/spec.py is out of date: run python -m protocol.firmware_gen", file=sys.stderr)
+            print("firmware_mock/spec.py is out of date: run python -m pumpmock.protocol.firmware_gen", file=sys.stderr)
             return 1
         return 0
     TARGET.write_text(text)

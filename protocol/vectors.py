@@ -11,7 +11,7 @@ A stream entry: name, wire (hex), outcome (in order: {"frame": {kind, msg_id, se
 {"error": reason}), and for frames a receiver must answer, pump_nak (error name, or null when the
 pump must stay silent).
 
-`python -m protocol.vectors` rewrites the files from protocol.examples; they are committed and
+`python -m pumpmock.protocol.vectors` rewrites the files from protocol.examples; they are committed and
 then only ever checked (tests/test_vectors.py), so a codec change that alters bytes fails.
 """
 

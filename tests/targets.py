@@ -15,16 +15,18 @@ from pathlib import Path
 
 import pytest
 
+from pumpmock.harness.micropython_cmd import package_found
+
 ROOT = Path(__file__).resolve().parent.parent
 RUNNER = ROOT / "firmware_mock" / "wasm_runner.mjs"
-HAVE_RUNNER = shutil.which("node") is not None and (ROOT / "node_modules").is_dir()
+HAVE_RUNNER = shutil.which("node") is not None and package_found() is not None
 KINDS = ["pumpmock-virtual", "pumpmock-real", "pty", "tcp", "rfc2217", "stdio", "micropython"]
 SCHEMES = {"pty": "", "tcp": "socket://", "rfc2217": "rfc2217://"}
 
 
 def start(*args):
     """`pumpmock serve ARGS` in a child; (process, the first line it prints: where to connect)."""
-    process = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", *args], stdout=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable, "-m", "pumpmock.harness.cli", "serve", *args], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, cwd=ROOT)
     ready = []
     reader = threading.Thread(target=lambda: ready.append(process.stdout.readline().strip()), daemon=True)
@@ -60,11 +62,11 @@ def target(kind):
         yield "pumpmock://"
         return
     if kind == "stdio":
-        yield "exec://%s -m harness.cli serve --test-mode --stdio" % sys.executable
+        yield "exec://%s -m pumpmock.harness.cli serve --test-mode --stdio" % sys.executable
         return
     if kind == "micropython":
         if not HAVE_RUNNER:
-            pytest.skip("node or node_modules missing (.ci/setup runs npm ci)")
+            pytest.skip("node or the MicroPython npm package missing (.ci/setup installs it)")
         yield "exec://node %s --test-mode" % RUNNER
         return
     if kind == "pty" and not hasattr(os, "openpty"):

@@ -13,17 +13,17 @@ from types import SimpleNamespace
 
 import pytest
 
-import harness
-from harness import cli
-from harness.bench import flash as flash_module, fuzzing, measure, perf
-from harness.bench.deploy import DeployError, MpremoteDeployer
-from harness.bench.fakeboard import FakeBoard, micropython_interpreter, MICROPYTHON_MJS
-from harness.bench.flash import TEST_MODE_MARKER, FlashError, deployment, flash
-from harness.bench.run import BenchOptions, bench
+from pumpmock import harness
+from pumpmock.harness import cli
+from pumpmock.harness.bench import flash as flash_module, fuzzing, measure, perf
+from pumpmock.harness.bench.deploy import DeployError, MpremoteDeployer
+from pumpmock.harness.bench.fakeboard import FakeBoard, micropython_interpreter, MICROPYTHON_MJS
+from pumpmock.harness.bench.flash import TEST_MODE_MARKER, FlashError, deployment, flash
+from pumpmock.harness.bench.run import BenchOptions, bench
 from targets import start, stop
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PUMPMOCK = [sys.executable, "-m", "harness.cli"]
+PUMPMOCK = [sys.executable, "-m", "pumpmock.harness.cli"]
 RUNNER = ROOT / "firmware_mock" / "wasm_runner.mjs"
 FAST_CHECKS_ONLY = ["--skip-check", "exactly once under link faults"]  # 200 boluses: seconds on a paced line
 REPORT_SECTIONS = {"target", "machine", "checks", "fuzz", "link", "transcript_diff", "findings", "verdict"}
@@ -162,7 +162,7 @@ def test_mpremote_failures_are_explained():
 
 
 def test_flash_refuses_a_port_the_interlock_refuses_before_touching_it(monkeypatch, capsys):
-    monkeypatch.setattr("harness.interlock._comports", fake_ports(("/dev/ttyUSB7", 0x1234, 0x5678, "Acme Programmer Head")))
+    monkeypatch.setattr("pumpmock.harness.interlock._comports", fake_ports(("/dev/ttyUSB7", 0x1234, 0x5678, "Acme Programmer Head")))
     made = []
     monkeypatch.setattr(flash_module, "make_deployer", lambda args: made.append(args))
     assert cli.main(["flash", "--port", "/dev/ttyUSB7", "--test-mode"]) == 2
@@ -171,14 +171,14 @@ def test_flash_refuses_a_port_the_interlock_refuses_before_touching_it(monkeypat
 
 
 def test_flash_without_mpremote_says_how_to_install_it(monkeypatch, capsys):
-    monkeypatch.setattr("harness.interlock._comports", fake_ports(("/dev/ttyACM9", 0x2E8A, 0x0005, "Board in FS mode")))
+    monkeypatch.setattr("pumpmock.harness.interlock._comports", fake_ports(("/dev/ttyACM9", 0x2E8A, 0x0005, "Board in FS mode")))
     monkeypatch.setattr(flash_module, "find_mpremote", lambda: None)
     assert cli.main(["flash", "--port", "/dev/ttyACM9"]) == 2
     assert "pip install 'pumpmock[bench]'" in capsys.readouterr().err
 
 
 def test_pumpmock_flash_end_to_end_on_a_fake_board(monkeypatch, capsys, tmp_path, checkout):
-    monkeypatch.setattr("harness.interlock._comports", fake_ports(("/dev/ttyACM9", 0x2E8A, 0x0005, "Board in FS mode")))
+    monkeypatch.setattr("pumpmock.harness.interlock._comports", fake_ports(("/dev/ttyACM9", 0x2E8A, 0x0005, "Board in FS mode")))
     monkeypatch.setattr(flash_module, "make_deployer", lambda args: FakeBoard(tmp_path / "board", port=args.port))
     assert cli.main(["flash", "--port", "/dev/ttyACM9", "--test-mode"]) == 0
     out = capsys.readouterr().out
@@ -336,9 +336,9 @@ PLANTED = """\
 # The emulator on stdin/stdout with one planted defect: morphine's hard daily maximum is off by one.
 import os, select, sys, time
 sys.path.insert(0, %(root)r)
-from firmware_mock import spec
+from pumpmock.firmware_mock import spec
 spec.DRUGS[1] = (20000, 10000, 15001)
-from firmware_mock.core import Pump
+from pumpmock.firmware_mock.core import Pump
 
 pump = Pump(serial="PM-PLANTED", test_mode=True)
 start = time.monotonic()
@@ -388,7 +388,7 @@ def test_bench_rehearsal_on_the_micropython_runner(tmp_path):
 
 
 def test_bench_refuses_a_port_the_interlock_refuses(monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr("harness.interlock._comports", fake_ports(("/dev/ttyUSB7", 0x1234, 0x5678, "Acme Programmer Head")))
+    monkeypatch.setattr("pumpmock.harness.interlock._comports", fake_ports(("/dev/ttyUSB7", 0x1234, 0x5678, "Acme Programmer Head")))
     opened = []
     monkeypatch.setattr(harness.serial, "serial_for_url", lambda *a, **k: opened.append(a))
     assert cli.main(["bench", "--port", "/dev/ttyUSB7", "--report-dir", str(tmp_path)]) == 2

@@ -7,14 +7,14 @@ import types
 
 import pytest
 
-from protocol import BANNER, MAGIC, FrameDecoder
-from protocol import messages as m
-from protocol.codes import Error, Fault
-from protocol.framing import ACK, EVENT, NAK, RESPONSE, encode_frame
+from pumpmock.protocol import BANNER, MAGIC, FrameDecoder
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.codes import Error, Fault
+from pumpmock.protocol.framing import ACK, EVENT, NAK, RESPONSE, encode_frame
 
-from firmware_mock import board_loop
-from firmware_mock.board_loop import BoardLoop, StreamPort, UartPort, VirtualClock
-from firmware_mock.core import Pump
+from pumpmock.firmware_mock import board_loop
+from pumpmock.firmware_mock.board_loop import BoardLoop, StreamPort, UartPort, VirtualClock
+from pumpmock.firmware_mock.core import Pump
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BOARD_MAIN = ROOT / "firmware_mock" / "board" / "main.py"

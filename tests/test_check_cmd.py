@@ -5,10 +5,10 @@ import re
 import subprocess
 import sys
 
-from harness import cli
-from harness.checks import CHECKS
+from pumpmock.harness import cli
+from pumpmock.harness.checks import CHECKS
 
-PUMPMOCK = [sys.executable, "-m", "harness.cli"]
+PUMPMOCK = [sys.executable, "-m", "pumpmock.harness.cli"]
 
 
 def test_check_passes_on_the_emulator_with_a_summary_table():
@@ -49,7 +49,7 @@ def test_check_writes_its_results_as_json_for_a_dashboard(tmp_path, capsys, monk
     assert report["passed"] is True and report["counts"] == {"pass": 2, "fail": 0, "skip": 0}
     assert [c["name"] for c in report["checks"]] == ["identity", "hard limit refuses"]
 
-    from firmware_mock import dedup
+    from pumpmock.firmware_mock import dedup
     monkeypatch.setattr(dedup.ExactlyOnceCache, "lookup", lambda self, seq, msg_id, digest: None)  # planted
     assert cli.main(["check", "--only", "exactly once on retransmission", "--json", str(path)]) == 1
     report = json.loads(path.read_text())

@@ -3,13 +3,13 @@
 import pytest
 import serial
 
-import harness
-from harness.checks import run_checks
-from harness.client import PumpSession
-from harness.faults import FaultModel
-from harness.faulty_port import FaultyPort
-from protocol import messages as m
-from protocol.codes import Alarm, Drug, Error, Fault, Limit, Role, TherapyMode, TherapyState
+from pumpmock import harness
+from pumpmock.harness.checks import run_checks
+from pumpmock.harness.client import PumpSession
+from pumpmock.harness.faults import FaultModel
+from pumpmock.harness.faulty_port import FaultyPort
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.codes import Alarm, Drug, Error, Fault, Limit, Role, TherapyMode, TherapyState
 
 RX = m.Prescription(drug=Drug.MORPHINE, concentration_ug_per_ml=20_000, mode=TherapyMode.SIMPLE_CONTINUOUS,
                     daily_dose_ug=3_000, ptm_dose_ug=200, ptm_lockout_min=120, ptm_max_per_24h=3,
@@ -118,7 +118,7 @@ def test_conformance_checks_pass_on_the_emulator():
 
 
 def test_conformance_checks_catch_a_pump_that_executes_retransmissions_again(monkeypatch):
-    from firmware_mock.dedup import ExactlyOnceCache
+    from pumpmock.firmware_mock.dedup import ExactlyOnceCache
     monkeypatch.setattr(ExactlyOnceCache, "lookup", lambda self, seq, msg_id, digest: None)
     results = {r.check.name: r for r in run_checks("pumpmock://?clock=virtual",
                                                    selected={"exactly once on retransmission"})}

@@ -113,8 +113,8 @@ def test_clinician_units_convert_exactly(dosing):
 
 @pytest.fixture(scope="module")
 def pump_session():
-    import harness
-    from protocol.codes import Role
+    from pumpmock import harness
+    from pumpmock.protocol.codes import Role
     with harness.connect("pumpmock://?clock=virtual", role=Role.CLINICIAN) as session:
         yield session
 
@@ -124,8 +124,8 @@ def pump_session():
 def test_the_apps_local_check_finds_exactly_the_pumps_hard_findings(dosing, pump_session, data):
     """The app refuses locally exactly what the pump would refuse as hard (an empty reservoir, so
     only the limits that do not depend on the reservoir apply)."""
-    from protocol import messages as m
-    from protocol.codes import DRUG_LIBRARY, Severity, TherapyMode
+    from pumpmock.protocol import messages as m
+    from pumpmock.protocol.codes import DRUG_LIBRARY, Severity, TherapyMode
     drug = data.draw(st.sampled_from(sorted(DRUG_LIBRARY)))
     limits = DRUG_LIBRARY[drug]
 
@@ -151,9 +151,9 @@ def test_the_example_app_sees_only_a_serial_port():
     import ast
     for source in sorted(APP_DIR.glob("*.py")):
         tree = ast.parse(source.read_text(encoding="utf-8"))
-        imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                    for alias in node.names}
-        imported |= {node.module.split(".")[0] for node in ast.walk(tree)
-                     if isinstance(node, ast.ImportFrom) and node.module}
-        assert not imported & {"firmware_mock", "harness"}, "%s imports %s" % (
-            source.name, ", ".join(sorted(imported & {"firmware_mock", "harness"})))
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module + "." + alias.name for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom) and node.module for alias in node.names}
+        forbidden = sorted(name for name in imported
+                           if name.startswith(("pumpmock.firmware_mock", "pumpmock.harness")))
+        assert not forbidden, "%s imports %s" % (source.name, ", ".join(forbidden))

@@ -1,11 +1,11 @@
-"""harness.faults: the seeded link-fault model, checked on virtual time (no clocks, no I/O)."""
+"""pumpmock.harness.faults: the seeded link-fault model, checked on virtual time (no clocks, no I/O)."""
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.faults import MAX_UNDELIMITED, FaultModel
-from protocol import encode_frame
+from pumpmock.harness.faults import MAX_UNDELIMITED, FaultModel
+from pumpmock.protocol import encode_frame
 
 END = 10 ** 12  # µs: later than anything a test schedules
 

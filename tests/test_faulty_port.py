@@ -1,15 +1,15 @@
-"""harness.faulty_port: a port behind link faults, on loop:// (wall clock) and on a virtual-clock fake."""
+"""pumpmock.harness.faulty_port: a port behind link faults, on loop:// (wall clock) and on a virtual-clock fake."""
 
 import time
 
 import pytest
 import serial
 
-from harness.client import PumpSession
-from harness.faults import FaultModel
-from harness.faulty_port import FaultyPort
-from protocol import REQUEST, FrameDecoder, encode_message
-from protocol.examples import EXAMPLES
+from pumpmock.harness.client import PumpSession
+from pumpmock.harness.faults import FaultModel
+from pumpmock.harness.faulty_port import FaultyPort
+from pumpmock.protocol import REQUEST, FrameDecoder, encode_message
+from pumpmock.protocol.examples import EXAMPLES
 
 
 class VirtualPort:

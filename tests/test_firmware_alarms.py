@@ -2,11 +2,11 @@
 
 import pytest
 
-from protocol import messages as m
-from protocol.codes import Alarm, AlarmState, BatteryState, Error, Fault, LogKind, Priority, Role, TherapyState
-from protocol.framing import ACK, encode_frame
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.codes import Alarm, AlarmState, BatteryState, Error, Fault, LogKind, Priority, Role, TherapyState
+from pumpmock.protocol.framing import ACK, encode_frame
 
-from firmware_mock import spec
+from pumpmock.firmware_mock import spec
 
 from test_firmware_support import DAY_MS, Host
 

@@ -1,18 +1,18 @@
-"""firmware_mock.codec against protocol.messages: same bytes both ways for every layout; request checks."""
+"""pumpmock.firmware_mock.codec against protocol.messages: same bytes both ways for every layout; request checks."""
 
 import pathlib
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from protocol import firmware_gen
-from protocol import messages as m
-from protocol.framing import EVENT, REQUEST, RESPONSE
-from protocol.strategies import layout_strategy, message_strategy
-from protocol.vectors import load
+from pumpmock.protocol import firmware_gen
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.framing import EVENT, REQUEST, RESPONSE
+from pumpmock.protocol.strategies import layout_strategy, message_strategy
+from pumpmock.protocol.vectors import load
 
-from firmware_mock import codec, spec
-from firmware_mock.errors import Refusal
+from pumpmock.firmware_mock import codec, spec
+from pumpmock.firmware_mock.errors import Refusal
 
 from test_firmware_support import plain
 
@@ -25,7 +25,7 @@ def firmware_layout(message):
 
 
 def test_spec_is_the_generated_catalog():
-    assert SPEC_FILE.read_text() == firmware_gen.render(), "run python -m protocol.firmware_gen"
+    assert SPEC_FILE.read_text() == firmware_gen.render(), "run python -m pumpmock.protocol.firmware_gen"
 
 
 @given(message_strategy(kinds=(REQUEST, RESPONSE, EVENT)))

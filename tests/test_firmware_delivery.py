@@ -3,8 +3,8 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from protocol import messages as m
-from protocol.codes import Alarm, BolusKind, Drug, Error, Fault, Limit, LogKind, Role, TherapyState
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.codes import Alarm, BolusKind, Drug, Error, Fault, Limit, LogKind, Role, TherapyState
 
 from test_firmware_support import DAY_MS, DAY_S, Host, conserved, flex, morphine
 

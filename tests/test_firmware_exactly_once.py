@@ -2,11 +2,11 @@
 
 from hypothesis import given, settings, strategies as st
 
-from protocol import messages as m
-from protocol.codes import BolusKind, Drug, Error
-from protocol.framing import NAK
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.codes import BolusKind, Drug, Error
+from pumpmock.protocol.framing import NAK
 
-from firmware_mock import spec
+from pumpmock.firmware_mock import spec
 
 from test_firmware_support import Host, morphine
 

@@ -1,15 +1,15 @@
-"""firmware_mock.framing against the host's protocol framing: CRC, COBS, frames, the resynchronising reader."""
+"""pumpmock.firmware_mock.framing against the host's protocol framing: CRC, COBS, frames, the resynchronising reader."""
 
 import binascii
 
 from hypothesis import given, settings, strategies as st
 
-from protocol import cobs as host_cobs
-from protocol.catalog import MAX_ENCODED
-from protocol.framing import FrameDecoder, encode_frame as host_encode_frame
-from protocol.vectors import load
+from pumpmock.protocol import cobs as host_cobs
+from pumpmock.protocol.catalog import MAX_ENCODED
+from pumpmock.protocol.framing import FrameDecoder, encode_frame as host_encode_frame
+from pumpmock.protocol.vectors import load
 
-from firmware_mock import framing
+from pumpmock.firmware_mock import framing
 
 # Byte strings rich in zeros and in long non-zero runs (COBS's two edge cases).
 zero_heavy = st.lists(st.sampled_from([0, 1, 0xFF, 7]), max_size=40).map(bytes)

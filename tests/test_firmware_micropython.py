@@ -14,20 +14,21 @@ import subprocess
 
 import pytest
 
-from protocol import FrameDecoder
-from protocol import messages as m
-from protocol.framing import RESPONSE
-from protocol.auth import auth_mac, role_key
-from protocol.codes import BolusKind, Drug, Fault, Role
+from pumpmock.harness.micropython_cmd import micropython_mjs
+from pumpmock.protocol import FrameDecoder
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.framing import RESPONSE
+from pumpmock.protocol.auth import auth_mac, role_key
+from pumpmock.protocol.codes import BolusKind, Drug, Fault, Role
 
-from firmware_mock.core import Pump
-from firmware_mock.storage import FileStorage
+from pumpmock.firmware_mock.core import Pump
+from pumpmock.firmware_mock.storage import FileStorage
 
 from test_firmware_support import DAY_MS, SERIAL, flex
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORE = sorted(p for p in (ROOT / "firmware_mock").glob("*.py"))
-MICROPYTHON = ROOT / "node_modules" / "@micropython" / "micropython-webassembly-pyscript" / "micropython.mjs"
+MICROPYTHON = micropython_mjs()
 ALLOWED_IMPORTS = {"struct", "hashlib", "binascii", "os", "json", "time", "micropython", "sys"}
 
 

@@ -14,10 +14,12 @@ import subprocess
 
 import pytest
 
+from pumpmock.harness.micropython_cmd import micropython_mjs
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware_mock"
 RUNNER = FIRMWARE / "wasm_runner.mjs"
-MICROPYTHON = ROOT / "node_modules" / "@micropython" / "micropython-webassembly-pyscript" / "micropython.mjs"
+MICROPYTHON = micropython_mjs()
 BOARD_FILES = sorted((FIRMWARE / "board").glob("*.py"))
 PORTABLE = sorted(FIRMWARE.glob("*.py")) + BOARD_FILES
 BANNED_MODULES = {
@@ -28,7 +30,7 @@ BANNED_MODULES = {
     # CPython shells only
     "termios", "tty", "pty", "socket", "signal", "subprocess", "selectors",
 }
-HOST_PACKAGES = {"protocol", "harness", "tests", "bench", "examples"}
+HOST_PACKAGES = {"pumpmock", "protocol", "harness", "tests", "bench", "examples"}
 
 
 def violations(path, banned=BANNED_MODULES, portable=True):
@@ -81,7 +83,7 @@ def test_the_scan_finds_each_kind_of_violation(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("node") is None or not MICROPYTHON.exists(),
-                    reason="needs Node.js and the MicroPython WebAssembly package: `npm ci` in the repository root")
+                    reason="needs Node.js and the MicroPython WebAssembly package: `pumpmock micropython --setup`")
 def test_every_firmware_module_imports_under_micropython():
     modules = sorted(p.stem for p in FIRMWARE.glob("*.py") if p.stem != "__init__")
     boards = [str(p) for p in BOARD_FILES]

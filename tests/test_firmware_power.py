@@ -2,13 +2,13 @@
 
 import pytest
 
-from protocol import messages as m
-from protocol.codes import BolusKind, Error, LogKind, Role, TherapyState
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.codes import BolusKind, Error, LogKind, Role, TherapyState
 
-from firmware_mock import persist
-from firmware_mock.core import Pump
-from firmware_mock.eventlog import EventLog
-from firmware_mock.storage import FileStorage, PowerCut, RamStorage
+from pumpmock.firmware_mock import persist
+from pumpmock.firmware_mock.core import Pump
+from pumpmock.firmware_mock.eventlog import EventLog
+from pumpmock.firmware_mock.storage import FileStorage, PowerCut, RamStorage
 
 from test_firmware_support import DAY_MS, DAY_S, SERIAL, Host, conserved, morphine
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from protocol import messages as m
-from protocol.codes import Drug, Error, Limit, LogKind, Severity, TherapyMode, TherapyState
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.codes import Drug, Error, Limit, LogKind, Severity, TherapyMode, TherapyState
 
 from test_firmware_support import Host, flex, morphine
 

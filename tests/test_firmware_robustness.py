@@ -2,9 +2,9 @@
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from protocol import messages as m
-from protocol.framing import NAK, REQUEST, RESPONSE, encode_frame
-from protocol.strategies import layout_strategy
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.framing import NAK, REQUEST, RESPONSE, encode_frame
+from pumpmock.protocol.strategies import layout_strategy
 
 from test_firmware_support import DAY_MS, Host, conserved
 

@@ -2,14 +2,14 @@
 
 import pytest
 
-from protocol import messages as m
-from protocol.auth import auth_mac, role_key
-from protocol.codes import Error, LogKind, Role
-from protocol.framing import ACK, EVENT, NAK, REQUEST, RESPONSE, encode_frame
-from protocol.vectors import load
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.auth import auth_mac, role_key
+from pumpmock.protocol.codes import Error, LogKind, Role
+from pumpmock.protocol.framing import ACK, EVENT, NAK, REQUEST, RESPONSE, encode_frame
+from pumpmock.protocol.vectors import load
 
-from firmware_mock import spec
-from firmware_mock.auth import hmac_sha256
+from pumpmock.firmware_mock import spec
+from pumpmock.firmware_mock.auth import hmac_sha256
 
 from test_firmware_support import SERIAL, Host, morphine
 
@@ -176,10 +176,10 @@ def test_ack_frames_are_never_answered():
 
 def test_a_retransmitted_auth_response_gets_the_cached_answer_and_keeps_the_nonce():
     """A lost AUTH_RESPONSE answer must not burn the nonce or count as a failed login."""
-    from protocol import decode_frame, encode_message
-    from protocol import messages as m
-    from protocol.auth import auth_mac, role_key
-    from firmware_mock.core import Pump
+    from pumpmock.protocol import decode_frame, encode_message
+    from pumpmock.protocol import messages as m
+    from pumpmock.protocol.auth import auth_mac, role_key
+    from pumpmock.firmware_mock.core import Pump
 
     pump = Pump(serial="PM-000009", test_mode=True)
     pump.receive(encode_message(m.HelloRequest(1, 1), 1), 0)

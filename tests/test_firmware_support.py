@@ -5,12 +5,12 @@ and parsed with the HOST codec (protocol), so every test is also a conformance c
 firmware against the catalog.
 """
 
-from protocol import messages as m
-from protocol.auth import auth_mac, role_key
-from protocol.codes import Drug, Role, TherapyMode
-from protocol.framing import ACK, EVENT, NAK, FrameDecoder, encode_frame
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.auth import auth_mac, role_key
+from pumpmock.protocol.codes import Drug, Role, TherapyMode
+from pumpmock.protocol.framing import ACK, EVENT, NAK, FrameDecoder, encode_frame
 
-from firmware_mock.core import Pump
+from pumpmock.firmware_mock.core import Pump
 
 SERIAL = "PM-000001"
 MORPHINE_UG_PER_ML = 20_000

@@ -4,8 +4,8 @@ import time
 
 from hypothesis import given, settings, strategies as st
 
-from protocol import messages as m
-from protocol.codes import Fault, LogKind, Role
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.codes import Fault, LogKind, Role
 
 from test_firmware_support import DAY_MS, DAY_S, Host, flex, morphine
 

@@ -4,11 +4,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol import FrameDecoder, ProtocolError, RemoteProtocolError, decode_frame, encode_frame
-from protocol import cobs
-from protocol.catalog import MAX_ENCODED, MAX_PAYLOAD
-from protocol.crc import CHECK_VALUE, crc16
-from protocol.framing import EVENT, NAK, REQUEST, RESPONSE, Frame
+from pumpmock.protocol import FrameDecoder, ProtocolError, RemoteProtocolError, decode_frame, encode_frame
+from pumpmock.protocol import cobs
+from pumpmock.protocol.catalog import MAX_ENCODED, MAX_PAYLOAD
+from pumpmock.protocol.crc import CHECK_VALUE, crc16
+from pumpmock.protocol.framing import EVENT, NAK, REQUEST, RESPONSE, Frame
 
 frames = st.builds(Frame, kind=st.sampled_from([REQUEST, RESPONSE, EVENT, NAK]),
                    msg_id=st.integers(0, 255), seq=st.integers(0, 0xFFFF),

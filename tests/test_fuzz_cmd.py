@@ -6,12 +6,12 @@ import sys
 
 import pytest
 
-from harness import cli
-from harness.fuzz_cmd import parse_budget
+from pumpmock.harness import cli
+from pumpmock.harness.fuzz_cmd import parse_budget
 
 from test_fuzz_mutation import plant_read_log_crash
 
-PUMPMOCK = [sys.executable, "-m", "harness.cli"]
+PUMPMOCK = [sys.executable, "-m", "pumpmock.harness.cli"]
 
 
 def test_budgets_read_as_a_person_writes_them():
@@ -42,7 +42,7 @@ def test_bad_arguments_exit_2(capsys):
 
 
 def test_a_planted_dedup_miss_is_found_saved_and_replayed_until_fixed(monkeypatch, tmp_path, capsys):
-    from firmware_mock import dedup
+    from pumpmock.firmware_mock import dedup
     monkeypatch.setattr(dedup.ExactlyOnceCache, "lookup", lambda self, seq, msg_id, digest: None)
     failures = tmp_path / "failures"
     status = cli.main(["fuzz", "--mode", "stateful", "--budget", "12s", "--seed", "1", "--failures", str(failures),

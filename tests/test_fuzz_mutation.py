@@ -4,12 +4,12 @@ import time
 
 import pytest
 
-from firmware_mock import framing
-from firmware_mock.core import Pump
-from harness.fuzz import mutation
-from harness.fuzz.mutation import Failure, Target, run_mutation
-from harness.inprocess import InProcessLink
-from harness.transcript import read_transcript, replay
+from pumpmock.firmware_mock import framing
+from pumpmock.firmware_mock.core import Pump
+from pumpmock.harness.fuzz import mutation
+from pumpmock.harness.fuzz.mutation import Failure, Target, run_mutation
+from pumpmock.harness.inprocess import InProcessLink
+from pumpmock.harness.transcript import read_transcript, replay
 
 
 def test_the_firmware_survives_a_ci_sized_mutation_campaign():
@@ -46,7 +46,7 @@ def test_a_skipped_crc_check_is_found_minimised_and_replays(monkeypatch, tmp_pat
 
 def plant_read_log_crash(monkeypatch):
     """A planted firmware defect: READ_LOG of a page past the end raises IndexError("planted")."""
-    from firmware_mock import handlers
+    from pumpmock.firmware_mock import handlers
     original = handlers.HANDLERS[0x40]
 
     def read_log(pump, request, clock):
@@ -67,7 +67,7 @@ def test_a_crash_in_a_handler_is_reported_with_where(monkeypatch):
 def test_a_handler_that_never_returns_is_a_hang_found_minimised_and_saved(monkeypatch, tmp_path):
     """The guard is CPU time per batch: a loop without end is stopped, reported and saved, and the
     campaign goes on to its end instead of hanging with the pump."""
-    from firmware_mock import handlers
+    from pumpmock.firmware_mock import handlers
     original = handlers.HANDLERS[0x40]
 
     def read_log(pump, request, clock):
@@ -123,7 +123,7 @@ def test_the_atheris_entry_point_fuzzes_the_firmware_with_coverage(tmp_path):
     pytest.importorskip("atheris")
     import subprocess
     import sys
-    done = subprocess.run([sys.executable, "-m", "harness.fuzz.mutation", "--atheris", "-runs=3000", "-seed=1"],
+    done = subprocess.run([sys.executable, "-m", "pumpmock.harness.fuzz.mutation", "--atheris", "-runs=3000", "-seed=1"],
                           capture_output=True, text=True, timeout=100, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Done 3000 runs" in done.stderr

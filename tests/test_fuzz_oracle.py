@@ -2,9 +2,9 @@
 
 import pytest
 
-from firmware_mock.core import Pump
-from harness.fuzz.oracle import Checker, Violation, clock_report, split_frames
-from protocol import messages as m
+from pumpmock.firmware_mock.core import Pump
+from pumpmock.harness.fuzz.oracle import Checker, Violation, clock_report, split_frames
+from pumpmock.protocol import messages as m
 
 SERIAL = "PM-000001"
 RESET_AT_MS = 1_000  # shell ms of the pump's own clock when the host reset it

@@ -10,15 +10,15 @@ import threading
 
 import pytest
 
-from firmware_mock import commands, dedup, spec, therapy
-from firmware_mock.errors import Refusal
-from firmware_mock.model import DAY_MS, MINUTE_MS, PTM_BOLUS_KIND
-from harness.fuzz.campaign import check_transcript, run_stateful
-from harness.fuzz.replay import replay_failure
-from harness.servers import PtyServer, make_pump
-from harness.transcript import read_transcript, replay
+from pumpmock.firmware_mock import commands, dedup, spec, therapy
+from pumpmock.firmware_mock.errors import Refusal
+from pumpmock.firmware_mock.model import DAY_MS, MINUTE_MS, PTM_BOLUS_KIND
+from pumpmock.harness.fuzz.campaign import check_transcript, run_stateful
+from pumpmock.harness.fuzz.replay import replay_failure
+from pumpmock.harness.servers import PtyServer, make_pump
+from pumpmock.harness.transcript import read_transcript, replay
 
-import harness
+from pumpmock import harness
 from targets import target
 
 URL = "pumpmock://?clock=virtual"
@@ -39,7 +39,9 @@ def test_the_emulator_on_a_real_clock_passes_a_short_campaign():
     assert result["steps"] > 100
 
 
-def _planted_campaign(tmp_path, max_examples=300, budget_s=15, seed=1, url=URL):
+def _planted_campaign(tmp_path, max_examples=300, budget_s=None, seed=1, url=URL):
+    """A campaign against a planted defect. On the virtual clock budget_s=None: no wall-clock bound,
+    so what is found and how far it shrinks is the same on an idle or a loaded machine."""
     result = run_stateful(url, budget_s=budget_s, seed=seed, max_examples=max_examples,
                           failures_dir=str(tmp_path))
     assert result["failures"], "the planted defect was not found in %d examples" % result["examples"]
@@ -59,7 +61,7 @@ def _replays(failure, planted, url=URL):
 
 
 def _ptm_lockout_one_minute_short(model):
-    """firmware_mock.commands._ptm_bolus with one planted defect: the lockout ends a minute early."""
+    """pumpmock.firmware_mock.commands._ptm_bolus with one planted defect: the lockout ends a minute early."""
     t = model.clock_ms
     commands._check_can_deliver(model)
     commands._check_running(model)
@@ -133,7 +135,7 @@ def test_a_refill_that_forgets_the_withdrawn_volume_breaks_conservation(monkeypa
 
 def test_a_conservation_defect_is_found_on_a_real_clock_too(monkeypatch, tmp_path):
     _plant_refill_forgetting_the_withdrawn_volume(monkeypatch)
-    failure = _planted_campaign(tmp_path, max_examples=100, budget_s=6, url=REAL_CLOCK_URL)
+    failure = _planted_campaign(tmp_path, max_examples=100, url=REAL_CLOCK_URL)
     assert failure["category"] == "SAFETY: volume not conserved", failure["message"]
     assert failure["steps"] <= 3, failure["program"]
     # Replayed on a real clock too: judged at the ms each TC_GET_CLOCK answer names.
@@ -160,7 +162,7 @@ def test_a_planted_defect_is_found_and_replayed_over_a_pty(monkeypatch, tmp_path
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        failure = _planted_campaign(tmp_path, max_examples=40, budget_s=8, url=server.path)
+        failure = _planted_campaign(tmp_path, max_examples=40, url=server.path)
         assert failure["category"] == "SAFETY: volume not conserved", failure["message"]
         assert failure["steps"] <= 3, failure["program"]
         assert _replays(failure, planted=True, url=server.path) is not None
@@ -171,8 +173,8 @@ def test_a_planted_defect_is_found_and_replayed_over_a_pty(monkeypatch, tmp_path
 
 CRASHING_PUMP = """
 import os, sys
-from firmware_mock import commands
-from harness import cli
+from pumpmock.firmware_mock import commands
+from pumpmock.harness import cli
 
 def refill(model, drug, conc, volume_ul):
     os._exit(70)  # planted: any refill kills the firmware
@@ -198,15 +200,15 @@ def test_a_crash_is_found_the_campaign_reconnects_and_the_replay_tells_crash_fro
     assert failure["steps"] <= 1, failure["program"]
     still = replay_failure(failure["transcript"], crashing, timeout=2)
     assert still.fails and "broke during the replay" in still.text, still.text
-    healthy = "exec://%s -m harness.cli serve --stdio --test-mode" % sys.executable
+    healthy = "exec://%s -m pumpmock.harness.cli serve --stdio --test-mode" % sys.executable
     fixed = replay_failure(failure["transcript"], healthy, timeout=2)
     assert not fixed.fails, fixed.text
 
 
 DYING_PUMP = """
 import os, sys
-from firmware_mock import commands
-from harness import cli
+from pumpmock.firmware_mock import commands
+from pumpmock.harness import cli
 
 marker = sys.argv[1]
 if os.path.exists(marker):
@@ -258,14 +260,14 @@ def test_a_copied_examples_database_finds_the_failure_first_on_another_machine(m
 
 STATEFUL_SUITE = """
 from hypothesis import settings
-from harness.fuzz.stateful import machine_for
+from pumpmock.harness.fuzz.stateful import machine_for
 
 TestPumpFuzz = machine_for("{url}", max_examples=15, steps=10).TestCase
 TestPumpFuzz.settings = settings(TestPumpFuzz.settings, derandomize=True)  # the same examples every run
 """
 
 DEDUP_MISS = """
-from firmware_mock import dedup
+from pumpmock.firmware_mock import dedup
 dedup.ExactlyOnceCache.lookup = lambda self, seq, msg_id, digest: None  # planted
 """
 

@@ -2,10 +2,10 @@
 
 from hypothesis import given, settings
 
-from protocol import FrameDecoder, ProtocolError, RemoteProtocolError, decode_frame, decode_message
-from protocol.messages import CLASSES
-from protocol.framing import REQUEST
-from harness.fuzz import strategies as fs
+from pumpmock.protocol import FrameDecoder, ProtocolError, RemoteProtocolError, decode_frame, decode_message
+from pumpmock.protocol.messages import CLASSES
+from pumpmock.protocol.framing import REQUEST
+from pumpmock.harness.fuzz import strategies as fs
 
 
 @given(fs.wire_frames())

@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-import harness
-from protocol import REQUEST, FrameDecoder
+from pumpmock import harness
+from pumpmock.protocol import REQUEST, FrameDecoder
 
 PEER = "exec://%s tests/fakes/fake_peer.py" % sys.executable
 

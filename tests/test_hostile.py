@@ -14,16 +14,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import firmware_mock
-import harness
-from firmware_mock.core import Pump
-from harness.errors import HarnessError
-from harness.hostile import FAKE_EVENT_SEQ, KINDS, HostilePump, HostileSpec, field_at
-from protocol import cobs
-from protocol import messages as m
-from protocol.codes import ALARM_PRIORITY, DRUG_LIBRARY, Alarm, Fault, Role
-from protocol.errors import RemoteProtocolError
-from protocol.framing import ACK, EVENT, NAK, RESPONSE, FrameDecoder, decode_frame, encode_frame
+from pumpmock import firmware_mock
+from pumpmock import harness
+from pumpmock.firmware_mock.core import Pump
+from pumpmock.harness.errors import HarnessError
+from pumpmock.harness.hostile import FAKE_EVENT_SEQ, KINDS, HostilePump, HostileSpec, field_at
+from pumpmock.protocol import cobs
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.codes import ALARM_PRIORITY, DRUG_LIBRARY, Alarm, Fault, Role
+from pumpmock.protocol.errors import RemoteProtocolError
+from pumpmock.protocol.framing import ACK, EVENT, NAK, RESPONSE, FrameDecoder, decode_frame, encode_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_APP = ROOT / "examples" / "programmer_app" / "app.py"
@@ -345,7 +345,7 @@ def test_same_seed_same_story_through_the_reference_client():
 @contextlib.contextmanager
 def served_hostile_pump(spec, report):
     """`pumpmock serve --pty --hostile SPEC`: yields the pty path; `report` gets the closing report."""
-    server = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--pty", "--test-mode", "--hostile", spec],
+    server = subprocess.Popen([sys.executable, "-m", "pumpmock.harness.cli", "serve", "--pty", "--test-mode", "--hostile", spec],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         path = server.stdout.readline().strip()
@@ -392,6 +392,6 @@ def test_the_example_app_watching_alarms_ends_on_time_under_an_alarm_flood():
 
 
 def test_serve_refuses_a_bad_hostile_spec():
-    run = subprocess.run([sys.executable, "-m", "harness.cli", "serve", "--pty", "--hostile", "flood=lots"],
+    run = subprocess.run([sys.executable, "-m", "pumpmock.harness.cli", "serve", "--pty", "--hostile", "flood=lots"],
                          capture_output=True, text=True, timeout=30, cwd=ROOT)
     assert run.returncode == 2 and "flood" in run.stderr

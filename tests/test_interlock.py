@@ -4,8 +4,8 @@ from types import SimpleNamespace
 
 import pytest
 
-import harness
-from harness.interlock import Allowlist, check_port, parse_usb_id
+from pumpmock import harness
+from pumpmock.harness.interlock import Allowlist, check_port, parse_usb_id
 
 
 def fake_ports(*ports):
@@ -61,7 +61,7 @@ def test_a_pseudo_terminal_is_the_emulator_and_allowed():
 def test_open_port_runs_the_interlock_before_touching_a_device(monkeypatch):
     opened = []
     monkeypatch.setattr(harness.serial, "serial_for_url", lambda *a, **k: opened.append(a))
-    monkeypatch.setattr("harness.interlock._comports", fake_ports(("/dev/ttyUSB7", 0x1234, 0x5678, "x")))
+    monkeypatch.setattr("pumpmock.harness.interlock._comports", fake_ports(("/dev/ttyUSB7", 0x1234, 0x5678, "x")))
     with pytest.raises(harness.UsbDeviceNotAllowed, match="1234:5678"):
         harness.open_port("/dev/ttyUSB7", allowlist=Allowlist())
     assert opened == []

@@ -4,15 +4,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol import (Ack, LocalProtocolError, Nak, RemoteProtocolError, decode_frame,
+from pumpmock.protocol import (Ack, LocalProtocolError, Nak, RemoteProtocolError, decode_frame,
                       decode_message, encode_message)
-from protocol import messages as m
-from protocol.catalog import MAX_PAYLOAD, MESSAGES, STRUCTS
-from protocol.codes import Drug, Error, TherapyMode
-from protocol.framing import NAK
-from protocol.jsonify import from_jsonable, to_jsonable
-from protocol.schemas import COMPILED, LAYOUTS, PLAIN
-from protocol.strategies import layout_strategy, message_strategy
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.catalog import MAX_PAYLOAD, MESSAGES, STRUCTS
+from pumpmock.protocol.codes import Drug, Error, TherapyMode
+from pumpmock.protocol.framing import NAK
+from pumpmock.protocol.jsonify import from_jsonable, to_jsonable
+from pumpmock.protocol.schemas import COMPILED, LAYOUTS, PLAIN
+from pumpmock.protocol.strategies import layout_strategy, message_strategy
 
 ALL_CLASSES = sorted(m.CLASSES.items())
 

@@ -2,7 +2,7 @@
 
 Golden vectors and a clinic session run inside MicroPython (tests/mpy/), and the host codec
 talks to the runner as a child process over its stdin/stdout: the exec: transport's view.
-Skipped only when node or the npm package is missing; CI has both (`npm ci` at the repo root).
+Skipped only when node or the npm package is missing; CI has both (.ci/setup runs `npm ci --prefix firmware_mock`).
 """
 
 import json
@@ -16,21 +16,22 @@ import time
 
 import pytest
 
-import harness
-from protocol import BANNER, MAGIC, FrameDecoder
-from protocol import messages as m
-from protocol.auth import auth_mac, role_key
-from protocol.codes import Drug, Error, Fault, Role
-from protocol.errors import ProtocolError
-from protocol.framing import ACK, EVENT, NAK, RESPONSE, encode_frame
+from pumpmock.harness.micropython_cmd import micropython_mjs
+from pumpmock import harness
+from pumpmock.protocol import BANNER, MAGIC, FrameDecoder
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.auth import auth_mac, role_key
+from pumpmock.protocol.codes import Drug, Error, Fault, Role
+from pumpmock.protocol.errors import ProtocolError
+from pumpmock.protocol.framing import ACK, EVENT, NAK, RESPONSE, encode_frame
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RUNNER = ROOT / "firmware_mock" / "wasm_runner.mjs"
-MICROPYTHON = ROOT / "node_modules" / "@micropython" / "micropython-webassembly-pyscript" / "micropython.mjs"
+MICROPYTHON = micropython_mjs()
 pytestmark = pytest.mark.skipif(
     shutil.which("node") is None or not MICROPYTHON.exists(),
     reason="needs Node.js (>= 18) and the MicroPython WebAssembly package: install node, then run "
-           "`npm ci` in the repository root (bash .ci/setup does both)")
+           "`pumpmock micropython --setup` (bash .ci/setup does both)")
 MPY_TESTS = ROOT / "tests" / "mpy"
 VECTORS = sorted(str(p) for p in (ROOT / "protocol" / "vectors").glob("*.json"))
 SERIAL = "PM-000001"
@@ -67,8 +68,11 @@ def test_clinic_session_against_pump_under_micropython():
 
 @pytest.mark.parametrize("script, args", [("check_vectors.py", VECTORS), ("check_scenario.py", [])])
 def test_the_same_scripts_pass_on_cpython(script, args):
+    # The repository root on sys.path: the firmware is the top-level package firmware_mock there,
+    # as on a board (installed, it is pumpmock.firmware_mock).
+    environment = dict(os.environ, PYTHONPATH=str(ROOT))
     done = subprocess.run([sys.executable, str(MPY_TESTS / script), *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=60)
+                          cwd=ROOT, timeout=60, env=environment)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "on cpython" in done.stdout and " 0 failed" in done.stdout
 
@@ -94,10 +98,14 @@ def test_bad_options_exit_2_with_usage():
 
 def test_a_missing_npm_package_is_explained(tmp_path):
     (tmp_path / "firmware_mock").mkdir()
-    shutil.copy(RUNNER, tmp_path / "firmware_mock" / "wasm_runner.mjs")
+    for name in ("wasm_runner.mjs", "package.json"):
+        shutil.copy(RUNNER.parent / name, tmp_path / "firmware_mock" / name)
+    environment = {key: value for key, value in os.environ.items() if key != "PUMPMOCK_NODE_DIR"}
     done = subprocess.run(["node", str(tmp_path / "firmware_mock" / "wasm_runner.mjs")], capture_output=True,
-                          text=True, cwd=tmp_path, timeout=30)
-    assert done.returncode == 2 and "npm ci" in done.stderr and "micropython-webassembly-pyscript" in done.stderr
+                          text=True, cwd=tmp_path, timeout=30, env=environment)
+    assert done.returncode == 2
+    assert "micropython-webassembly-pyscript@1.27.0 is missing" in done.stderr
+    assert "pumpmock micropython --setup" in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
 # ---- the pump on stdin/stdout -----------------------------------------------------------------
@@ -251,6 +259,6 @@ def test_the_harness_exec_transport_reaches_the_runner():
 
 
 def test_micropython_package_is_the_pinned_one():
-    pinned = json.loads((ROOT / "package.json").read_text())["dependencies"]["@micropython/micropython-webassembly-pyscript"]
+    pinned = json.loads((ROOT / "firmware_mock" / "package.json").read_text())["dependencies"]["@micropython/micropython-webassembly-pyscript"]
     installed = json.loads((MICROPYTHON.parent / "package.json").read_text())["version"]
     assert installed == pinned

@@ -1,10 +1,10 @@
 """Oracles judge a programmer by its frames: each rule fires on the mistake and stays quiet otherwise."""
 
-from protocol import Ack, encode_message
-from protocol import messages as m
-from protocol.codes import Alarm, AlarmState, Drug, Limit, Priority, Severity, TherapyMode
-from harness.oracles import alarms, check, dose_limits, exactly_once
-from harness.wire import HOST_TO_PUMP, PUMP_TO_HOST, Wire, decode_block
+from pumpmock.protocol import Ack, encode_message
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.codes import Alarm, AlarmState, Drug, Limit, Priority, Severity, TherapyMode
+from pumpmock.harness.oracles import alarms, check, dose_limits, exactly_once
+from pumpmock.harness.wire import HOST_TO_PUMP, PUMP_TO_HOST, Wire, decode_block
 
 import pytest
 

@@ -1,18 +1,18 @@
-"""harness.plausibility and the client's bad-answer errors: what decodes yet cannot be true is raised."""
+"""pumpmock.harness.plausibility and the client's bad-answer errors: what decodes yet cannot be true is raised."""
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import harness
-from harness import plausibility
-from harness.checks import morphine, ready
-from harness.errors import BadAnswerError, HarnessError, ImplausibleAnswerError, MalformedAnswerError
-from harness.hostile import HostilePump
-from protocol import messages as m
-from protocol.codes import Drug, Role
-from protocol.errors import RemoteProtocolError
-from protocol.framing import ACK, EVENT, FrameDecoder, encode_frame
+from pumpmock import harness
+from pumpmock.harness import plausibility
+from pumpmock.harness.checks import morphine, ready
+from pumpmock.harness.errors import BadAnswerError, HarnessError, ImplausibleAnswerError, MalformedAnswerError
+from pumpmock.harness.hostile import HostilePump
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.codes import Drug, Role
+from pumpmock.protocol.errors import RemoteProtocolError
+from pumpmock.protocol.framing import ACK, EVENT, FrameDecoder, encode_frame
 
 
 @pytest.fixture(scope="module")

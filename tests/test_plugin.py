@@ -4,7 +4,7 @@ import pytest
 
 APP = r'''
 import sys, serial
-from protocol import messages as m, encode_message, FrameDecoder, decode_message
+from pumpmock.protocol import messages as m, encode_message, FrameDecoder, decode_message
 port = serial.Serial(sys.argv[1], 115200, timeout=1)
 port.write(b"\x00" + encode_message(m.HelloRequest(7, 1), 1))
 decoder, frames = FrameDecoder(), []
@@ -39,7 +39,7 @@ def test_an_external_app_talks_through_pump_port_while_the_test_controls_the_pum
 
 def test_programmer_and_pump_fixtures_drive_the_in_process_emulator(suite):
     suite.makepyfile(test_reference="""
-        from protocol.codes import Fault, Alarm
+        from pumpmock.protocol.codes import Fault, Alarm
         def test_reference(programmer, pump, wire):
             assert pump.inject_fault(Fault.MOTOR_STALL) == Alarm.MOTOR_STALL
             assert Alarm.MOTOR_STALL in programmer.status().active_alarms
@@ -88,8 +88,8 @@ def test_bench_tests_run_only_against_a_board(suite):
 def test_oracles_switched_on_by_marker_fail_a_test_that_breaks_a_rule(suite):
     suite.makepyfile(test_oracle="""
         import pytest
-        from protocol import messages as m
-        from protocol.codes import Drug, TherapyMode
+        from pumpmock.protocol import messages as m
+        from pumpmock.protocol.codes import Drug, TherapyMode
         RX = m.Prescription(drug=Drug.MORPHINE, concentration_ug_per_ml=20000, mode=TherapyMode.SIMPLE_CONTINUOUS,
                             daily_dose_ug=150000, max_daily_dose_ug=150000, refill_interval_days=30)
         @pytest.mark.pump_oracles("dose_limits")
@@ -157,7 +157,7 @@ def test_fixtures_are_documented(suite):
 def test_answers_to_a_named_request_can_be_dropped_and_nothing_reaches_a_closed_pty(suite):
     suite.makepyfile(test_drop="""
         import subprocess, sys, time
-        from protocol.codes import Fault
+        from pumpmock.protocol.codes import Fault
         def test_drop(pump_port, pump, wire):
             pump.inject_fault(Fault.MOTOR_STALL)   # an alarm event while no app has the pty open
             time.sleep(0.3)

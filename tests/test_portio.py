@@ -1,4 +1,4 @@
-"""harness.portio: the client's direct descriptor reads and writes keep pyserial's guarantees."""
+"""pumpmock.harness.portio: the client's direct descriptor reads and writes keep pyserial's guarantees."""
 
 import os
 import threading
@@ -7,10 +7,10 @@ import time
 import pytest
 import serial
 
-import harness
-from harness import portio
-from harness.faulty_port import FaultyPort
-from harness.faults import FaultModel
+from pumpmock import harness
+from pumpmock.harness import portio
+from pumpmock.harness.faulty_port import FaultyPort
+from pumpmock.harness.faults import FaultModel
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="descriptor I/O is the POSIX path")
 
@@ -122,7 +122,7 @@ def test_a_wrapper_is_read_and_written_through_not_around():
 
 
 def test_reference_client_survives_a_port_swapped_under_a_live_session():
-    from harness.bench.measure import CountingPort
+    from pumpmock.harness.bench.measure import CountingPort
     with harness.connect("pumpmock://?clock=virtual") as session:
         counter = CountingPort.install(session)
         session.hello()

@@ -1,4 +1,4 @@
-"""harness.proxy: relaying between two ports through link faults (in-process pipes and pseudo-terminals)."""
+"""pumpmock.harness.proxy: relaying between two ports through link faults (in-process pipes and pseudo-terminals)."""
 
 import argparse
 import os
@@ -8,13 +8,13 @@ import time
 import pytest
 import serial
 
-from harness.client import PumpSession
-from harness.errors import UsbDeviceNotAllowed
-from harness.faults import FaultModel
-from harness.proxy import LinkProxy, PtyPort, add_arguments, main, run_proxy
-from harness.transcript import read_transcript
-from protocol import REQUEST, FrameDecoder, encode_message
-from protocol.examples import EXAMPLES
+from pumpmock.harness.client import PumpSession
+from pumpmock.harness.errors import UsbDeviceNotAllowed
+from pumpmock.harness.faults import FaultModel
+from pumpmock.harness.proxy import LinkProxy, PtyPort, add_arguments, main, run_proxy
+from pumpmock.harness.transcript import read_transcript
+from pumpmock.protocol import REQUEST, FrameDecoder, encode_message
+from pumpmock.protocol.examples import EXAMPLES
 
 posix_only = pytest.mark.skipif(not hasattr(os, "openpty"), reason="pseudo-terminals are POSIX only")
 

@@ -2,9 +2,9 @@
 
 import sys
 
-import harness
-from harness import cli
-from protocol.codes import Drug, Role
+from pumpmock import harness
+from pumpmock.harness import cli
+from pumpmock.protocol.codes import Drug, Role
 
 
 def record(path, url="pumpmock://?clock=virtual"):
@@ -26,7 +26,7 @@ def test_a_session_replayed_on_the_emulator_is_equivalent_and_saved(tmp_path, ca
 
 def test_a_pump_that_answers_differently_is_shown_field_by_field(tmp_path, capsys, monkeypatch):
     original = record(tmp_path / "original.jsonl")
-    from firmware_mock import commands
+    from pumpmock.firmware_mock import commands
     refill = commands.refill
 
     def refill_short(model, drug, conc, volume_ul):

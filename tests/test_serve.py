@@ -1,4 +1,4 @@
-"""harness.servers and `pumpmock serve`: the pump on a pseudo-terminal and on TCP, reached with the host codec over pyserial and sockets."""
+"""pumpmock.harness.servers and `pumpmock serve`: the pump on a pseudo-terminal and on TCP, reached with the host codec over pyserial and sockets."""
 
 import signal
 import socket
@@ -10,12 +10,12 @@ import time
 import pytest
 import serial
 
-from protocol import BANNER, MAGIC, FrameDecoder
-from protocol import messages as m
-from protocol.codes import Error, Fault
-from protocol.framing import ACK, EVENT, NAK, RESPONSE, encode_frame
+from pumpmock.protocol import BANNER, MAGIC, FrameDecoder
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.codes import Error, Fault
+from pumpmock.protocol.framing import ACK, EVENT, NAK, RESPONSE, encode_frame
 
-from harness import servers as serve
+from pumpmock.harness import servers as serve
 from targets import start, stop
 
 posix_only = pytest.mark.skipif(not hasattr(serve.os, "openpty"), reason="pseudo-terminals exist only on POSIX")
@@ -96,7 +96,7 @@ def test_tcp_server_answers_hello_and_stops_on_sigint():
 
 
 def test_bad_arguments_exit_2():
-    done = subprocess.run([sys.executable, "-m", "harness.cli", "serve", "--test-mode"], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "pumpmock.harness.cli", "serve", "--test-mode"], capture_output=True,
                           text=True, timeout=30)
     assert done.returncode == 2 and "--pty" in done.stderr
 
@@ -201,8 +201,8 @@ def test_storage_dir_keeps_the_state_across_servers(served, tmp_path):
 def test_reference_client_over_socket_url_and_a_closed_connection_raises(served):
     """The client reads a socket:// port's descriptor directly; a connection the server closed
     is a SerialException at once, not a wait through every retransmission."""
-    import harness
-    from protocol.codes import Role
+    from pumpmock import harness
+    from pumpmock.protocol.codes import Role
 
     server = served(serve.TcpServer(serve.make_pump(test_mode=True)))
     with harness.connect("socket://" + server.address, role=Role.CLINICIAN, timeout=2, retries=3) as first:

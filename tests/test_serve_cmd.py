@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-import harness
-from protocol.catalog import BANNER, PROTOCOL_VERSION
-from protocol.codes import Role
-from protocol.framing import REQUEST, RESPONSE, FrameDecoder, encode_frame
-from protocol.messages import HelloRequest, HelloResponse
+from pumpmock import harness
+from pumpmock.protocol.catalog import BANNER, PROTOCOL_VERSION
+from pumpmock.protocol.codes import Role
+from pumpmock.protocol.framing import REQUEST, RESPONSE, FrameDecoder, encode_frame
+from pumpmock.protocol.messages import HelloRequest, HelloResponse
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def serve():
     processes = []
 
     def start(*args):
-        process = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", *args], stdout=subprocess.PIPE,
+        process = subprocess.Popen([sys.executable, "-m", "pumpmock.harness.cli", "serve", *args], stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)
         processes.append(process)
         return process, process.stdout.readline().strip()
@@ -64,7 +64,7 @@ def test_serve_records_a_transcript_and_applies_faults(serve, tmp_path):
 
 
 def test_serve_refuses_a_bad_fault_spec():
-    out = subprocess.run([sys.executable, "-m", "harness.cli", "serve", "--pty", "--faults", "bogus=1"],
+    out = subprocess.run([sys.executable, "-m", "pumpmock.harness.cli", "serve", "--pty", "--faults", "bogus=1"],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 2 and "bogus" in out.stderr
 
@@ -72,7 +72,7 @@ def test_serve_refuses_a_bad_fault_spec():
 def test_serve_stdio_answers_on_stdout_only_and_stops_when_stdin_closes():
     """The pump's bytes are the whole of stdout (no address line), and end of input ends the server."""
     hello = encode_frame(REQUEST, HelloRequest.MESSAGE.id, 1, HelloRequest(7, PROTOCOL_VERSION).encode())
-    out = subprocess.run([sys.executable, "-m", "harness.cli", "serve", "--stdio"],
+    out = subprocess.run([sys.executable, "-m", "pumpmock.harness.cli", "serve", "--stdio"],
                          input=b"\x00" + hello, capture_output=True, timeout=30)
     assert out.returncode == 0, out.stderr
     frames = [item for item in FrameDecoder().feed(out.stdout) if not isinstance(item, Exception)]
@@ -82,7 +82,7 @@ def test_serve_stdio_answers_on_stdout_only_and_stops_when_stdin_closes():
 
 
 def test_serve_stdio_is_an_exec_target():
-    url = "exec://%s -m harness.cli serve --stdio --test-mode" % sys.executable
+    url = "exec://%s -m pumpmock.harness.cli serve --stdio --test-mode" % sys.executable
     with harness.connect(url, role=Role.CLINICIAN, timeout=2) as session:
         session.test.set_battery(37)
         assert session.status().battery_pct == 37

@@ -1,4 +1,4 @@
-"""harness.transcript: recording every frame both ways, reading, tail, replay, diff and decode."""
+"""pumpmock.harness.transcript: recording every frame both ways, reading, tail, replay, diff and decode."""
 
 import io
 import json
@@ -10,16 +10,16 @@ import serial
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.client import PumpSession
-from harness.transcript import (DEFAULT_IGNORE, FrameSplitter, TappedPort, TranscriptRecorder, add_arguments,
+from pumpmock.harness.client import PumpSession
+from pumpmock.harness.transcript import (DEFAULT_IGNORE, FrameSplitter, TappedPort, TranscriptRecorder, add_arguments,
                                 decode_entries, decode_lines, diff, main, read_transcript, replay, tail)
-from harness.wire import Wire
-from protocol import EVENT, NAK, REQUEST, FrameDecoder, encode_frame, encode_message
-from protocol import messages as m
-from protocol.catalog import MAX_ENCODED
-from protocol.codes import Error
-from protocol.examples import EXAMPLES
-from protocol.jsonify import to_jsonable
+from pumpmock.harness.wire import Wire
+from pumpmock.protocol import EVENT, NAK, REQUEST, FrameDecoder, encode_frame, encode_message
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.catalog import MAX_ENCODED
+from pumpmock.protocol.codes import Error
+from pumpmock.protocol.examples import EXAMPLES
+from pumpmock.protocol.jsonify import to_jsonable
 
 HELLO_REQUEST, HELLO_RESPONSE = EXAMPLES["HELLO"]
 STATUS = EXAMPLES["GET_STATUS"][1]

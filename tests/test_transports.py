@@ -8,7 +8,7 @@ firmware behind exec://. Each run starts with a test-control reset, so each ends
 
 import pytest
 
-import harness
+from pumpmock import harness
 from targets import KINDS, target
 from test_client_inprocess import scenario
 

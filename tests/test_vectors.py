@@ -2,14 +2,14 @@
 
 import pytest
 
-from protocol import FrameDecoder, decode_frame, decode_message, encode_message
-from protocol import messages as m
-from protocol.catalog import MESSAGES
-from protocol.codes import Error
-from protocol.examples import check_complete
-from protocol.framing import KIND_NAMES
-from protocol.jsonify import from_jsonable, to_jsonable
-from protocol.vectors import load
+from pumpmock.protocol import FrameDecoder, decode_frame, decode_message, encode_message
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.catalog import MESSAGES
+from pumpmock.protocol.codes import Error
+from pumpmock.protocol.examples import check_complete
+from pumpmock.protocol.framing import KIND_NAMES
+from pumpmock.protocol.jsonify import from_jsonable, to_jsonable
+from pumpmock.protocol.vectors import load
 
 FRAME_VECTORS = load("messages") + load("errors")
 MALFORMED = load("malformed")

@@ -24,8 +24,8 @@ from enum import IntEnum
 
 import dosing
 import pumplink
-from protocol import messages as m
-from protocol.codes import Alarm, BolusKind, Drug, Error, Limit, LogKind, Priority, Role, Severity, TherapyMode
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.codes import Alarm, BolusKind, Drug, Error, Limit, LogKind, Priority, Role, Severity, TherapyMode
 
 EXIT_OK, EXIT_REFUSED, EXIT_LINK = 0, 1, 2
 LOG_PAGE = 12  # READ_LOG's largest page

@@ -10,7 +10,7 @@ leaves the app. The numbers come from the protocol package's drug library and pu
 
 from decimal import Decimal, InvalidOperation
 
-from protocol.codes import DRUG_LIBRARY, PUMP_LIMITS, Drug, TherapyMode
+from pumpmock.protocol.codes import DRUG_LIBRARY, PUMP_LIMITS, Drug, TherapyMode
 
 UG_PER_MG = 1000
 UL_PER_ML = 1000

@@ -16,12 +16,12 @@ import time
 
 import serial
 
-from protocol import messages as m
-from protocol.auth import auth_mac, role_key
-from protocol.catalog import BANNER, MAGIC, MAX_RETRIES, PROTOCOL_VERSION, RESPONSE_TIMEOUT_MS
-from protocol.codes import Error, Role
-from protocol.errors import ProtocolError
-from protocol.framing import ACK, EVENT, NAK, REQUEST, RESPONSE, FrameDecoder, encode_frame
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.auth import auth_mac, role_key
+from pumpmock.protocol.catalog import BANNER, MAGIC, MAX_RETRIES, PROTOCOL_VERSION, RESPONSE_TIMEOUT_MS
+from pumpmock.protocol.codes import Error, Role
+from pumpmock.protocol.errors import ProtocolError
+from pumpmock.protocol.framing import ACK, EVENT, NAK, REQUEST, RESPONSE, FrameDecoder, encode_frame
 
 BAUD = 115200
 # Longest a single read may block. Reads loop until their own deadline, so this only bounds

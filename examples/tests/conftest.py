@@ -23,8 +23,8 @@ from typing import NamedTuple
 
 import pytest
 
-from protocol import messages as m
-from protocol.framing import REQUEST, RESPONSE, FrameDecoder, encode_frame
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.framing import REQUEST, RESPONSE, FrameDecoder, encode_frame
 
 EXAMPLE_APP = Path(__file__).resolve().parent.parent / "programmer_app" / "app.py"
 APP_COMMAND = shlex.split(os.environ.get("PUMPMOCK_APP", "")) or [sys.executable, str(EXAMPLE_APP)]

@@ -1,7 +1,7 @@
 """Alarms: each alarm instance is shown once and acknowledged once, however often the pump
 re-announces it, and therapy is not changed past a high-priority alarm."""
 
-from protocol.codes import Alarm, Fault
+from pumpmock.protocol.codes import Alarm, Fault
 
 WATCH_S = "2"
 

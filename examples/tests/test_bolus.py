@@ -3,7 +3,7 @@
 
 import time
 
-from protocol.codes import Error
+from pumpmock.protocol.codes import Error
 
 
 def test_a_clinician_bolus_in_mg_reaches_the_pump_in_micrograms(programmed, pump, wire):

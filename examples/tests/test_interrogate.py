@@ -1,6 +1,6 @@
 """Interrogation: the app identifies the pump, reads it, and changes nothing."""
 
-from protocol.catalog import MESSAGES_BY_NAME
+from pumpmock.protocol.catalog import MESSAGES_BY_NAME
 
 # Requests that change the pump's therapy state (logging in changes only the session).
 STATE_CHANGING = {name for name, message in MESSAGES_BY_NAME.items()

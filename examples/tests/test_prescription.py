@@ -3,7 +3,7 @@ the reservoir's concentration used after a refill, and the result read back."""
 
 import pytest
 
-from protocol.codes import Limit
+from pumpmock.protocol.codes import Limit
 
 PROGRAMMING = ("VALIDATE_PRESCRIPTION", "PROGRAM_PRESCRIPTION")
 

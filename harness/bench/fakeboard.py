@@ -19,10 +19,10 @@ import subprocess
 import sys
 import tempfile
 
+from ..micropython_cmd import micropython_mjs
 from .deploy import Deployer, DeployError
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
-MICROPYTHON_MJS = ROOT / "node_modules" / "@micropython" / "micropython-webassembly-pyscript" / "micropython.mjs"
+MICROPYTHON_MJS = micropython_mjs()
 TEST_MODE_MARKER = "pumpmock_test_mode"
 
 
@@ -77,7 +77,7 @@ def micropython_interpreter(node="node", mjs=MICROPYTHON_MJS):
     Raises DeployError when node or the npm package is missing.
     """
     if not shutil.which(node) or not os.path.exists(mjs):
-        raise DeployError("the MicroPython runner needs node and %s (npm ci)" % mjs)
+        raise DeployError("the MicroPython runner needs node and %s (pumpmock micropython --setup)" % mjs)
 
     def interpret(code, cwd, timeout_s=60):
         with tempfile.TemporaryDirectory() as scratch:

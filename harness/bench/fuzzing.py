@@ -8,7 +8,7 @@ campaign runs in its own process (and process group: an exec: target's children 
 is stopped at budget + grace. Failing examples are saved as transcripts as they are found, so a
 stopped campaign still reports the failures it had saved.
 
-    python -m harness.bench.fuzzing SPEC_JSON     # the child: runs the campaign, prints its result as JSON
+    python -m pumpmock.harness.bench.fuzzing SPEC_JSON     # the child: runs the campaign, prints its result as JSON
 """
 
 import importlib.util
@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 
-CAMPAIGN_MODULE = "harness.fuzz.campaign"
+CAMPAIGN_MODULE = "pumpmock.harness.fuzz.campaign"
 _RESULT_MARK = "pumpmock-fuzz-result "
 
 
@@ -46,7 +46,7 @@ def run_bounded(url, budget_s, seed, test_mode, failures_dir, timeout_s=None, ba
     "stopped" (it overran; failures it saved are listed) or "error" (the child failed).
     """
     if not available(campaign_module):
-        return {"status": "not available", "reason": "harness.fuzz has no campaign API in this version of "
+        return {"status": "not available", "reason": "pumpmock.harness.fuzz has no campaign API in this version of "
                 "pumpmock, so no fuzzing was done (this is not a pass)"}
     spec = {"url": url, "budget_s": budget_s, "seed": seed, "test_mode": test_mode,
             "failures_dir": str(failures_dir), "timeout_s": timeout_s, "baudrate": baudrate,
@@ -54,7 +54,7 @@ def run_bounded(url, budget_s, seed, test_mode, failures_dir, timeout_s=None, ba
     grace = grace_s(budget_s) if grace is None else grace
     limit_s = budget_s + grace
     posix = os.name == "posix"
-    child = subprocess.Popen([sys.executable, "-m", "harness.bench.fuzzing", json.dumps(spec)],
+    child = subprocess.Popen([sys.executable, "-m", "pumpmock.harness.bench.fuzzing", json.dumps(spec)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=posix)
     try:
         out, err = child.communicate(timeout=limit_s)
@@ -81,8 +81,8 @@ def main(argv=None):
     spec = json.loads((argv or sys.argv[1:])[0])
     import importlib
 
-    import harness  # registers the pumpmock:// and exec:// schemes
-    from harness.interlock import Allowlist
+    from pumpmock import harness  # registers the pumpmock:// and exec:// schemes
+    from pumpmock.harness.interlock import Allowlist
     campaign = importlib.import_module(spec["module"])
     options = {"allowlist": Allowlist.load(usb=spec["allow_usb"], ports=spec["allow_ports"])}
     if spec["timeout_s"] is not None:

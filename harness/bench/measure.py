@@ -16,7 +16,7 @@ USB CDC ignores the baud rate and may exceed it; a bridge with a latency timer f
 import statistics
 import time
 
-from protocol.codes import Drug, Role
+from pumpmock.protocol.codes import Drug, Role
 
 from ..checks import MORPHINE_UG_PER_ML, morphine
 from ..faulty_port import PortWrapper

@@ -24,7 +24,7 @@ import time
 
 from serial import SerialException
 
-from protocol.codes import Role
+from pumpmock.protocol.codes import Role
 
 from .. import connect, is_device_path, normalize_url
 from ..checks import CHECKS, run_checks

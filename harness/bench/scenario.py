@@ -20,7 +20,7 @@ when an event's ACK goes out relative to the next request depends on the line's 
 host's ACKs are left out (the pump re-sending an event it missed an ACK for still shows).
 """
 
-from protocol.codes import Alarm, Drug, Fault, Role, Severity
+from pumpmock.protocol.codes import Alarm, Drug, Fault, Role, Severity
 
 from .. import connect
 from ..checks import MORPHINE_UG_PER_ML, morphine

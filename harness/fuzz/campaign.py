@@ -34,6 +34,7 @@ from .oracle import Checker, LostTrack, Violation, clock_report, split_frames
 STATEFUL_BATCH = 25  # examples per hypothesis run: many short runs find more than one long one
 FIRST_BATCH = 4  # until the time per example is known
 MIN_SHRINK_S = 5.0  # a failure found at the end of the budget still gets this long to shrink
+UNBOUNDED_SHRINK_S = 3600.0  # budget_s=None: only hypothesis's count of shrink steps bounds a shrink
 REPLAY_CLOCK_SLACK_MS = 3  # a replay's host clock and the pump's own, read to the ms at each end
 
 
@@ -125,8 +126,18 @@ def _exceptions(error):
 
 def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None, progress=None, steps=None,
                  max_examples=None, stats=None, **connect_options):
-    """Run the state machine against `url` until the budget or max_examples; returns a result dict."""
+    """Run the state machine against `url` until the budget or max_examples; returns a result dict.
+
+    budget_s=None (with max_examples): no wall-clock bound at all, so the run is the same on a
+    fast or a loaded machine: batches of fixed sizes up to max_examples examples, and a failure
+    is shrunk as far as hypothesis's own count of shrink steps goes. For tests that assert what
+    was found.
+    """
     from . import stateful
+    if budget_s is None and max_examples is None:
+        raise ValueError("run_stateful: budget_s=None needs max_examples")
+    unbounded = budget_s is None
+    budget_s = float("inf") if unbounded else budget_s
     stats = stats if stats is not None else collections.Counter()
     failures, seen = [], set()
     started = time.monotonic()
@@ -152,7 +163,8 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
             # Shrinking a long program can take minutes; the campaign's budget bounds it too
             # (hypothesis keeps this limit monkeypatchable for that). A cut-short shrink still
             # yields a failing, replayable example, only a longer one.
-            engine.MAX_SHRINKING_SECONDS = max(budget_s - (time.monotonic() - started), MIN_SHRINK_S)
+            engine.MAX_SHRINKING_SECONDS = UNBOUNDED_SHRINK_S if unbounded else \
+                max(budget_s - (time.monotonic() - started), MIN_SHRINK_S)
             if max_examples is not None and stats["examples"] >= max_examples:
                 break
             phases = [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink] if batch == 0 else \
@@ -164,6 +176,8 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
             per_example = elapsed / stats["examples"] if stats["examples"] else 0.0
             count = FIRST_BATCH if not per_example else int(min(STATEFUL_BATCH, (budget_s - elapsed) / per_example))
             count = max(count, 1)
+            if unbounded:  # the batch sizes of a fast machine, whatever this one's speed
+                count = FIRST_BATCH if batch == 0 else STATEFUL_BATCH
             if max_examples is not None:
                 count = min(count, max_examples - stats["examples"])
             run_settings = settings(max_examples=count, stateful_step_count=steps or stateful.DEFAULT_STEPS,

@@ -15,13 +15,13 @@ import collections
 import hashlib
 import struct
 
-from protocol import cobs
-from protocol import messages as m
-from protocol.auth import auth_mac, role_key
-from protocol.catalog import (ALARMS, DEDUP_CACHE_SIZE, DRUGS, MAX_ENCODED, MESSAGES_BY_ID, PUMP,
+from pumpmock.protocol import cobs
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.auth import auth_mac, role_key
+from pumpmock.protocol.catalog import (ALARMS, DEDUP_CACHE_SIZE, DRUGS, MAX_ENCODED, MESSAGES_BY_ID, PUMP,
                               REANNOUNCE_S, STRUCTS, field_max)
-from protocol.codes import ENUMS, Error, Limit
-from protocol.crc import crc16
+from pumpmock.protocol.codes import ENUMS, Error, Limit
+from pumpmock.protocol.crc import crc16
 
 DAY = 86_400_000
 HOUR = 3_600_000

@@ -1,7 +1,7 @@
 """Fast mutation fuzzing of the firmware core in-process: mutated frames straight into Pump.receive, checked.
 
     result = run_mutation(budget_s=10, seed=1)            # {"cases", "cases_per_s", "failures", ...}
-    python -m harness.fuzz.mutation --atheris [libFuzzer options]   # coverage-guided, where atheris installs
+    python -m pumpmock.harness.fuzz.mutation --atheris [libFuzzer options]   # coverage-guided, where atheris installs
 
 No hypothesis here: a deterministic RNG (random.Random(seed)) picks a seed frame (every catalog
 request, made valid for the pump's state) and mutates its body (bit flips, interesting values,
@@ -29,12 +29,12 @@ import sys
 import threading
 import time
 
-from protocol import cobs
-from protocol import messages as m
-from protocol.auth import auth_mac, role_key
-from protocol.catalog import MAX_ENCODED
-from protocol.codes import Drug, Role, TherapyMode
-from protocol.framing import encode_frame
+from pumpmock.protocol import cobs
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.auth import auth_mac, role_key
+from pumpmock.protocol.catalog import MAX_ENCODED
+from pumpmock.protocol.codes import Drug, Role, TherapyMode
+from pumpmock.protocol.framing import encode_frame
 
 from .oracle import Violation, check_observations
 
@@ -289,7 +289,7 @@ class _Clock:
 
 
 def _default_pump():
-    from firmware_mock.core import Pump
+    from pumpmock.firmware_mock.core import Pump
     return Pump(serial=SERIAL, test_mode=True)
 
 
@@ -527,14 +527,14 @@ def _record_failure(failure, history, target, pump_factory, failures_dir, seed, 
 # atheris (coverage-guided), where it installs
 # ---------------------------------------------------------------------------------------------
 def atheris_main(argv=None):
-    """Run the same checks under atheris/libFuzzer: python -m harness.fuzz.mutation --atheris [options]."""
+    """Run the same checks under atheris/libFuzzer: python -m pumpmock.harness.fuzz.mutation --atheris [options]."""
     try:
         import atheris
     except ImportError:
         print("atheris is not installed (pip install atheris; it needs a CPython it has wheels for)", file=sys.stderr)
         return 2
     with atheris.instrument_imports():
-        import firmware_mock.core  # noqa: F401 (instrumented for coverage)
+        import pumpmock.firmware_mock.core  # noqa: F401 (instrumented for coverage)
     target = Target()
     state = {"cases": 0, "now_ms": 0}
 

@@ -16,9 +16,9 @@ even if the model were wrong.
 import collections
 import struct
 
-from protocol import messages as m
-from protocol.codes import Alarm, Error
-from protocol.jsonify import describe
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.codes import Alarm, Error
+from pumpmock.protocol.jsonify import describe
 
 from .model import (ACK, EVENT, NAK, REQUEST, RESPONSE, LOW_UL, STOPPING, PumpModel, decode_request,
                     parse_block)

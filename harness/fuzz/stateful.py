@@ -1,6 +1,6 @@
 """Model-based stateful fuzzing: a hypothesis RuleBasedStateMachine that drives any pump URL against the model.
 
-    from harness.fuzz.stateful import machine_for
+    from pumpmock.harness.fuzz.stateful import machine_for
     TestPump = machine_for("pumpmock://?clock=virtual").TestCase       # a unittest/pytest test
 
 Every example starts from factory state through test control (TC_RESET), so failures replay.
@@ -25,11 +25,11 @@ from hypothesis import HealthCheck, Phase, settings, strategies as st
 from hypothesis.errors import UnsatisfiedAssumption
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, multiple, rule
 
-from protocol import messages as m
-from protocol.auth import auth_mac, role_key
-from protocol.catalog import DRUGS
-from protocol.codes import BolusKind, Limit, Role, TherapyMode
-from protocol.framing import encode_frame
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.auth import auth_mac, role_key
+from pumpmock.protocol.catalog import DRUGS
+from pumpmock.protocol.codes import BolusKind, Limit, Role, TherapyMode
+from pumpmock.protocol.framing import encode_frame
 
 from ..errors import LinkTimeout, PortError
 from ..portio import reader_for, writer_for
@@ -61,7 +61,7 @@ class Link:
     """A pump opened by URL (through harness.connect: interlock and handshake) used frame by frame."""
 
     def __init__(self, url, **connect_options):
-        import harness
+        from pumpmock import harness
         self.url = url
         self.session = harness.connect(url, **connect_options)
         self.port = self.session.port

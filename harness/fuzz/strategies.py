@@ -1,6 +1,6 @@
 """Grammar-aware hypothesis strategies for fuzzing the protocol, all derived from the catalog.
 
-    from harness.fuzz import strategies as fs
+    from pumpmock.harness.fuzz import strategies as fs
 
     fs.requests()              valid request messages (any catalog request, valid field values)
     fs.out_of_range_requests() request payloads with one field outside its range or code set
@@ -17,14 +17,14 @@ import struct
 
 from hypothesis import strategies as st
 
-from protocol import cobs
-from protocol.catalog import MESSAGES, MAX_PAYLOAD, field_max
-from protocol.codes import ENUMS
-from protocol.crc import crc16
-from protocol.framing import REQUEST, encode_frame
-from protocol.messages import CLASSES
-from protocol.strategies import layout_strategy
-from protocol.vectors import load
+from pumpmock.protocol import cobs
+from pumpmock.protocol.catalog import MESSAGES, MAX_PAYLOAD, field_max
+from pumpmock.protocol.codes import ENUMS
+from pumpmock.protocol.crc import crc16
+from pumpmock.protocol.framing import REQUEST, encode_frame
+from pumpmock.protocol.messages import CLASSES
+from pumpmock.protocol.strategies import layout_strategy
+from pumpmock.protocol.vectors import load
 
 REQUEST_CLASSES = [cls for (kind, _id), cls in sorted(CLASSES.items()) if kind == REQUEST]
 _PACK = {"u8": "<B", "u16": "<H", "u32": "<I", "u64": "<Q"}

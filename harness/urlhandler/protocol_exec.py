@@ -22,6 +22,11 @@ from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 class Serial(SerialBase):
     """A child process behind a pyserial port."""
 
+    # A child needs time to boot before it can answer (a Python interpreter, Node.js loading the
+    # MicroPython WebAssembly port: 0.3-1 s, several times that on a loaded machine). The host's
+    # handshake waits until startup_deadline for the first answer before it counts a retry.
+    STARTUP_GRACE_S = 10.0
+
     def __init__(self, *args, **kwargs):
         self.process = None
         self._threads = []
@@ -29,6 +34,7 @@ class Serial(SerialBase):
         self._ready = threading.Condition()
         self._stderr = collections.deque(maxlen=20)
         self._eof = False
+        self._booting_until = None
         super().__init__(*args, **kwargs)
 
     def open(self):
@@ -43,6 +49,7 @@ class Serial(SerialBase):
         except OSError as error:
             raise SerialException("exec://: cannot start %r: %s" % (command[0], error)) from None
         self._eof = False
+        self._booting_until = time.monotonic() + self.STARTUP_GRACE_S
         self._threads = [threading.Thread(target=self._pump_stdout, daemon=True),
                          threading.Thread(target=self._pump_stderr, daemon=True)]
         for thread in self._threads:
@@ -58,10 +65,18 @@ class Serial(SerialBase):
             raise SerialException("exec:// needs a command, e.g. exec://node firmware_mock/wasm_runner.mjs")
         return command
 
+    @property
+    def startup_deadline(self):
+        """time.monotonic() until which the child may still be booting; None once it has said
+        anything (or was never started). The reference client does not count a missed answer
+        before then (harness.client)."""
+        return self._booting_until
+
     def _pump_stdout(self):
         stream = self.process.stdout
         while True:
             chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(4096)
+            self._booting_until = None  # it spoke (or ended): it has booted
             with self._ready:
                 if not chunk:
                     self._eof = True

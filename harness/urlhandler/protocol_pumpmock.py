@@ -29,7 +29,7 @@ import urllib.parse
 
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 
-from firmware_mock.core import Pump
+from pumpmock.firmware_mock.core import Pump
 
 from ..inprocess import InProcessLink
 

@@ -6,8 +6,8 @@
 import os
 import sys
 
-from protocol import FrameDecoder, encode_message
-from protocol.examples import EXAMPLES
+from pumpmock.protocol import FrameDecoder, encode_message
+from pumpmock.protocol.examples import EXAMPLES
 
 MODE = sys.argv[1]
 HELLO_OK = EXAMPLES["HELLO"][1]

@@ -7,7 +7,7 @@ bolus is on its way and exits 0. NOT an example to follow.
 import sys
 
 from _seed import app, pumplink
-from protocol import messages as m
+from pumpmock.protocol import messages as m
 
 
 def cmd_ptm_bolus(link, args):

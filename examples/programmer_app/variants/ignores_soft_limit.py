@@ -7,7 +7,7 @@ confirming it. NOT an example to follow.
 import sys
 
 from _seed import app
-from protocol.codes import Limit, Severity
+from pumpmock.protocol.codes import Limit, Severity
 
 
 def soft_overrides(findings, confirmed):

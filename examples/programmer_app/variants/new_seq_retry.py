@@ -8,7 +8,7 @@ import sys
 import time
 
 from _seed import app, pumplink
-from protocol.framing import REQUEST, encode_frame
+from pumpmock.protocol.framing import REQUEST, encode_frame
 
 
 def request(self, message):

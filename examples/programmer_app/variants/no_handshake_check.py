@@ -7,8 +7,8 @@ pumpmock mock pump included. NOT an example to follow.
 import sys
 
 from _seed import app, pumplink
-from protocol import messages as m
-from protocol.catalog import PROTOCOL_VERSION
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.catalog import PROTOCOL_VERSION
 
 
 def handshake(self):
