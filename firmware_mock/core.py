@@ -288,12 +288,15 @@ class Pump:
         self._boot(clock)
         self._volatile_reset()
 
-    def _volatile_reset(self):
-        """What a reboot forgets: the session role, nonces, pending events, partial input."""
+    def _volatile_reset(self, keep_input=False):
+        """What a reboot forgets: the session role, nonces, pending events, partial input.
+        keep_input: not a reboot (TC_RESET): the line kept running, so the part of the next frame
+        already read still counts (on a paced line it arrives in pieces)."""
         self.role = spec.ROLE_NONE
         self.auth = Authenticator(self.serial, self.role_keys, self.seed, self.model.reboots)
         self._pending = []
-        self.reader.reset()
+        if not keep_input:
+            self.reader.reset()
         clock = self.model.clock_ms
         self._announced = {}
         for alarm in self.model.alarms.alarms:

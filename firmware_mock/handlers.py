@@ -114,7 +114,7 @@ def tc_reset(pump, request, clock):
     pump.requests_executed = pump.dedup_hits = pump.naks_sent = 0
     pump.reader.frames_bad = 0
     pump._base_ms -= clock  # the pump clock reads 0 now
-    pump._volatile_reset()
+    pump._volatile_reset(keep_input=True)
     pump._dirty = True
 
 
