@@ -283,10 +283,11 @@ class Pump:
             except PowerCut:
                 continue
 
-    def _restart(self, clock):
-        """A power loss at pump clock `clock`."""
+    def _restart(self, clock, keep_input=False):
+        """A power loss at pump clock `clock`. keep_input: the simulated loss of TC_POWER_LOSS,
+        which reboots between two frames, so the part of the next one already read still counts."""
         self._boot(clock)
-        self._volatile_reset()
+        self._volatile_reset(keep_input)
 
     def _volatile_reset(self, keep_input=False):
         """What a reboot forgets: the session role, nonces, pending events, partial input.

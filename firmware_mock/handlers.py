@@ -147,7 +147,7 @@ def tc_warp_clock(pump, request, clock):
 def tc_power_loss(pump, request, clock):
     cut = request["cut_after_bytes"]
     if cut == 0:
-        pump._restart(clock)
+        pump._restart(clock, keep_input=True)  # between two frames: the line's next bytes still count
     else:
         pump.storage.arm_cut(cut)
     return {"reboots": pump.model.reboots & 0xFFFF}

@@ -1,8 +1,8 @@
 """A line that delivers a write in pieces (a UART at 115200 baud, a paced pty) is the same line.
 
-Found by the bench rehearsal (`pumpmock serve --baud 115200`, the stateful fuzzer): TC_RESET
-threw away the part of the next frame that had already arrived, so a HELLO sent in the same
-write as the reset was never answered whenever the pacing cut it in two.
+Found by the bench rehearsal (`pumpmock serve --baud 115200`, the stateful fuzzer): TC_RESET and
+TC_POWER_LOSS(0) threw away the part of the next frame that had already arrived, so a HELLO sent
+in the same write as the reset was never answered whenever the pacing cut it in two.
 """
 
 import pytest
@@ -38,3 +38,14 @@ def test_the_write_cut_in_two_anywhere_gets_the_same_answers(cut):
 
 def test_the_write_one_byte_at_a_time_gets_the_same_answers():
     assert _answers([WRITE[i:i + 1] for i in range(len(WRITE))]) == EXPECTED
+
+
+POWER_LOSS_WRITE = (b"\x00" + m.encode_message(m.TcPowerLossRequest(0), 3) + m.encode_message(m.HelloRequest(1, 1), 4)
+                    + m.encode_message(m.TcGetClockRequest(), 5))
+POWER_LOSS_EXPECTED = [(RESPONSE, 0x66, 3), (RESPONSE, 0x01, 4), (RESPONSE, 0x6B, 5)]
+
+
+@pytest.mark.parametrize("cut", range(1, len(POWER_LOSS_WRITE)))
+def test_a_simulated_power_loss_loses_nothing_that_follows_it_on_the_line(cut):
+    assert _answers([POWER_LOSS_WRITE]) == POWER_LOSS_EXPECTED
+    assert _answers([POWER_LOSS_WRITE[:cut], POWER_LOSS_WRITE[cut:]]) == POWER_LOSS_EXPECTED
