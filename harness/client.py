@@ -31,6 +31,7 @@ from .portio import DEFAULT_BUSY_POLL_S, reader_for, writer_for
 from .testcontrol import TestControl
 
 LOG_PAGE = 12  # entries per READ_LOG page (the catalog's maximum)
+EVENT_QUEUE_LIMIT = 1024  # events kept for an app that never takes them; older ones are dropped and counted
 # Answers looked at twice: decoded, then checked against each other (harness.plausibility)
 _PLAUSIBLE = {m.GetStatusResponse: plausibility.status_problems, m.TcGetStatusResponse: plausibility.status_problems,
               m.HelloResponse: plausibility.hello_problems}
@@ -49,7 +50,9 @@ class PumpSession:
         self.clock = clock
         self.identity = None  # HelloResponse once the handshake passed
         self.role = Role.NONE
-        self.events = collections.deque()  # AlarmRaised / AlarmCleared not yet taken
+        # AlarmRaised / AlarmCleared not yet taken. Bounded: an app that never takes events must not
+        # grow it forever; the oldest go first, counted in stats["events_dropped"].
+        self.events = collections.deque(maxlen=EVENT_QUEUE_LIMIT)
         self.bad_events = collections.deque(maxlen=64)  # (Frame, error): events that did not decode
         self.test = TestControl(self)
         self.stats = collections.Counter()
@@ -184,6 +187,8 @@ class PumpSession:
             self.stats["duplicate_events"] += 1
             return
         self._recent_events.append(frame.seq)
+        if len(self.events) == self.events.maxlen:
+            self.stats["events_dropped"] += 1
         self.events.append(event)
 
     def poll_events(self, timeout=0.0):
