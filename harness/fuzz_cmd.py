@@ -107,6 +107,8 @@ def summary(result):
         "FAILED" if distinct else "PASSED", len(distinct), "" if len(distinct) == 1 else "s", result["seed"]))
     for line in distinct:
         lines.append("  " + line)
+    for line in result.get("harness_errors", []):
+        lines.append("not a finding (the fuzzer's own error, the run went on): " + line)
     for part in result.get("results", []):
         if part.get("stopped"):
             lines.append("stopped before the budget: %s" % part["stopped"])

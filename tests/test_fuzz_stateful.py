@@ -283,3 +283,25 @@ def test_that_test_case_fails_with_the_shrunk_program_on_a_planted_defect(pytest
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*SAFETY: exactly once*", "*state.retransmit(*"])
+
+
+def test_an_error_of_hypothesis_itself_is_never_reported_as_a_finding_about_the_pump(monkeypatch):
+    """On a target whose timing varies hypothesis may give up on a run (inconsistent data
+    generation): that says nothing of the pump, so it is a note, never a failure."""
+    from hypothesis.errors import FlakyStrategyDefinition
+
+    from pumpmock.harness.fuzz import stateful
+    original, calls = stateful.PumpMachine._reset, []
+
+    def reset_then_give_up(self):
+        calls.append(1)
+        if len(calls) == 3:
+            raise FlakyStrategyDefinition("Inconsistent data generation! (planted)")
+        original(self)
+
+    monkeypatch.setattr(stateful.PumpMachine, "_reset", reset_then_give_up)
+    result = run_stateful(URL, budget_s=None, seed=1, max_examples=20)
+    assert result["failures"] == [], result["failures"]
+    [error] = result["harness_errors"]
+    assert error.startswith("hypothesis FlakyStrategyDefinition: Inconsistent data generation!"), error
+    assert result["examples"] >= 10  # the campaign went on after it

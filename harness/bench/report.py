@@ -64,6 +64,8 @@ def summary(report):
             lines.append("  %s: %s" % (key, fuzz[key]))
     for failure in fuzz.get("failures", []):
         lines.append("  - %s" % failure)
+    for error in fuzz.get("harness_errors", []):
+        lines.append("  note (not a finding about the pump): %s" % error)
 
     link = report.get("link") or {}
     lines += ["", "link: %s" % link.get("status", "not run")]

@@ -19,7 +19,7 @@ import re
 import time
 
 from hypothesis import HealthCheck, Phase, seed as hypothesis_seed, settings
-from hypothesis.errors import Flaky
+from hypothesis.errors import Flaky, HypothesisException
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.internal.conjecture import engine
 from hypothesis.reporting import with_reporter
@@ -140,6 +140,7 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
     budget_s = float("inf") if unbounded else budget_s
     stats = stats if stats is not None else collections.Counter()
     failures, seen = [], set()
+    harness_errors = []  # hypothesis's own errors: about this run, never findings about the pump
     started = time.monotonic()
     shown = [started]
 
@@ -210,6 +211,9 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
                     first["error"].add_note("(as first seen, not shrunk: %s)" % why)
                     found, records = [first["error"]], [first]
                 for failure in found:
+                    if isinstance(failure, HypothesisException) and not isinstance(failure, BaseExceptionGroup):
+                        harness_errors.append(_harness_error(failure))
+                        continue
                     entry = _failure_entry(failure, _record_of(failure, records), url, seed,
                                            failures_dir, len(failures) + 1)
                     if entry["key"] not in seen:
@@ -228,7 +232,7 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
     return {"mode": "stateful", "url": url, "seed": seed, "seconds": round(seconds, 2),
             "examples": stats["examples"], "cases": stats["steps"], "steps": stats["steps"],
             "exchanges": stats["exchanges"], "cases_per_s": round(stats["steps"] / seconds, 1) if seconds else 0.0,
-            "failures": failures, "stopped": stopped}
+            "failures": failures, "harness_errors": harness_errors, "stopped": stopped}
 
 
 def _record_of(failure, records):
@@ -252,6 +256,13 @@ def _reconnect_if_gone(url, connect_options):
     except (HarnessError, OSError) as gone:
         return "the pump cannot be reached any more: %s" % gone
     return None
+
+
+def _harness_error(error):
+    """One line for an error of hypothesis's own (inconsistent data generation on a target whose
+    timing varies, say): the run could not go on as planned, and that says nothing of the pump."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return "hypothesis %s: %s" % (type(error).__name__, first)
 
 
 def _failure_entry(error, record, url, seed, failures_dir, number):
@@ -317,4 +328,5 @@ def run_campaign(url, budget_s=60.0, seed=0, test_mode=None, examples_db=None, f
             "transcripts": [f["transcript"] for f in failures if f.get("transcript")],
             "results": [{k: v for k, v in r.items() if k != "failures"} | {"failures": len(r["failures"])}
                         for r in results],
+            "harness_errors": [e for result in results for e in result.get("harness_errors", [])],
             "details": failures}
