@@ -6,12 +6,15 @@
     with harness.connect("pumpmock://?clock=virtual", role=Role.CLINICIAN) as session:
         print(session.status())
 
-URLs: a device path (/dev/ttyACM0, COM3; checked against the USB allowlist first),
-pumpmock://?... (the emulator in-process), exec://COMMAND (a child's stdin/stdout, e.g. the
-MicroPython runner), socket://HOST:PORT, rfc2217://HOST:PORT, loop://. Importing pumpmock
+URLs: a device path (/dev/ttyACM0, COM3; checked against the USB allowlist first, as are
+spy://PATH, alt://PATH and hwgrep://REGEXP), pumpmock://?... (the emulator in-process),
+exec://COMMAND (a child's stdin/stdout, e.g. the MicroPython runner), socket://HOST:PORT,
+rfc2217://HOST:PORT, loop://. Every line is opened by open_port (docs/interlock.md). Importing pumpmock
 (this package's parent) registers the pumpmock:// and exec:// schemes with pyserial, so
 serial.serial_for_url opens them.
 """
+
+import numbers
 
 import serial
 
@@ -19,7 +22,9 @@ from .client import PumpSession
 from .errors import (BadAnswerError, HarnessError, ImplausibleAnswerError, LinkError, LinkTimeout,
                      MalformedAnswerError, NotAMockError, PortError, PumpRefusedError, SafetyInterlockError,
                      UsbDeviceNotAllowed)
-from .interlock import Allowlist, check_port
+from . import interlock
+from .interlock import (HARDWARE, Allowlist, BadUrlError, InterlockConfigError, NoSuchPortError, PortBusyError,
+                        check_port)
 
 DEFAULT_URL = "pumpmock://?clock=virtual"
 
@@ -36,36 +41,75 @@ def is_device_path(url):
     return "://" not in url
 
 
-def open_port(url, *, baudrate=115200, timeout=0.25, allowlist=None, faults=None, transcript=None):
-    """Open `url` as a pyserial port, after the interlock for hardware ports.
+def vet_url(url, allowlist=None):
+    """What `url` would open, checked without opening anything (interlock.Target): for up-front
+    validation by entry points. BadUrlError, NoSuchPortError or a SafetyInterlockError otherwise."""
+    return interlock.vet(normalize_url(url), allowlist)
 
-    faults: a harness.faults spec or FaultModel to put the line behind (host side).
-    transcript: a path or harness.transcript.TranscriptRecorder to tap every frame into.
+
+def open_port(url, *, baudrate=115200, timeout=0.25, allowlist=None, faults=None, transcript=None,
+              handshake=True):
+    """Open `url` as a pyserial port: the one way pumpmock opens a line.
+
+    Before anything is opened the URL is sorted by what it reaches and vetted (harness.interlock):
+    a bad URL or option raises BadUrlError, a refused one a SafetyInterlockError. Hardware (a
+    device path, spy://, alt://, hwgrep://) is opened by its resolved path with an exclusive lock
+    (PortBusyError if another program has it) and its descriptor checked to be the device vetted.
+    With `handshake` (the default) the peer must then answer HELLO with the mock's identity on this
+    very connection (NotAMockError otherwise, and nothing else was sent), so the line returned only
+    ever reaches the mock; pass handshake=False only when the caller's own first exchange is HELLO
+    (harness.connect) or it means to talk to something that is not the mock (a test of the refusal).
+
+    faults: a harness.faults spec or FaultModel to put the line behind (host side, after the handshake).
+    transcript: a path or harness.transcript.TranscriptRecorder to tap every frame into (after it too).
     """
     url = normalize_url(url)
-    if is_device_path(url):
-        check_port(url, allowlist)
-    port = serial.serial_for_url(url, baudrate=baudrate, timeout=timeout)
+    if not isinstance(baudrate, numbers.Integral) or isinstance(baudrate, bool) or baudrate <= 0:
+        raise BadUrlError("baud rate %r: give a positive whole number, e.g. 115200" % (baudrate,))
+    if timeout is not None and (not isinstance(timeout, numbers.Real) or not timeout >= 0):
+        raise BadUrlError("timeout %r: give seconds, zero or more" % (timeout,))
+    model = None
     if faults:
         from .faults import FaultModel
-        from .faulty_port import FaultyPort
-        model = FaultModel.parse(faults) if isinstance(faults, str) else faults
-        port = FaultyPort(port, model)
-    if transcript is not None:
-        from .transcript import TappedPort, TranscriptRecorder
-        if hasattr(transcript, "record"):
-            port = TappedPort(port, transcript)
-        else:
-            port = TappedPort(port, TranscriptRecorder(transcript, meta={"url": url}), owns_recorder=True)
+        try:
+            model = FaultModel.parse(faults) if isinstance(faults, str) else faults
+        except ValueError as error:
+            raise BadUrlError(str(error)) from None
+    target = interlock.vet(url, allowlist)
+    if target.kind == HARDWARE:
+        port, target = interlock.open_hardware(target, baudrate, timeout)
+    else:
+        port = serial.serial_for_url(target.open_url, baudrate=baudrate, timeout=timeout)
+    try:
+        if handshake:
+            _handshake(port)
+        if model is not None:
+            from .faulty_port import FaultyPort
+            port = FaultyPort(port, model)
+        if transcript is not None:
+            from .transcript import TappedPort, TranscriptRecorder
+            if hasattr(transcript, "record"):
+                port = TappedPort(port, transcript)
+            else:
+                port = TappedPort(port, TranscriptRecorder(transcript, meta={"url": url}), owns_recorder=True)
+    except BaseException:
+        port.close()
+        raise
+    port.vetted = target  # what the interlock said about it, for reports (pumpmock bench)
     return port
 
 
-def open_vetted_port(url, *, timeout=None, baudrate=115200):
-    """A raw port to `url` (for resending recorded bytes), opened only after a session on it passed
-    the interlock and the mock's handshake: nothing recorded is ever sent to anything else."""
-    with connect(url, timeout=timeout, baudrate=baudrate):
-        pass
-    return open_port(url, baudrate=baudrate, timeout=timeout or 0.25)
+def _handshake(port):
+    """HELLO on `port` with a throwaway session; NotAMockError unless the mock answers."""
+    clock = getattr(port, "clock", None)
+    session = PumpSession(port, clock=clock) if callable(clock) else PumpSession(port)
+    return session.hello()
+
+
+def open_vetted_port(url, *, timeout=None, baudrate=115200, allowlist=None):
+    """A raw port to `url` (for resending recorded bytes) whose peer answered the mock's handshake
+    on this same connection: open_port with the handshake, kept for its callers' sake."""
+    return open_port(url, baudrate=baudrate, timeout=0.25 if timeout is None else timeout, allowlist=allowlist)
 
 
 def connect(url=DEFAULT_URL, role=None, *, key=None, require_test_mode=False, timeout=None,
@@ -75,7 +119,7 @@ def connect(url=DEFAULT_URL, role=None, *, key=None, require_test_mode=False, ti
     Raises NotAMockError when the peer does not answer HELLO with the mock's identity (nothing
     else is sent to it), UsbDeviceNotAllowed for a hardware port off the allowlist.
     """
-    port = open_port(url, **port_options)
+    port = open_port(url, handshake=False, **port_options)  # HELLO is this session's first exchange
     options = {"host_session_id": host_session_id, "initial_seq": initial_seq}
     if timeout is not None:
         options["timeout"] = timeout
@@ -99,7 +143,8 @@ def connect(url=DEFAULT_URL, role=None, *, key=None, require_test_mode=False, ti
     return session
 
 
-__all__ = ["connect", "open_port", "open_vetted_port", "normalize_url", "PumpSession", "Allowlist", "check_port",
+__all__ = ["connect", "open_port", "open_vetted_port", "vet_url", "normalize_url", "PumpSession", "Allowlist",
+           "check_port", "BadUrlError", "InterlockConfigError", "NoSuchPortError", "PortBusyError",
            "HarnessError", "LinkError", "LinkTimeout", "PortError", "NotAMockError", "PumpRefusedError",
            "BadAnswerError", "MalformedAnswerError", "ImplausibleAnswerError",
            "SafetyInterlockError", "UsbDeviceNotAllowed", "DEFAULT_URL"]

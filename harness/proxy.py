@@ -5,8 +5,11 @@
 makes a pseudo-terminal, prints its path, and relays between it and the pump. Point the
 programmer app under test at the printed path: what it writes reaches the pump through the
 "to_pump" fault stream, what the pump answers comes back through "to_host". Either side may be
-any port or URL the harness opens (hardware ports pass the USB allowlist first); "pty" makes a
-pseudo-terminal (POSIX). Serve the emulator with clock=real (the default): a proxy runs on the
+any port or URL the harness opens (hardware ports pass the USB allowlist first, --allow-usb /
+--allow-port to add your own); "pty" makes a pseudo-terminal (POSIX). The pump side must answer
+the mock's HELLO, on the connection that is then relayed, before the first byte of the app's
+goes to it; the host side is the app, which sends HELLO itself, and hears only the vetted pump.
+Exit status: 0 stopped, 1 a port failed while relaying, 2 a bad argument or a side refused. Serve the emulator with clock=real (the default): a proxy runs on the
 wall clock. Stop with Ctrl-C; the fault statistics are printed on the way out.
 
 In Python:
@@ -25,6 +28,7 @@ import time
 import tty
 
 from .faults import FaultModel
+from .interlock import add_allow_arguments, allowlist_from_args
 
 DEFAULT_PUMP_URL = "pumpmock://"  # the in-process emulator on the wall clock
 PTY = "pty"
@@ -186,31 +190,36 @@ class PtyPort:
         self.close()
 
 
-def open_side(url, baudrate=115200, timeout=0.05):
-    """A port for one side of the proxy: "pty" makes a pseudo-terminal, anything else goes to harness.open_port."""
+def open_side(url, baudrate=115200, timeout=0.05, *, handshake=True, allowlist=None):
+    """A port for one side of the proxy: "pty" makes a pseudo-terminal, anything else goes to
+    harness.open_port (the interlock for hardware; with `handshake`, the mock's HELLO first)."""
     if url == PTY:
         return PtyPort(timeout=timeout)
-    from pumpmock import harness  # registers the pumpmock:// and exec:// schemes; checks hardware ports first
-    return harness.open_port(url, baudrate=baudrate, timeout=timeout)
+    from pumpmock import harness  # registers the pumpmock:// and exec:// schemes
+    return harness.open_port(url, baudrate=baudrate, timeout=timeout, handshake=handshake, allowlist=allowlist)
 
 
 def run_proxy(url_a, url_b, faults_spec, stop_event=None, *, baudrate=115200, transcript=None,
-              on_ready=None, poll_s=0.05):
+              on_ready=None, poll_s=0.05, allowlist=None):
     """Relay between url_a (the host side) and url_b (the pump side) until stop_event is set.
 
-    Returns the fault statistics (also after Ctrl-C, which stops it as stop_event does). Raises what a port raised if relaying failed, ValueError for a
-    bad fault spec, and the interlock's refusal for a hardware port off the allowlist (before
-    anything is opened). transcript: a path to record every frame the pump side sends and receives.
-    on_ready(proxy) is called once relaying has started (a pty side's path is proxy.port_a.path).
+    Returns the fault statistics (also after Ctrl-C, which stops it as stop_event does). Raises
+    what a port raised if relaying failed, ValueError for a bad fault spec, the interlock's
+    refusal for a hardware port off the allowlist (before anything is opened), and NotAMockError
+    when the pump side does not answer the mock's HELLO (before any byte of the app's is relayed).
+    transcript: a path to record every frame the pump side sends and receives (from after the
+    handshake). on_ready(proxy) is called once relaying has started (a pty side's path is
+    proxy.port_a.path).
     """
     model = FaultModel.parse(faults_spec or "")
     stop_event = stop_event or threading.Event()
     opened = []
     try:
-        port_a = open_side(url_a, baudrate, poll_s)
-        opened.append(port_a)
-        port_b = open_side(url_b, baudrate, poll_s)
+        # The pump side first: it must prove it is the mock before an app can even reach the proxy.
+        port_b = open_side(url_b, baudrate, poll_s, handshake=True, allowlist=allowlist)
         opened.append(port_b)
+        port_a = open_side(url_a, baudrate, poll_s, handshake=False, allowlist=allowlist)
+        opened.insert(0, port_a)
         if transcript:
             from .transcript import TappedPort, TranscriptRecorder
             recorder = TranscriptRecorder(transcript, meta={"proxy": [url_a, url_b], "faults": str(model)})
@@ -252,12 +261,18 @@ def add_arguments(parser):
                         help="line rate for opening serial ports (to pace the line, use --faults baud=N)")
     parser.add_argument("--transcript", metavar="PATH",
                         help="record every frame the pump side sends and receives (JSON lines)")
+    add_allow_arguments(parser)
 
 
 def main(args):
+    from pumpmock import harness
     try:
         model = FaultModel.parse(args.faults)
-    except ValueError as error:
+        allowlist = allowlist_from_args(args)
+        for side in (args.host_side, args.pump_side):
+            if side != PTY:
+                harness.vet_url(side, allowlist)  # a typo or a refusal: said before anything opens
+    except (ValueError, harness.HarnessError) as error:
         print("pumpmock proxy: %s" % error, file=sys.stderr)
         return 2
 
@@ -270,7 +285,10 @@ def main(args):
 
     try:
         stats = run_proxy(args.host_side, args.pump_side, model, baudrate=args.baud,
-                          transcript=args.transcript, on_ready=ready)
+                          transcript=args.transcript, on_ready=ready, allowlist=allowlist)
+    except (harness.SafetyInterlockError, harness.BadUrlError, harness.PortBusyError, harness.NoSuchPortError) as error:
+        print("pumpmock proxy: %s" % error, file=sys.stderr)
+        return 2
     except Exception as error:
         print("pumpmock proxy: %s: %s" % (type(error).__name__, error), file=sys.stderr)
         return 1

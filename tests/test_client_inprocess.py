@@ -94,8 +94,10 @@ def test_a_timed_out_request_is_retransmitted_with_the_same_seq_and_then_given_u
 
 
 def test_unknown_url_options_are_refused_with_usage():
-    with pytest.raises(serial.SerialException, match="unknown option 'colour'"):
+    with pytest.raises(harness.BadUrlError, match="unknown option 'colour'"):  # before anything opens
         harness.open_port("pumpmock://?colour=blue")
+    with pytest.raises(serial.SerialException, match="unknown option 'colour'"):  # pyserial's own way
+        serial.serial_for_url("pumpmock://?colour=blue")
 
 
 def test_refusals_are_typed_and_carry_the_limit():

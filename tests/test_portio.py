@@ -132,7 +132,7 @@ def test_reference_client_survives_a_port_swapped_under_a_live_session():
 def test_exec_port_read_available_takes_all_that_arrived_or_times_out():
     import sys
     child = "import sys, time; sys.stdout.buffer.write(b'abc'); sys.stdout.flush(); time.sleep(10)"
-    port = harness.open_port("exec://%s -c \"%s\"" % (sys.executable, child), timeout=0.1)
+    port = harness.open_port("exec://%s -c \"%s\"" % (sys.executable, child), timeout=0.1, handshake=False)
     try:
         assert portio.reader_for(port) == port.read_available
         got = b""
@@ -152,7 +152,7 @@ def test_exec_port_gives_the_last_bytes_then_says_the_child_is_gone():
     """Not an endless run of empty reads (a caller would spin on them): the exit status and stderr."""
     import sys
     child = "import sys; sys.stdout.buffer.write(b'bye'); sys.stderr.write('firmware panic'); sys.exit(70)"
-    port = harness.open_port("exec://%s -c \"%s\"" % (sys.executable, child), timeout=2)
+    port = harness.open_port("exec://%s -c \"%s\"" % (sys.executable, child), timeout=2, handshake=False)
     try:
         assert port.read(3) == b"bye"
         with pytest.raises(serial.SerialException, match="exit status 70.*firmware panic"):

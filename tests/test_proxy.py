@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import socket
 import threading
 import time
 
@@ -9,7 +10,7 @@ import pytest
 import serial
 
 from pumpmock.harness.client import PumpSession
-from pumpmock.harness.errors import UsbDeviceNotAllowed
+from pumpmock.harness.errors import NotAMockError, UsbDeviceNotAllowed
 from pumpmock.harness.faults import FaultModel
 from pumpmock.harness.proxy import LinkProxy, PtyPort, add_arguments, main, run_proxy
 from pumpmock.harness.transcript import read_transcript
@@ -154,29 +155,82 @@ def test_run_proxy_until_stopped(tmp_path):
         ready.set()
 
     def run():
-        result["stats"] = run_proxy("pty", "loop://", "delay=5ms", stop, transcript=tmp_path / "pump.jsonl",
+        result["stats"] = run_proxy("pty", "pumpmock://", "delay=5ms", stop, transcript=tmp_path / "pump.jsonl",
                                     on_ready=on_ready)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     assert ready.wait(5)
-    hello = encode_message(EXAMPLES["HELLO"][0], 3)
     with serial.serial_for_url(result["path"], timeout=1.0) as app:
-        app.write(hello)  # the loop on the pump side sends it straight back
-        assert app.read(len(hello)) == hello
+        session = PumpSession(app, timeout=0.5)
+        assert session.hello().magic == b"PMCK"
     stop.set()
     thread.join(5)
     assert not thread.is_alive()
-    assert result["stats"]["to_pump"]["bytes_out"] == len(hello) == result["stats"]["to_host"]["bytes_out"]
-    entries = read_transcript(tmp_path / "pump.jsonl")
+    assert result["stats"]["to_pump"]["bytes_out"] == result["stats"]["to_pump"]["bytes_in"] > 0
+    entries = read_transcript(tmp_path / "pump.jsonl")  # the proxy's own handshake came before the tap
     assert [(e.dir, e.name) for e in entries] == [("host>pump", "HELLO"), ("pump>host", "HELLO")]
+
+
+def test_run_proxy_refuses_a_pump_side_that_only_echoes():
+    """loop:// hears its own HELLO: not the mock, so nothing is relayed and no pty is made."""
+    with pytest.raises(NotAMockError):
+        run_proxy("pty", "loop://", "", threading.Event(), on_ready=lambda proxy: pytest.fail("relaying started"))
+
+
+@posix_only
+def test_run_proxy_sends_a_plain_tcp_listener_nothing_but_hello():
+    """Issue 12: `pumpmock proxy pty socket://127.0.0.1:P` relayed an app's bytes to any listener."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+    received = bytearray()
+
+    def accept():
+        connection, _ = listener.accept()
+        connection.settimeout(3)
+        try:
+            while True:
+                chunk = connection.recv(4096)
+                if not chunk:
+                    break
+                received.extend(chunk)
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    url = "socket://127.0.0.1:%d" % listener.getsockname()[1]
+    try:
+        with pytest.raises(NotAMockError, match="no answer to HELLO"):
+            run_proxy("pty", url, "", threading.Event(), on_ready=lambda proxy: pytest.fail("relaying started"))
+    finally:
+        thread.join(10)
+        listener.close()
+    frames = FrameDecoder().feed(bytes(received))
+    assert frames and {(f.kind, f.msg_id) for f in frames} == {(REQUEST, 0x01)}  # HELLO (retried), nothing else
 
 
 def test_run_proxy_refuses_a_hardware_port_off_the_allowlist(monkeypatch, tmp_path):
     monkeypatch.delenv("PUMPMOCK_ALLOW_PORTS", raising=False)
-    monkeypatch.setenv("PUMPMOCK_CONFIG", str(tmp_path / "none.toml"))
+    (tmp_path / "empty.toml").write_text("")
+    monkeypatch.setenv("PUMPMOCK_CONFIG", str(tmp_path / "empty.toml"))
     with pytest.raises(UsbDeviceNotAllowed):
         run_proxy("loop://", "/dev/null", "", threading.Event())
+
+
+def test_the_proxy_command_refuses_a_refused_side_with_status_2(monkeypatch, capsys, tmp_path):
+    (tmp_path / "empty.toml").write_text("")
+    monkeypatch.setenv("PUMPMOCK_CONFIG", str(tmp_path / "empty.toml"))
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert main(parser.parse_args(["pty", "spy:///dev/null"])) == 2
+    assert "refusing /dev/null" in capsys.readouterr().err
+    assert main(parser.parse_args(["pty", "nope://x"])) == 2
+    assert "unknown URL scheme nope://" in capsys.readouterr().err
+    assert main(parser.parse_args(["pty", "--allow-usb", "*:*"])) == 2
+    assert "--allow-usb: not a USB id '*:*'" in capsys.readouterr().err
 
 
 def test_the_proxy_command_refuses_a_bad_fault_spec(capsys):

@@ -35,6 +35,65 @@ from ..inprocess import InProcessLink
 
 _SHARED_PUMPS = {}  # name -> Pump, for name= links
 _USAGE = "pumpmock://[?test_mode=1|0&seed=N&serial=S&clock=real|virtual&baud=N&faults=SPEC&hostile=SPEC&name=S]"
+MAX_SEED = 0xFFFFFFFF  # the pump keeps its nonce seed in 32 bits
+MAX_BAUD = 10_000_000
+SERIAL_MAX_CHARS = 16  # HELLO's serial field (protocol catalog: text, 16)
+
+
+def parse_url(url):
+    """The options of a pumpmock:// URL as a dict, every value checked; ValueError naming the bad one.
+
+    Fault and hostile specs are parsed here too, so a bad one is refused before anything opens.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "pumpmock":
+        raise ValueError("expected %s, got %r" % (_USAGE, url))
+    options = {"test_mode": True, "seed": 0, "serial": "PM-000001", "clock": "real", "baud": None,
+               "faults": "", "hostile": "", "name": parts.netloc or ""}
+    try:
+        for key, values in urllib.parse.parse_qs(parts.query, keep_blank_values=True).items():
+            value = values[-1]
+            if len(values) > 1:
+                raise ValueError("%s is given %d times" % (key, len(values)))
+            if key == "test_mode":
+                if value not in ("0", "1"):
+                    raise ValueError("test_mode must be 0 or 1, not %r" % value)
+                options[key] = value == "1"
+            elif key == "seed":
+                options[key] = _whole(key, value, 0, MAX_SEED)
+            elif key == "baud":
+                options[key] = _whole(key, value, 1, MAX_BAUD)
+            elif key == "clock":
+                if value not in ("real", "virtual"):
+                    raise ValueError("clock must be real or virtual, not %r" % value)
+                options[key] = value
+            elif key == "serial":
+                if not 0 < len(value) <= SERIAL_MAX_CHARS or not value.isascii() or not value.isprintable():
+                    raise ValueError("serial must be 1 to %d printable ASCII characters, not %r"
+                                     % (SERIAL_MAX_CHARS, value))
+                options[key] = value
+            elif key == "faults":
+                from ..faults import FaultModel
+                FaultModel.parse(value)
+                options[key] = value
+            elif key == "hostile":
+                if value and value != "0":
+                    from ..hostile import HostileSpec
+                    HostileSpec.parse(value)
+                options[key] = value
+            elif key == "name":
+                options[key] = value
+            else:
+                raise ValueError("unknown option %r" % key)
+    except ValueError as error:
+        raise ValueError("%s: %s (usage: %s)" % (url, error, _USAGE)) from None
+    return options
+
+
+def _whole(key, text, low, high):
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ValueError("%s must be a whole number from %d to %d, not %r" % (key, low, high, text))
+    return int(text)
 
 
 class Serial(SerialBase):
@@ -86,31 +145,10 @@ class Serial(SerialBase):
 
     def from_url(self, url):
         """Parse and check the URL's options; returns them as a dict."""
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme != "pumpmock":
-            raise SerialException("expected %s, got %r" % (_USAGE, url))
-        options = {"test_mode": True, "seed": 0, "serial": "PM-000001", "clock": "real", "baud": None,
-                   "faults": "", "hostile": "", "name": parts.netloc or ""}
         try:
-            for key, values in urllib.parse.parse_qs(parts.query, keep_blank_values=True).items():
-                value = values[-1]
-                if key == "test_mode":
-                    if value not in ("0", "1"):
-                        raise ValueError("test_mode must be 0 or 1, not %r" % value)
-                    options[key] = value == "1"
-                elif key in ("seed", "baud"):
-                    options[key] = int(value)
-                elif key == "clock":
-                    if value not in ("real", "virtual"):
-                        raise ValueError("clock must be real or virtual, not %r" % value)
-                    options[key] = value
-                elif key in ("serial", "faults", "hostile", "name"):
-                    options[key] = value
-                else:
-                    raise ValueError("unknown option %r" % key)
+            return parse_url(url)
         except ValueError as error:
-            raise SerialException("%s: %s (usage: %s)" % (url, error, _USAGE)) from None
-        return options
+            raise SerialException(str(error)) from None
 
     def _reconfigure_port(self):
         """Nothing to configure: line settings only matter through the baud= option."""
