@@ -8,7 +8,9 @@ Frames are relayed whole (split at the 0x00 delimiter), so a control frame never
 middle of one of the app's frames. Answers go back to whoever asked: the mux remembers the
 (msg_id, seq) of every control request in flight; everything else (the app's answers, every
 event, any line noise) goes to the app untouched. `on_frame(direction, block)` sees the app's
-traffic in both directions ("host>pump" / "pump>host"), for transcripts and oracles.
+traffic in both directions ("host>pump" / "pump>host"), for transcripts and oracles, in the order
+the bytes crossed the mux: a frame is recorded in the same locked step that passes it on, so an
+app's next request can never be recorded before the answer it was waiting for.
 """
 
 import os
@@ -93,6 +95,8 @@ class PortMux:
         # Never block on the app: if nobody reads the pty and its buffer fills, drop (line noise).
         os.set_blocking(self._master, False)
         self._write_lock = threading.Lock()
+        # Held while a frame of the app's crosses and is recorded, in either direction.
+        self._wire_lock = threading.Lock()
         self._control_pending = set()  # (msg_id, seq) of control requests awaiting an answer
         self._app_requests = {}  # (msg_id, seq) -> message name, for drop rules by name
         self._threads = [threading.Thread(target=self._app_to_pump, daemon=True, name="mux app>pump"),
@@ -150,12 +154,14 @@ class PortMux:
                 continue
             whole = bytes(partial[:end + 1])
             del partial[:end + 1]
-            with self._write_lock:
-                self.upstream.write(whole)
-            for block in whole.split(b"\x00"):
-                if block:
-                    self._note_request(block)
-                    if self.on_frame:
+            blocks = [block for block in whole.split(b"\x00") if block]
+            for block in blocks:
+                self._note_request(block)
+            with self._wire_lock:
+                with self._write_lock:
+                    self.upstream.write(whole)
+                if self.on_frame:
+                    for block in blocks:
                         self.on_frame("host>pump", block)
 
     def _pump_to_all(self):
@@ -204,9 +210,10 @@ class PortMux:
             return
         if self.silenced or not self.app_connected or self._dropped(frame):
             return
-        try:
-            os.write(self._master, block + b"\x00")
-        except OSError:
-            return  # the app stopped reading and the pty is full: lost, as on a real line
-        if block and self.on_frame:
-            self.on_frame("pump>host", block)
+        with self._wire_lock:
+            try:
+                os.write(self._master, block + b"\x00")
+            except OSError:
+                return  # the app stopped reading and the pty is full: lost, as on a real line
+            if block and self.on_frame:
+                self.on_frame("pump>host", block)
