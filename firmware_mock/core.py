@@ -72,11 +72,18 @@ class Pump:
         for frame in self.reader.feed(data):
             mark = len(out)
             clock = self._clock()  # a warp or a reset earlier in this input moved it
+            # What a handler may change in RAM besides the model, the cache and what storage
+            # holds: a cut save means the request never happened, so these go back with it.
+            volatile = (self._base_ms, self.event_seq, self.requests_executed, self.dedup_hits,
+                        self.naks_sent, self.reader.frames_bad)
             try:
                 self._handle(frame, clock)
             except PowerCut:
                 del out[mark:]  # the pump died before sending anything for this frame
-                self._restart(clock)
+                if not self.persistence.last_save_landed():  # the request never happened
+                    (self._base_ms, self.event_seq, self.requests_executed, self.dedup_hits,
+                     self.naks_sent, self.reader.frames_bad) = volatile
+                self._restart(self._clock())
                 break  # the rest of this input arrived while the pump was rebooting
         return self._end()
 
@@ -229,9 +236,12 @@ class Pump:
         self._out.append(encode_frame(kind, msg_id, seq, body))
 
     # ---- persistence and reboots ---------------------------------------------------------------
+    def _body(self):
+        """The state record's body: everything a reboot must keep but the log entries."""
+        return snapshot.encode(self.model, self.cache, self.host_session_id, self.seed, self.event_seq)
+
     def _save(self):
-        body = snapshot.encode(self.model, self.cache, self.host_session_id, self.seed, self.event_seq)
-        self.persistence.save(body, self.model.log)
+        self.persistence.save(self._body(), self.model.log)
         self._dirty = False
 
     def _load(self):
@@ -287,6 +297,10 @@ class Pump:
         """A power loss at pump clock `clock`. keep_input: the simulated loss of TC_POWER_LOSS,
         which reboots between two frames, so the part of the next one already read still counts."""
         self._boot(clock)
+        # The real-time clock reads what the state says: the same as `clock`, unless the record
+        # is ahead of it (a save that landed as the power failed, of a warp or a reset).
+        if self._origin_ms is not None:
+            self._base_ms += self.model.clock_ms - self._clock()
         self._volatile_reset(keep_input)
 
     def _volatile_reset(self, keep_input=False):

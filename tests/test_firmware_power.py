@@ -1,16 +1,21 @@
 """Power loss: a cut at any byte of any write leaves a consistent pump; reboots keep what they must."""
 
+import copy
+import itertools
+
 import pytest
 
 from pumpmock.protocol import messages as m
-from pumpmock.protocol.codes import BolusKind, Error, LogKind, Role, TherapyState
+from pumpmock.protocol.auth import auth_mac, role_key
+from pumpmock.protocol.framing import NAK
+from pumpmock.protocol.codes import BolusKind, Drug, Error, LogKind, Role, TherapyState
 
-from pumpmock.firmware_mock import persist
+from pumpmock.firmware_mock import persist, spec
 from pumpmock.firmware_mock.core import Pump
 from pumpmock.firmware_mock.eventlog import EventLog
 from pumpmock.firmware_mock.storage import FileStorage, PowerCut, RamStorage
 
-from test_firmware_support import DAY_MS, DAY_S, SERIAL, Host, conserved, morphine
+from test_firmware_support import DAY_MS, DAY_S, MORPHINE_UG_PER_ML, SERIAL, Host, conserved, morphine
 
 
 def observed(host):
@@ -83,42 +88,63 @@ def test_a_cut_at_every_byte_of_a_representative_write():
         assert [e.kind for e in entries].count(LogKind.BASAL) == 1
 
 
-def test_a_cut_in_the_journal_of_a_full_ring_loses_only_the_oldest_entries():
+def test_a_cut_in_the_journal_of_a_full_ring_keeps_every_committed_entry():
     storage = RamStorage()
     host = Host(storage=storage, capacity_ul=200_000)
     host.ready(volume_ul=200_000)
     host.warp(520 * DAY_S)  # saved: a full ring of 512 entries on storage
     committed = host.call(m.ReadLogRequest(0, 1))
     assert committed.next_index - committed.oldest_index == 512
-    storage.arm_cut(persist.ENTRY_SIZE - 3)  # SUSPEND's entry tears the slot of the oldest one
+    kept = host.log()
+    storage.arm_cut(persist.ENTRY_SIZE - 3)  # SUSPEND's entry tears in the journal
     assert host.write(m.encode_message(m.SuspendRequest(), 0x6200)) == []
     host.authenticate()
     page = host.call(m.ReadLogRequest(0, 1))
     assert page.next_index == committed.next_index + 2  # POWER_UP, AUTH: the SUSPEND never happened
+    assert page.oldest_index == committed.oldest_index + 2  # only what the two new ones push out
     entries = host.log()
-    assert [e.index for e in entries] == list(range(page.oldest_index, page.next_index))
+    assert entries[:-2] == kept[2:]
     assert [e.kind for e in entries[-2:]] == [LogKind.POWER_UP, LogKind.AUTH]
     assert host.status().therapy_state == TherapyState.RUNNING
     assert conserved(host)
 
 
-def test_journal_entries_that_overwrote_committed_ones_cost_only_the_oldest():
+def test_journal_entries_never_overwrite_committed_ones():
     storage = RamStorage()
     log = EventLog(8)
     saver = persist.Persistence(storage, 8)
     for i in range(10):
         log.append(i, 2, 0, i, i)
     saver.save(b"committed", log)
-    for i in range(3):
+    for i in range(7):  # as many as the RAM log holds but one: they fill the spare slots
         log.append(100 + i, 9)
-    storage.arm_cut(2 * persist.ENTRY_SIZE + 5)  # two new entries land, the third tears
+    storage.arm_cut(6 * persist.ENTRY_SIZE + 5)  # six new entries land, the seventh tears
     with pytest.raises(PowerCut):
         saver.save(b"never", log)
     loaded = persist.Persistence(storage, 8)
     assert loaded.load() == b"committed"
-    oldest, entries = loaded.load_log(2, 10)
-    assert oldest == 5  # the slots of 2 and 3 hold the uncommitted 10 and 11; 4's slot is torn
-    assert entries == [(i, 2, 0, i, i) for i in range(5, 10)]
+    assert loaded.load_log(2, 10) == (2, [(i, 2, 0, i, i) for i in range(2, 10)])
+
+
+def test_a_save_with_more_new_entries_than_the_log_holds_keeps_the_committed_ones():
+    storage = RamStorage()
+    log = EventLog(8)
+    saver = persist.Persistence(storage, 8)
+    for i in range(10):
+        log.append(i, 2, 0, i, i)
+    saver.save(b"committed", log)
+    for i in range(20):  # 10..29: 10..21 never reach storage, 22..29 do
+        log.append(100 + i, 9)
+    storage.arm_cut(8 * persist.ENTRY_SIZE)  # the new entries land, the record does not
+    with pytest.raises(PowerCut):
+        saver.save(b"never", log)
+    loaded = persist.Persistence(storage, 8)
+    assert loaded.load() == b"committed"
+    assert loaded.load_log(2, 10) == (2, [(i, 2, 0, i, i) for i in range(2, 10)])
+    saver.save(b"now", log)
+    loaded = persist.Persistence(storage, 8)
+    assert loaded.load() == b"now"
+    assert loaded.load_log(22, 30) == (22, [(100 + i, 9, 0, 0, 0) for i in range(12, 20)])
 
 
 def test_a_real_reboot_restores_the_saved_state_and_clock():
@@ -227,3 +253,216 @@ def test_a_record_of_another_snapshot_version_means_factory_state():
     storage.write("state_b", 0, persist._record(1_000, bytes(body)))
     reborn = Host(pump=Pump(serial=SERIAL, test_mode=True, storage=storage))
     assert reborn.status().therapy_state == TherapyState.NOT_PROGRAMMED
+
+
+# ---- a cut at every byte of every kind of NV write ----------------------------------------------
+# Each kind is a pump (with a prescription delivering, time run on since the last save) and the
+# request whose save the cut hits. The pump is prepared once and copied for every cut point, so
+# thousands of cuts take seconds. After each cut the pump must be exactly one of two pumps: the
+# one the request never reached (the cut came before the record's last byte) or the one that
+# completed it (the cut was the record's last byte), each rebooted at the same moment; and it
+# must stay so a day later, which is where a pump clock that drifted from the model's shows.
+
+_SEQ = itertools.count(0x7000)
+
+
+def _prepared(capacity_ul=20_000, volume_ul=20_000, **rx_changes):
+    host = Host(storage=RamStorage(), capacity_ul=capacity_ul)
+    host.ready(morphine(**rx_changes), volume_ul=volume_ul)
+    host.advance(DAY_MS + 3_600_000)  # a BASAL entry at midnight, not yet on storage
+    return host
+
+
+def _wire(message):
+    return m.encode_message(message, next(_SEQ) & 0xFFFF)
+
+
+def _kind_program():
+    host = Host(storage=RamStorage())
+    host.hello()
+    host.authenticate()
+    host.refill()
+    host.advance(5_000)
+    return host, _wire(m.ProgramPrescriptionRequest((), morphine()))
+
+
+def _kind_simple(message, role=Role.CLINICIAN, **prepare):
+    def build():
+        host = _prepared(**prepare)
+        host.authenticate(role)
+        return host, _wire(message)
+    return build
+
+
+def _kind_ack_alarm():
+    host = _prepared()
+    host.call(m.TcInjectFaultRequest(1))
+    host.call(m.TcClearFaultRequest(1))  # MOTOR_STALL latched: ACK clears it, delivery resumes
+    alarm = host.alarms()[0]
+    return host, _wire(m.AckAlarmRequest(alarm.code, alarm.instance))
+
+
+def _kind_auth(good):
+    def build():
+        host = _prepared()
+        nonce = host.call(m.AuthChallengeRequest(Role.PATIENT)).nonce
+        mac = auth_mac(role_key(SERIAL, Role.PATIENT), nonce, SERIAL, Role.PATIENT) if good else bytes(32)
+        return host, _wire(m.AuthResponseRequest(Role.PATIENT, mac))
+    return build
+
+
+def _kind_resume():
+    host = _prepared()
+    host.call(m.SuspendRequest())
+    host.advance(60_000)
+    return host, _wire(m.ResumeRequest())
+
+
+def _kind_clear_fault():
+    host = _prepared()
+    host.call(m.TcInjectFaultRequest(spec.FAULT_CATHETER_OCCLUSION))
+    host.advance(60_000)
+    return host, _wire(m.TcClearFaultRequest(spec.FAULT_CATHETER_OCCLUSION))
+
+
+def _kind_boot():
+    """The save of a boot (TC_POWER_LOSS(0)): the cut makes the pump boot once more."""
+    host = _prepared()
+    return host, _wire(m.TcPowerLossRequest(0))
+
+
+def _journal_slot(host):
+    persistence = host.pump.persistence
+    return (host.pump.model.log.next_index + persistence.log_shift) % persistence.slots
+
+
+def _kind_journal_ring_end():
+    """A full committed ring whose next save's entries straddle the end of the journal file."""
+    host = _prepared(capacity_ul=200_000, volume_ul=200_000)
+    host.warp(600 * DAY_S)  # one BASAL entry a day: more than the ring holds
+    slots = host.pump.persistence.slots
+    host.warp(((slots - 2 - _journal_slot(host)) % slots) * DAY_S)  # and one TEST_CONTROL entry
+    assert _journal_slot(host) == slots - 1 and host.pump.model.log.oldest_index > 0
+    return host, _wire(m.TcInjectFaultRequest(spec.FAULT_CATHETER_OCCLUSION))  # two entries: 1023 and 0
+
+
+def _kind_journal_overflow():
+    """A save with more new entries than the RAM log holds (some were never saved): a new shift."""
+    host = _prepared(capacity_ul=200_000, volume_ul=200_000)
+    host.warp(100 * DAY_S)
+    return host, _wire(m.TcWarpClockRequest(530 * DAY_S))
+
+
+KINDS = {
+    "program": _kind_program,
+    "refill": _kind_simple(m.RefillRequest(Drug.MORPHINE, MORPHINE_UG_PER_ML, 15_000)),
+    "clinician_bolus": _kind_simple(m.ClinicianBolusRequest(BolusKind.CLINICIAN, 100, 600)),
+    "ptm_bolus": _kind_simple(m.PtmBolusRequest(), Role.PATIENT, max_daily_dose_ug=9_000),
+    "suspend": _kind_simple(m.SuspendRequest()),
+    "resume": _kind_resume,
+    "ack_alarm": _kind_ack_alarm,
+    "auth_success": _kind_auth(True),
+    "auth_failure": _kind_auth(False),
+    "hello_new_session": _kind_simple(m.HelloRequest(0x5151, 1)),
+    "tc_reset": _kind_simple(m.TcResetRequest(3)),
+    "tc_inject_fault": _kind_simple(m.TcInjectFaultRequest(spec.FAULT_MEMORY_ERROR)),
+    "tc_clear_fault": _kind_clear_fault,
+    "tc_set_reservoir": _kind_simple(m.TcSetReservoirRequest(1_500)),
+    "tc_set_battery": _kind_simple(m.TcSetBatteryRequest(5)),
+    "tc_warp_clock": _kind_simple(m.TcWarpClockRequest(3 * DAY_S)),
+    "boot": _kind_boot,
+    "journal_ring_end": _kind_journal_ring_end,
+    "journal_overflow": _kind_journal_overflow,
+}
+
+
+def _observe(host):
+    """What must come back after a cut: both clocks, the saved state, the whole RAM log."""
+    pump = host.pump
+    log = pump.model.log
+    entries = [(i, log.entry(i)) for i in range(log.oldest_index, log.next_index)]
+    return pump._clock(), pump.model.clock_ms, pump._body(), entries
+
+
+def _and_a_day_later(host):
+    now = _observe(host)
+    delivered = host.pump.model.delivered_ul
+    host.now += DAY_MS  # one call: a day of re-announcements go out as one event each
+    host.write(b"")
+    [alarms] = host.write(_wire(m.TcGetAlarmsRequest()))  # answered, not a crash in the core
+    assert alarms.kind != NAK
+    later = _observe(host)
+    running = host.status().therapy_state == TherapyState.RUNNING
+    return now, later, running, host.pump.model.delivered_ul - delivered
+
+
+def _writes_of(host, wire):
+    """[(file, offset, size)] of the NV writes the request makes, in order, and its answer."""
+    storage = host.pump.storage
+    writes = []
+    inner = storage._write
+    storage._write = lambda name, offset, data: (writes.append((name, offset, len(data))), inner(name, offset, data))
+    answer = host.write(wire)
+    return writes, answer
+
+
+def _cut_points(writes):
+    """Every byte of every write; in a long journal run (one save of more entries than the RAM
+    log holds), every byte of its first two and last two entries and a byte in the middle of
+    every 16th other one: they all tear alike, and each cut there replays a long warp."""
+    points = []
+    done = 0
+    for name, _offset, size in writes:
+        if name != persist.LOG_FILE or size <= 4 * persist.ENTRY_SIZE:
+            points += range(done + 1, done + size + 1)
+        else:
+            for entry in range(size // persist.ENTRY_SIZE):
+                first = done + entry * persist.ENTRY_SIZE
+                if entry < 2 or entry >= size // persist.ENTRY_SIZE - 2:
+                    points += range(first + 1, first + persist.ENTRY_SIZE + 1)
+                elif entry % 16 == 0:
+                    points.append(first + persist.ENTRY_SIZE // 2)
+        done += size
+    return points, done
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_a_cut_at_every_byte_of_every_kind_of_nv_write(kind):
+    base, wire = KINDS[kind]()
+    booting = kind == "boot"
+    writes, answer = _writes_of(copy.deepcopy(base), wire)
+    assert writes, "%s writes nothing to storage" % kind
+    if kind.startswith("journal"):
+        assert writes[0][0] == persist.LOG_FILE and writes[-1][0] in persist.SLOTS
+    lost, done = copy.deepcopy(base), copy.deepcopy(base)
+    if booting:  # the reference boots once; a cut at the last byte of its save means twice
+        assert lost.write(wire) == answer
+    else:
+        lost.pump._restart(lost.pump._clock())
+    done.write(wire)
+    done.pump._restart(done.pump._clock())
+    reboots = {False: lost.pump.model.reboots, True: done.pump.model.reboots}
+    expected = {False: _and_a_day_later(lost), True: _and_a_day_later(done)}
+    points, size = _cut_points(writes)
+    for cut in points:
+        host = copy.deepcopy(base)
+        host.pump.storage.arm_cut(cut)
+        got = host.write(wire)
+        landed = cut == size
+        if booting:
+            assert [m.decode_message(frame).reboots for frame in got] == [reboots[landed]], "cut at byte %d" % cut
+        else:
+            assert got == [], "%s, cut at byte %d of %d: answered" % (kind, cut, size)
+        now = _observe(host)
+        clocks = now[:2]
+        assert clocks[0] == clocks[1], "%s, cut at byte %d: pump clock %d, model clock %d" % ((kind, cut) + clocks)
+        stored = persist.Persistence(host.pump.storage, spec.LOG_CAPACITY)  # what a real boot reads
+        body = stored.load()
+        log = host.pump.model.log
+        assert body == now[2] and stored.load_log(log.oldest_index, log.next_index)[1] == [e for _i, e in now[3]], \
+            "%s, cut at byte %d: storage lost what the pump holds" % (kind, cut)
+        result = _and_a_day_later(host)
+        assert result[:2] == expected[landed][:2], "%s, cut at byte %d: not the pump %s the request" % (
+            kind, cut, "after" if landed else "before")
+        if result[2]:
+            assert result[3] > 0, "%s, cut at byte %d: delivery froze" % (kind, cut)
