@@ -22,7 +22,8 @@ import tty
 from pumpmock.protocol import cobs
 from pumpmock.protocol.errors import ProtocolError
 from pumpmock.protocol.catalog import MESSAGES_BY_ID
-from pumpmock.protocol.framing import NAK, REQUEST, RESPONSE, parse_body
+from pumpmock.protocol.framing import NAK, REQUEST, RESPONSE, encode_frame, parse_body
+from pumpmock.protocol.messages import Nak
 
 
 def _frame_of(block):
@@ -30,6 +31,26 @@ def _frame_of(block):
         return parse_body(cobs.decode(block))
     except ProtocolError:
         return None
+
+
+def _take(rules, name):
+    """The first rule for `name` (or for any message, name None), counted down; None if none."""
+    if name is None:
+        return None
+    for rule in rules:
+        if rule[0] is None or rule[0] == name:
+            rule[-1] -= 1
+            if rule[-1] <= 0:
+                rules.remove(rule)
+            return rule
+    return None
+
+
+def _corrupted(block):
+    """The block with one byte in its middle changed (never to the 0x00 delimiter): the CRC fails."""
+    middle = len(block) // 2
+    changed = block[middle] ^ 0x5A or 0xA5
+    return block[:middle] + bytes([changed]) + block[middle + 1:]
 
 
 class ControlPort:
@@ -84,6 +105,10 @@ class PortMux:
         self.closed = False
         self.silenced = False  # drop everything the pump sends to the app
         self.drop_rules = []  # [message name or None, count]: lose the pump's next answers to the app
+        # Per-message trouble a test asks for (harness.pytest_plugin.PumpControl), each [name, ..., count]:
+        self.refuse_rules = []  # [name, Nak, count]: answer the app's next request X with this NAK
+        self.corrupt_rules = []  # [name, count]: flip a byte of the pump's next answer to X
+        self.before_rules = []  # [name, action, count]: call action() before X reaches the pump
         # Only the app holds the pty's slave end: while nobody has it open, reading the master
         # fails with EIO, which is how the mux knows no app is listening (frames then go nowhere,
         # and are not recorded as delivered).
@@ -155,6 +180,10 @@ class PortMux:
             whole = bytes(partial[:end + 1])
             del partial[:end + 1]
             blocks = [block for block in whole.split(b"\x00") if block]
+            if self.refuse_rules or self.before_rules:
+                for block in blocks:
+                    self._app_frame(block)
+                continue
             for block in blocks:
                 self._note_request(block)
             with self._wire_lock:
@@ -163,6 +192,33 @@ class PortMux:
                 if self.on_frame:
                     for block in blocks:
                         self.on_frame("host>pump", block)
+
+    def _app_frame(self, block):
+        """One of the app's frames while per-message rules are set: refused here, or passed on
+        (after any action set for it)."""
+        name = self._note_request(block)
+        refusal = _take(self.refuse_rules, name)
+        if refusal is not None:
+            frame = _frame_of(block)
+            answer = encode_frame(NAK, frame.msg_id, frame.seq, refusal[1].encode())[:-1]
+            with self._wire_lock:
+                if self.on_frame:
+                    self.on_frame("host>pump", block)
+                try:
+                    os.write(self._master, answer + b"\x00")
+                except OSError:
+                    return
+                if self.on_frame:
+                    self.on_frame("pump>host", answer)
+            return
+        action = _take(self.before_rules, name)
+        if action is not None:
+            action[1]()  # through the control port: its answers come back on the other thread
+        with self._wire_lock:
+            with self._write_lock:
+                self.upstream.write(b"\x00" + block + b"\x00")
+            if self.on_frame:
+                self.on_frame("host>pump", block)
 
     def _pump_to_all(self):
         partial = bytearray()
@@ -182,12 +238,17 @@ class PortMux:
                 self._route(block)
 
     def _note_request(self, block):
+        """The catalog name of the app's request in `block` (None for anything else), remembered
+        by (msg_id, seq) so rules by name can find the answer."""
         frame = _frame_of(block)
         if frame is not None and frame.kind == REQUEST:
             message = MESSAGES_BY_ID.get(frame.msg_id)
-            self._app_requests[(frame.msg_id, frame.seq)] = message.name if message else None
+            name = message.name if message else None
+            self._app_requests[(frame.msg_id, frame.seq)] = name
             if len(self._app_requests) > 256:  # only recent requests can still be answered
                 del self._app_requests[next(iter(self._app_requests))]
+            return name
+        return None
 
     def _dropped(self, frame):
         """Whether a drop rule eats this answer to the app."""
@@ -210,6 +271,9 @@ class PortMux:
             return
         if self.silenced or not self.app_connected or self._dropped(frame):
             return
+        if self.corrupt_rules and frame is not None and frame.kind in (RESPONSE, NAK) and \
+                _take(self.corrupt_rules, self._app_requests.get((frame.msg_id, frame.seq))) is not None:
+            block = _corrupted(block)
         with self._wire_lock:
             try:
                 os.write(self._master, block + b"\x00")

@@ -14,7 +14,7 @@ import serial
 
 from pumpmock import harness
 from pumpmock.harness.mux import PortMux
-from pumpmock.protocol import FrameDecoder
+from pumpmock.protocol import FrameDecoder, ProtocolError
 from pumpmock.protocol import messages as m
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "openpty"), reason="the mux serves a pseudo-terminal (POSIX)")
@@ -55,3 +55,66 @@ def test_every_answer_is_recorded_before_the_request_it_let_the_app_send():
     upstream.close()
     directions = [direction for direction, _block in recorder.seen]
     assert directions == ["host>pump", "pump>host"] * 5, directions
+
+
+def _ask(app, decoder, message, seq, timeout_s=5):
+    """Send one request as the app; what came back until an answer to seq: frames, and the
+    decoder's errors for blocks that did not decode."""
+    app.write(m.encode_message(message, seq))
+    deadline, frames = time.monotonic() + timeout_s, []
+    while time.monotonic() < deadline:
+        frames += decoder.feed(app.read(256))
+        if any(getattr(frame, "seq", None) == seq for frame in frames):
+            return frames
+    return frames
+
+
+class _Rig:
+    """An app on the mux's pty, and the test's control session on the same pump."""
+
+    def __enter__(self):
+        from pumpmock.harness.client import PumpSession
+        self.upstream = harness.open_port("pumpmock://?clock=real", timeout=0.05)
+        self.mux = PortMux(self.upstream).start()
+        self.app = serial.Serial(self.mux.path, timeout=0.05)
+        self.decoder = FrameDecoder()
+        self.control = PumpSession(self.mux.control)
+        self.control.hello()
+        assert _ask(self.app, self.decoder, m.HelloRequest(1, 1), 1)
+        return self
+
+    def __exit__(self, *exc):
+        self.app.close()
+        self.mux.close()
+        self.upstream.close()
+
+
+def test_refuse_rules_answer_the_apps_next_request_with_the_nak_asked_for_and_the_pump_never_sees_it():
+    from pumpmock.protocol.codes import Error
+    from pumpmock.protocol.framing import NAK
+    with _Rig() as rig:
+        executed = rig.control.test.counters().requests_executed
+        rig.mux.refuse_rules.append(["TC_GET_STATUS", m.Nak(0, Error.BUSY), 1])
+        [refused] = _ask(rig.app, rig.decoder, m.TcGetStatusRequest(), 2)
+        assert refused.kind == NAK and m.Nak.decode(refused.payload).code == Error.BUSY
+        assert rig.control.test.counters().requests_executed == executed + 1  # only the counters read
+        [answered] = _ask(rig.app, rig.decoder, m.TcGetStatusRequest(), 3)  # the rule was for one request
+        assert answered.kind != NAK
+
+
+def test_corrupt_rules_break_the_next_answer_so_the_app_must_ask_again():
+    with _Rig() as rig:
+        rig.mux.corrupt_rules.append(["TC_GET_STATUS", 1])
+        [garbage] = _ask(rig.app, rig.decoder, m.TcGetStatusRequest(), 2, timeout_s=0.5)
+        assert isinstance(garbage, ProtocolError)  # the app sees a frame that fails its check
+        [answer] = _ask(rig.app, rig.decoder, m.TcGetStatusRequest(), 2)  # the retransmission, same seq
+        assert m.decode_message(answer).reservoir_ul == 0
+
+
+def test_before_rules_change_the_pumps_state_between_two_of_the_apps_requests():
+    with _Rig() as rig:
+        [first] = _ask(rig.app, rig.decoder, m.TcGetStatusRequest(), 2)
+        assert m.decode_message(first).reservoir_ul == 0
+        rig.mux.before_rules.append(["TC_GET_STATUS", lambda: rig.control.test.set_reservoir(1_234), 1])
+        [second] = _ask(rig.app, rig.decoder, m.TcGetStatusRequest(), 3)
+        assert m.decode_message(second).reservoir_ul == 1_234
