@@ -6,7 +6,10 @@ here imports a hardware module, so it runs on CPython and on MicroPython alike.
 
 The loop never blocks the pump's clock: it waits for input at most until the pump's next
 deadline (and at most max_wait_ms), so alarms and event re-sends leave on time with no host
-traffic. Time is the sum of tick differences: time.ticks_ms() wraps (at 2**30 ms, about 12
+traffic. A port that can tell whether a host holds the line open has connected() (True/False);
+the loop then tells the pump when that changes (Pump.connection_made / connection_lost), so a
+session ends with its connection. The built-in USB console and a UART cannot tell (see
+docs/PUMP_MODEL.md, sessions). Time is the sum of tick differences: time.ticks_ms() wraps (at 2**30 ms, about 12
 days, on most ports), ticks_diff() does not mind as long as two readings are less than half a
 period apart, and the loop reads the clock at least every max_wait_ms.
 """
@@ -102,6 +105,7 @@ class BoardLoop:
         self.read_chunk = read_chunk
         self.bytes_in = 0
         self.bytes_out = 0
+        self._connected = None  # unknown until the port says (only ports with connected() do)
         self._send(pump.poll(self.clock.now_ms()))  # start the pump's clock now, not at the first byte
 
     def wait_ms(self):
@@ -116,6 +120,7 @@ class BoardLoop:
 
     def step(self):
         """Wait for input or the next deadline, then feed the pump and write what it answers."""
+        self._watch_connection()
         data = b""
         if self.port.ready(self.wait_ms()):
             data = self.port.read_available(self.read_chunk)
@@ -127,6 +132,18 @@ class BoardLoop:
         deadline = self.pump.next_deadline_ms()
         if deadline is not None and now >= deadline:
             self._send(self.pump.poll(now))
+
+    def _watch_connection(self):
+        connected = getattr(self.port, "connected", None)
+        if connected is None:
+            return
+        now = bool(connected())
+        if now != self._connected:
+            if now:
+                self.pump.connection_made()
+            elif self._connected is not None:
+                self.pump.connection_lost()
+            self._connected = now
 
     def run(self):
         while True:

@@ -92,6 +92,22 @@ class Pump:
         self._begin(now_ms)
         return self._end()
 
+    def connection_made(self):
+        """A shell saw a new host connect (a TCP client, a pty opened): it starts unauthenticated."""
+        self._end_session()
+
+    def connection_lost(self):
+        """A shell saw the host go (a socket closed, a pty hung up): nothing of its session stays."""
+        self._end_session()
+
+    def _end_session(self):
+        # The role and an outstanding nonce belong to the connection that earned them; a partial
+        # frame belongs to its writer. The host session id and the exactly-once cache stay: a
+        # host that reconnects after a dropped line retransmits safely (after HELLO and auth).
+        self.role = spec.ROLE_NONE
+        self.auth.nonce = None
+        self.reader.reset()
+
     def next_deadline_ms(self):
         """Shell ms when poll() next has work (model events, re-announcements, event re-sends)."""
         if self._origin_ms is None:

@@ -82,6 +82,12 @@ class LinePump:
     def next_deadline_ms(self):
         return self.link.next_due_ms()
 
+    def connection_made(self):
+        self.link.pump.connection_made()
+
+    def connection_lost(self):
+        self.link.pump.connection_lost()
+
 
 def build_pump(args):
     """The plain pump, or a LinePump when the line has faults, pacing or a recorder on it."""

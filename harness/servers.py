@@ -12,6 +12,11 @@ waits for input at most until the next deadline, so alarms and event re-sends go
 with no host traffic. A pty exists only on POSIX; TCP is the portable way (and how farm tools
 such as labgrid attach to consoles). One TCP client at a time: a new connection replaces the
 old one; with no client connected, what the pump says is lost, as on an unplugged line.
+
+Sessions are bound to connections: the server tells the pump when a client connects and when
+it goes (Pump.connection_made / connection_lost), so a new client, or one that comes after a
+client dropped without LOGOUT, starts from role NONE. A pty tells by hanging up: the server does
+not hold the slave end open, so the master reads POLLHUP while no client has the path open.
 CPython only (select, termios, socket), which is why it lives here and not in firmware_mock/,
 whose every module runs on MicroPython. `pumpmock serve` (harness.serve_cmd) is its command line.
 """
@@ -82,9 +87,10 @@ class Server:
             self._emit(self.pump.poll(self.clock()))  # the pump's clock starts now
             while True:
                 deadline = self.pump.next_deadline_ms()
-                timeout = MAX_WAIT_S
+                self._watch_line()
+                timeout = self._max_wait_s()
                 if deadline is not None:
-                    timeout = min(MAX_WAIT_S, max(0, deadline - self.clock()) / 1000)
+                    timeout = min(timeout, max(0, deadline - self.clock()) / 1000)
                 if busy_until and time.perf_counter() < busy_until:
                     timeout = 0
                 out_fd = self._out_fd() if self.out else None
@@ -141,6 +147,12 @@ class Server:
         os.close(self._stop_write)
 
     # ---- what subclasses provide ----
+    def _watch_line(self):
+        """Notice a client coming or going where select() cannot say (a pty): called each round."""
+
+    def _max_wait_s(self):
+        return MAX_WAIT_S
+
     def _read_fds(self):
         raise NotImplementedError
 
@@ -169,38 +181,80 @@ def _read_some(read):
 
 
 class PtyServer(Server):
-    """The pump behind a pseudo-terminal: open `path` like a serial port (any baud rate)."""
+    """The pump behind a pseudo-terminal: open `path` like a serial port (any baud rate).
+
+    The server keeps only the master end, so it can tell when a client opens the path (the
+    master stops reading as hung up) and closes it (POLLHUP again, after the bytes it wrote).
+    While nobody has it open the server looks every HANGUP_POLL_S, since a hung-up master is
+    always "readable" to select(); what the pump says meanwhile is dropped, as with no TCP client.
+    """
+
+    HANGUP_POLL_S = 0.02
 
     def __init__(self, pump, clock=monotonic_ms, busy_poll_s=0.0):
         super().__init__(pump, clock, busy_poll_s)
-        self.master, self.slave = os.openpty()
+        self.master, slave = os.openpty()
         # Raw: no echo, no CR/LF translation, no Ctrl-C/Ctrl-S handling: frames pass untouched.
-        tty.setraw(self.slave)
+        # The settings belong to the terminal, so every client that opens the path gets them.
+        tty.setraw(slave)
+        self.path = os.ttyname(slave)
+        os.close(slave)
         os.set_blocking(self.master, False)
-        # Holding the slave open keeps the master readable (no EIO) between clients.
-        self.path = os.ttyname(self.slave)
+        self._hangup = select.poll()
+        self._hangup.register(self.master, select.POLLIN)
+        self.connected = False
+        self.connections = 0
+
+    def _watch_line(self):
+        hung_up = any(events & select.POLLHUP for _fd, events in self._hangup.poll(0))
+        if self.connected and hung_up:
+            self._read_all()  # what the client wrote before it closed is still its session's
+            self._hung_up()
+        elif not self.connected and not hung_up:
+            self.connected = True
+            self.connections += 1
+            self.pump.connection_made()
+
+    def _max_wait_s(self):
+        return MAX_WAIT_S if self.connected else self.HANGUP_POLL_S
 
     def _read_fds(self):
-        return [self.master]
+        return [self.master] if self.connected else []
 
     def _on_readable(self, fd):
-        try:
-            data = os.read(self.master, READ_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return
-        if data:
+        self._read_all()
+
+    def _read_all(self):
+        while self.connected:
+            try:
+                data = os.read(self.master, READ_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # EIO: the last client closed the path
+                self._hung_up()
+                return
+            if not data:
+                return
             self.feed(data)
 
+    def _hung_up(self):
+        if self.connected:
+            self.connected = False
+            self.out.clear()
+            self.pump.connection_lost()
+
     def _out_fd(self):
-        return self.master
+        return self.master if self.connected else None
 
     def _send(self, data):
         return os.write(self.master, data)
 
+    def _disconnected(self):
+        self._hung_up()
+
     def close(self):
         if not self.closed:
             os.close(self.master)
-            os.close(self.slave)
         super().close()
 
 
@@ -246,9 +300,9 @@ class TcpServer(Server):
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a frame is a few bytes: send now
         self.client = connection
         self.connections += 1
-        # A lone delimiter ends whatever partial frame the previous client left in the pump's
-        # reader, so the new client's first frame is not glued to it.
-        self.feed(b"\x00")
+        # A new session: no role, no nonce, and no partial frame the previous client left in
+        # the pump's reader for the new client's first frame to be glued to.
+        self.pump.connection_made()
 
     def _out_fd(self):
         return None if self.client is None else self.client.fileno()
@@ -261,6 +315,7 @@ class TcpServer(Server):
         if self.client is not None:
             self.client.close()
             self.client = None
+            self.pump.connection_lost()
 
     def close(self):
         if not self.closed:

@@ -377,3 +377,41 @@ def test_board_main_keeps_state_in_flash_and_records_a_crash(monkeypatch, tmp_pa
         module.main()
     assert "flash worn out" in (tmp_path / "pumpmock_crash.txt").read_text()
     assert kbd[-1] == 3
+
+
+# ---- a port that can tell when the host holds the line open -------------------------------------
+class DtrPort(FakePort):
+    """A port with connected(): DTR on a USB CDC interface that exposes it."""
+
+    def __init__(self, line):
+        super().__init__(line)
+        self.dtr = True
+
+    def connected(self):
+        return self.dtr
+
+
+def test_a_port_that_tells_connections_ends_the_session_with_the_connection():
+    from pumpmock.protocol.auth import auth_mac, role_key
+    from pumpmock.protocol.codes import Error, Role
+
+    ticks = Ticks(0)
+    line = Line(ticks)
+    port = DtrPort(line)
+    loop = BoardLoop(Pump(serial="PM-000001", test_mode=True, seed=0), port, ticks.ticks_ms, ticks.ticks_diff)
+    line.send_at(10, m.encode_message(m.AuthChallengeRequest(Role.CLINICIAN), 1))
+    run_until(loop, ticks, 11)
+    nonce = m.decode_message(answers(line)[-1][1]).nonce
+    mac = auth_mac(role_key("PM-000001", Role.CLINICIAN), nonce, "PM-000001", Role.CLINICIAN)
+
+    def ask(message, seq):  # sent now, answered before the next wait ends
+        line.send_at(ticks.wall_ms, m.encode_message(message, seq))
+        run_until(loop, ticks, ticks.wall_ms + 1)
+        return m.decode_message(answers(line)[-1][1])
+
+    ask(m.AuthResponseRequest(Role.CLINICIAN, mac), 2)
+    assert ask(m.GetStatusRequest(), 3).role == Role.CLINICIAN
+    port.dtr = False  # the host closed the port ...
+    run_until(loop, ticks, ticks.wall_ms + 2_000)
+    port.dtr = True  # ... and another program opened it
+    assert ask(m.GetStatusRequest(), 4).code == Error.UNAUTHORIZED

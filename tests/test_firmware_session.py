@@ -190,3 +190,18 @@ def test_a_retransmitted_auth_response_gets_the_cached_answer_and_keeps_the_nonc
     again = pump.receive(request, 2)
     assert first == again
     assert decode_frame(again).kind == 1  # RESPONSE, not NAK UNAUTHORIZED
+
+
+def test_a_new_or_lost_connection_ends_the_session():
+    for event in ("connection_made", "connection_lost"):
+        host = Host()
+        host.hello()
+        host.authenticate()
+        nonce = host.call(m.AuthChallengeRequest(Role.CLINICIAN)).nonce  # outstanding for the old line
+        host.write(m.encode_message(m.GetStatusRequest(), 0x55)[:4])  # half a frame from the old line
+        getattr(host.pump, event)()
+        assert host.refused(m.GetPrescriptionRequest()).code == Error.UNAUTHORIZED  # not glued, no role
+        assert host.refused(m.SuspendRequest()).code == Error.UNAUTHORIZED
+        mac = auth_mac(role_key(SERIAL, Role.CLINICIAN), nonce, SERIAL, Role.CLINICIAN)
+        assert host.refused(m.AuthResponseRequest(Role.CLINICIAN, mac)).code == Error.UNAUTHORIZED
+        assert host.authenticate() == Role.CLINICIAN  # a fresh login works

@@ -213,3 +213,85 @@ def test_reference_client_over_socket_url_and_a_closed_connection_raises(served)
             with pytest.raises(serial.SerialException):
                 first.status()
             assert time.monotonic() - started < 2  # well inside one response timeout, let alone 4
+
+
+# ---- sessions are bound to connections (issue 12) -------------------------------------------------
+_SESSIONS = iter(range(0x5EED, 0x6EED))
+
+
+def _log_in(link):
+    """HELLO (a session of its own) and a clinician login over a link, as an app does."""
+    from pumpmock.protocol.auth import auth_mac, role_key
+    from pumpmock.protocol.codes import Role
+
+    assert link.request(m.HelloRequest(next(_SESSIONS), 1))[0].kind == RESPONSE
+    nonce = m.decode_message(link.request(m.AuthChallengeRequest(Role.CLINICIAN))[0]).nonce
+    mac = auth_mac(role_key(serve.DEFAULT_SERIAL, Role.CLINICIAN), nonce, serve.DEFAULT_SERIAL, Role.CLINICIAN)
+    assert link.request(m.AuthResponseRequest(Role.CLINICIAN, mac))[0].kind == RESPONSE
+
+
+def _hijack(link):
+    """What another client tries with no HELLO and no login: the NAK codes it gets."""
+    return [m.decode_message(link.request(message)[0]).code
+            for message in (m.GetPrescriptionRequest(), m.SuspendRequest())]
+
+
+@pytest.mark.parametrize("kind", ["tcp", "rfc2217"])
+def test_a_new_network_client_does_not_inherit_the_login(served, kind):
+    pump = serve.make_pump(test_mode=True)
+    if kind == "tcp":
+        server = served(serve.TcpServer(pump))
+        url = "socket://" + server.address
+    else:
+        server = served(serve.Rfc2217Server(pump))
+        url = "rfc2217://" + server.address
+    with serial.serial_for_url(url, timeout=0.5) as first:
+        _log_in(serial_link(first))
+        with serial.serial_for_url(url, timeout=0.5) as second:  # replaces the logged-in client
+            assert _hijack(serial_link(second)) == [Error.UNAUTHORIZED] * 2
+    with serial.serial_for_url(url, timeout=0.5) as first:
+        _log_in(serial_link(first))
+    # A client after one that dropped without LOGOUT:
+    deadline = time.monotonic() + 5
+    while server.client is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with serial.serial_for_url(url, timeout=0.5) as third:
+        assert _hijack(serial_link(third)) == [Error.UNAUTHORIZED] * 2
+
+
+@posix_only
+def test_a_pty_client_after_another_does_not_inherit_the_login(served):
+    server = served(serve.PtyServer(serve.make_pump(test_mode=True)))
+    with serial.Serial(server.path, timeout=0.5) as port:
+        _log_in(serial_link(port))
+    with serial.Serial(server.path, timeout=0.5) as port:  # after a close without LOGOUT
+        assert _hijack(serial_link(port)) == [Error.UNAUTHORIZED] * 2
+        _log_in(serial_link(port))
+        assert m.decode_message(serial_link(port).request(m.GetStatusRequest())[0]).role == 2
+    assert server.connections == 2
+
+
+@posix_only
+def test_a_pty_session_of_a_client_that_wrote_and_left_at_once_ends_with_it(served):
+    server = served(serve.PtyServer(serve.make_pump(test_mode=True)))
+    with serial.Serial(server.path, timeout=0.5) as port:
+        _log_in(serial_link(port))
+        port.write(m.encode_message(m.HelloRequest(9, 1), 0x99)[:4])  # half a frame, then gone
+    with serial.Serial(server.path, timeout=0.5) as port:
+        link = serial_link(port)
+        assert m.decode_message(link.request(m.HelloRequest(0x5EED, 1))[0]).magic == MAGIC  # not glued
+        assert _hijack(link) == [Error.UNAUTHORIZED] * 2
+
+
+@posix_only
+def test_a_pty_with_no_client_drops_what_the_pump_says(served):
+    server = served(serve.PtyServer(serve.make_pump(test_mode=True)))
+    with serial.Serial(server.path, timeout=0.5) as port:
+        serial_link(port).request(m.TcInjectFaultRequest(Fault.MOTOR_STALL))
+    deadline = time.monotonic() + 5
+    while server.bytes_dropped == 0 and time.monotonic() < deadline:  # the re-sends found nobody
+        time.sleep(0.05)
+    assert server.bytes_dropped > 0
+    with serial.Serial(server.path, timeout=0.5) as port:
+        answer, _ = serial_link(port).request(m.HelloRequest(4, 1))
+        assert answer.kind == RESPONSE
