@@ -2,8 +2,9 @@
 
 The target is a URL (default: the in-process emulator): a device path such as /dev/ttyACM0
 (checked against the USB allowlist first), exec:COMMAND, socket://HOST:PORT or pumpmock://?....
-The exit status is 0 when no check failed, 1 when one did, 2 when the target could not be
-checked at all (it cannot be opened, the interlock refuses it, or it fails the handshake).
+The exit status is 0 when no check failed, 1 when one did, 2 when the arguments are wrong or
+the target could not be checked at all (it cannot be opened, the interlock refuses it, or it
+fails the handshake). --allow-usb / --allow-port add your own board to the allowlist.
 """
 
 import json
@@ -11,7 +12,9 @@ import sys
 
 from . import DEFAULT_URL, connect
 from .checks import CHECKS, run_checks
+from .cli import baud_rate, positive_seconds
 from .errors import HarnessError
+from .interlock import add_allow_arguments, allowlist_from_args
 
 MARKS = {"pass": "PASS", "fail": "FAIL", "skip": "skip"}
 
@@ -20,9 +23,10 @@ def add_arguments(parser):
     parser.add_argument("url", nargs="?", default=DEFAULT_URL, help="target URL (default: %(default)s)")
     parser.add_argument("--only", action="append", metavar="NAME", help="run only this check (repeatable)")
     parser.add_argument("--list", action="store_true", help="list the checks and exit")
-    parser.add_argument("--timeout", type=float, default=None, help="response timeout in seconds")
-    parser.add_argument("--baud", type=int, default=115200, help="line rate for hardware ports")
+    parser.add_argument("--timeout", type=positive_seconds, default=None, help="response timeout in seconds")
+    parser.add_argument("--baud", type=baud_rate, default=115200, help="line rate for hardware ports")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON (for a CI dashboard)")
+    add_allow_arguments(parser)
 
 
 def main(args):
@@ -30,8 +34,18 @@ def main(args):
         for item in CHECKS:
             print("%-50s %s" % (item.name, item.doc.splitlines()[0] if item.doc else ""))
         return 0
+    unknown = [name for name in args.only or () if name not in {item.name for item in CHECKS}]
+    if unknown:
+        print("pumpmock check: no check named %s (pumpmock check --list names them)" % ", ".join(unknown),
+              file=sys.stderr)
+        return 2
+    try:
+        allowlist = allowlist_from_args(args)
+    except ValueError as error:
+        print("pumpmock check: %s" % error, file=sys.stderr)
+        return 2
     print("pumpmock check %s" % args.url)
-    problem = unreachable(args.url, timeout=args.timeout, baudrate=args.baud)
+    problem = unreachable(args.url, timeout=args.timeout, baudrate=args.baud, allowlist=allowlist)
     if problem:
         print("pumpmock check: cannot check %s: %s" % (args.url, problem), file=sys.stderr)
         return 2
@@ -41,7 +55,7 @@ def main(args):
                                            result.detail), flush=True)
 
     results = run_checks(args.url, args.only, progress=progress, timeout=args.timeout,
-                         baudrate=args.baud)
+                         baudrate=args.baud, allowlist=allowlist)
     counts = {status: sum(1 for r in results if r.status == status) for status in MARKS}
     if args.json:
         write_json(args.json, args.url, results, counts)

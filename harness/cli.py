@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "micropython": ("pumpmock.harness.micropython_cmd", "run the pump firmware under real MicroPython on stdin/stdout "
                     "(exec:pumpmock micropython); --setup installs its npm package"),
     "perf": ("pumpmock.harness.bench.perf", "run every benchmark and write bench/results/report.json"),
+    "ports": ("pumpmock.harness.ports_cmd", "list the serial ports here and whether the interlock would open each, and why"),
     "proxy": ("pumpmock.harness.proxy", "relay between two ports through a faulty line (put an app behind faults)"),
     "replay": ("pumpmock.harness.replay_cmd", "send a recorded session's frames to a target again and show what changed"),
     "serve": ("pumpmock.harness.serve_cmd", "serve the emulated pump on a pseudo-terminal, TCP (raw or RFC 2217) or stdio"),
@@ -31,13 +32,40 @@ examples:
   pumpmock check "exec:pumpmock micropython --test-mode"   the firmware under real MicroPython
   pumpmock decode 02 01 06 10 04 01 24 db 00  a frame in hex, as readable text
   pumpmock fuzz --budget 5m --seed 7      fuzz the emulator; failures land in fuzz-failures/
+  pumpmock ports                           the serial ports here, and which pumpmock may open
   pumpmock proxy pty /dev/ttyACM0 --faults drop=1%,unit=frame   an app on a pty, behind a lossy line
   pumpmock replay board.jsonl --save emulator.jsonl   a board's session against the emulator, and the diff
   pumpmock spec | less
 
-pumpmock never talks to a real implant: hardware ports are checked against a USB allowlist and
-every peer must answer the mock's handshake (NOT FOR CLINICAL USE) before anything else is sent.
+pumpmock never talks to a real implant: hardware ports are checked against a USB allowlist (on
+the device actually opened) and every peer must answer the mock's handshake (NOT FOR CLINICAL
+USE) before anything else is sent (docs/interlock.md). Usage errors exit with status 2.
 """
+
+
+def positive_seconds(text):
+    """argparse type: a duration in seconds greater than zero (--timeout)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError("%r is not a number of seconds greater than zero" % text)
+    return value
+
+
+def baud_rate(text):
+    """argparse type: a line rate, a whole number of baud greater than zero (--baud)."""
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError("%r is not a baud rate (a whole number such as 115200)" % text)
+    return int(text)
+
+
+def positive_int(text):
+    """argparse type: a whole number greater than zero (--steps)."""
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError("%r is not a whole number greater than zero" % text)
+    return int(text)
 
 
 def build_parser(command=None):

@@ -10,8 +10,9 @@ firmware core (malformed and mutated frames straight into its parser), the rest 
 stateful fuzzing (hypothesis) through the URL; any other target gets stateful fuzzing only,
 which needs test mode (TC_RESET before each example). Failures are shrunk by hypothesis and
 saved in --failures DIR. The same seed and budget give the same cases against the same pump.
-Exit status: 0 nothing found, 1 failures found (or a replay still fails), 2 bad arguments or
-a target refused or out of reach, 3 nothing could be fuzzed (no test mode).
+Exit status: 0 nothing found, 1 failures found (or a replay still fails), 2 bad arguments, an
+unreadable, empty or truncated --replay transcript, or a target refused or out of reach,
+3 nothing could be fuzzed (no test mode). --allow-usb / --allow-port add your own board.
 """
 
 import json
@@ -20,6 +21,8 @@ import sys
 import time
 
 from . import DEFAULT_URL, normalize_url
+from .cli import baud_rate, positive_int, positive_seconds
+from .interlock import add_allow_arguments, allowlist_from_args
 
 DEFAULT_BUDGET = "60s"
 DEFAULT_FAILURES_DIR = "fuzz-failures"
@@ -48,13 +51,14 @@ def add_arguments(parser):
                         help="where failing examples are saved as transcripts (default %(default)s)")
     parser.add_argument("--mode", action="append", choices=["mutation", "stateful"],
                         help="only this kind of fuzzing (repeatable; mutation needs the in-process emulator)")
-    parser.add_argument("--steps", type=int, metavar="N", help="rules per stateful example (default 25)")
-    parser.add_argument("--timeout", type=float, metavar="S", help="read timeout per answer, for slow targets")
-    parser.add_argument("--baud", type=int, metavar="N", help="baud rate of a serial target")
+    parser.add_argument("--steps", type=positive_int, metavar="N", help="rules per stateful example (default 25)")
+    parser.add_argument("--timeout", type=positive_seconds, metavar="S", help="read timeout per answer, for slow targets")
+    parser.add_argument("--baud", type=baud_rate, metavar="N", help="baud rate of a serial target")
     parser.add_argument("--json", metavar="FILE", help="also write the result as JSON")
     parser.add_argument("--replay", metavar="TRANSCRIPT",
                         help="replay a saved failure against URL and say whether it still fails")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_allow_arguments(parser)
 
 
 class ProgressBar:
@@ -118,7 +122,7 @@ def summary(result):
 
 
 def connect_options(args):
-    options = {}
+    options = {"allowlist": getattr(args, "allowlist", None)}
     if args.timeout is not None:
         options["timeout"] = args.timeout
     if args.baud is not None:
@@ -127,8 +131,15 @@ def connect_options(args):
 
 
 def main(args):
+    from . import vet_url
     from .errors import HarnessError
     url = normalize_url(args.url)
+    try:  # every argument checked before anything opens: one line, status 2
+        args.allowlist = allowlist_from_args(args)
+        vet_url(url, args.allowlist)
+    except (ValueError, HarnessError) as error:
+        print("pumpmock fuzz: %s" % error, file=sys.stderr)
+        return 2
     if args.replay:
         from .fuzz.replay import replay_failure
         try:

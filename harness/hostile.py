@@ -113,6 +113,7 @@ class HostileSpec:
     def parse(cls, text):
         """Parse `malformed=10%,truncated=5%,seed=3`, `all=5%`, `1` (the default mix) or `0`."""
         explicit, every, flood_size, seed = {}, None, DEFAULT_FLOOD_SIZE, 0
+        given = set()  # a key given twice is a typo, not "the last one wins"
         for item in (part.strip() for part in (text or "").split(",")):
             if not item or item == "0":
                 continue
@@ -122,6 +123,9 @@ class HostileSpec:
                 continue
             key, sep, value = item.partition("=")
             key, value = key.strip(), value.strip()
+            if sep and key in given:
+                raise ValueError("hostile spec: %r is given twice" % key)
+            given.add(key)
             if not sep:
                 raise ValueError("hostile spec: %r is not key=value (keys: %s, all, flood_size, seed)"
                                  % (item, ", ".join(KINDS)))

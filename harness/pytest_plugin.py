@@ -9,6 +9,11 @@ key of the same name with dashes as underscores:
   --pump-faults SPEC      put the line behind link faults (harness.faults syntax)
   --pump-transcripts DIR  write every test's frames to DIR/<test>.jsonl
   --pump-oracles NAMES    oracles for every test: dose_limits, alarms, exactly_once
+  --pump-allow-usb IDS    add your own board's USB VID:PID to the interlock's allowlist (comma-separated)
+  --pump-allow-port PATHS allow ports with no USB identity by path (comma-separated)
+
+Every option is checked once, when pytest starts: a bad one is a usage error (pytest exits with
+status 4 and one line), not a failure of every test. So is a --pump-url the interlock refuses.
 
 Fixtures: pump_port, pump, programmer, wire, pump_target (see `pytest --fixtures`).
 Markers: needs_test_control, bench, pump_oracles(*names).
@@ -23,9 +28,12 @@ import pytest
 
 from pumpmock.protocol.codes import Role
 
-from . import connect, is_device_path, open_port
+from . import connect, is_device_path, normalize_url, open_port, vet_url
 from .client import PumpSession
+from .errors import HarnessError
+from .interlock import Allowlist
 from .mux import PortMux
+from .oracles import ORACLES
 from .oracles import check as check_oracles
 from .testcontrol import TestControl
 from .transcript import TappedPort, TranscriptRecorder
@@ -42,6 +50,8 @@ OPTIONS = (
     ("pump_faults", None, "link fault spec applied between the harness and the pump"),
     ("pump_transcripts", None, "directory to write each test's frames to, as JSON lines"),
     ("pump_oracles", None, "oracles checked after every test: dose_limits alarms exactly_once"),
+    ("pump_allow_usb", None, "USB VID:PID of your own boards to add to the interlock's allowlist (comma-separated)"),
+    ("pump_allow_port", None, "ports with no USB identity to allow by path (comma-separated)"),
 )
 
 
@@ -67,23 +77,51 @@ def _option(config, name):
     return value or None
 
 
+def _names(text):
+    return [name for name in re.split(r"[\s,]+", text.strip()) if name] if text else []
+
+
 class PumpTarget:
     """What the run talks to, from the options: URL, line rate, faults, transcripts, oracles."""
 
-    def __init__(self, url=None, baud=115200, faults=None, transcripts=None, oracles=()):
+    def __init__(self, url=None, baud=115200, faults=None, transcripts=None, oracles=(), allowlist=None):
         self.url = url
         self.baud = baud
         self.faults = faults
         self.transcripts = transcripts
         self.oracles = tuple(oracles)
+        self.allowlist = allowlist
         self._test_mode = None
 
     @classmethod
     def from_config(cls, config):
-        oracles = _option(config, "pump_oracles")
-        return cls(url=_option(config, "pump_url"), baud=int(_option(config, "pump_baud") or 115200),
-                   faults=_option(config, "pump_faults"), transcripts=_option(config, "pump_transcripts"),
-                   oracles=re.split(r"[\s,]+", oracles.strip()) if oracles else ())
+        """The target for the run's options, each checked here once: pytest.UsageError for a bad one."""
+        url, baud = _option(config, "pump_url"), _option(config, "pump_baud") or "115200"
+        faults, oracles = _option(config, "pump_faults"), _names(_option(config, "pump_oracles"))
+        allow_usb, allow_port = _names(_option(config, "pump_allow_usb")), _names(_option(config, "pump_allow_port"))
+        if not str(baud).isdigit() or int(baud) == 0:
+            raise pytest.UsageError("--pump-baud %r: give a baud rate, a whole number such as 115200" % baud)
+        unknown = [name for name in oracles if name not in ORACLES]
+        if unknown:
+            raise pytest.UsageError("--pump-oracles: no oracle named %s (oracles: %s)"
+                                    % (", ".join(unknown), ", ".join(ORACLES)))
+        try:
+            if faults:
+                from .faults import FaultModel
+                FaultModel.parse(faults)
+        except ValueError as error:
+            raise pytest.UsageError("--pump-faults: %s" % error) from None
+        allowlist = None
+        if url or allow_usb or allow_port:  # the machine's allowlist matters only off the emulator
+            try:
+                allowlist = Allowlist.load(usb=allow_usb, ports=allow_port)
+                if url:
+                    url = normalize_url(url)
+                    vet_url(url, allowlist)
+            except (HarnessError, ValueError) as error:
+                raise pytest.UsageError("--pump-url %s: %s" % (url, error)) from None
+        return cls(url=url, baud=int(baud), faults=faults, transcripts=_option(config, "pump_transcripts"),
+                   oracles=oracles, allowlist=allowlist)
 
     @property
     def is_emulator(self):
@@ -99,12 +137,15 @@ class PumpTarget:
             if self.is_emulator:
                 self._test_mode = True
             else:
-                with connect(self.url, baudrate=self.baud) as session:
+                with connect(self.url, baudrate=self.baud, allowlist=self.allowlist) as session:
                     self._test_mode = bool(session.identity.test_mode)
         return self._test_mode
 
-    def open(self, emulator_url):
-        return open_port(self.url or emulator_url, baudrate=self.baud, faults=self.faults)
+    def open(self, emulator_url, handshake=True):
+        """The line to the pump, behind the run's faults; with `handshake`, its peer answered the
+        mock's HELLO on it first (an app's bytes are relayed only to such a line)."""
+        return open_port(self.url or emulator_url, baudrate=self.baud, faults=self.faults, allowlist=self.allowlist,
+                         handshake=handshake)
 
 
 class PumpControl(TestControl):
@@ -180,7 +221,7 @@ class PumpEnvironment:
         if self.session is None:
             if self.mux is not None:
                 raise RuntimeError("use either pump_port (an external app) or programmer, not both")
-            port = self.target.open(EMULATOR_FAST)
+            port = self.target.open(EMULATOR_FAST, handshake=False)  # the session's first exchange is HELLO
             self._closers.append(port.close)
             clock = getattr(port, "clock", None)
             clock = clock if callable(clock) else time.monotonic
@@ -273,6 +314,8 @@ def pytest_collection_modifyitems(config, items):
     """A silent device must fail a test, not hang it: default timeout for pump tests."""
     configured = _timeout_configured(config)
     for item in items:
+        if item.get_closest_marker("pump_oracles"):
+            _oracles_for(item)  # a misspelt oracle name stops the run here, once, not in every test
         if _PUMP_FIXTURES & set(getattr(item, "fixturenames", ())) and not configured \
                 and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(DEFAULT_TIMEOUT_S))
@@ -295,6 +338,10 @@ def pytest_runtest_setup(item):
 def _oracles_for(item):
     names = list(item.config._pumpmock.oracles)
     for marker in item.iter_markers("pump_oracles"):
+        unknown = [n for n in marker.args if n not in ORACLES]
+        if unknown:
+            raise pytest.UsageError("%s: pump_oracles(%s): no oracle named %s (oracles: %s)" % (
+                item.nodeid, ", ".join(map(repr, marker.args)), ", ".join(map(str, unknown)), ", ".join(ORACLES)))
         names += [n for n in marker.args if n not in names]
     return names
 

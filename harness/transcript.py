@@ -1,7 +1,7 @@
 """Transcripts: every frame on a pump line, both directions, time-stamped JSON lines; tail, replay, diff, decode.
 
     recorder = TranscriptRecorder("run.jsonl", meta={"url": url})
-    port = TappedPort(serial.serial_for_url(url, timeout=0.25), recorder)   # records as it goes
+    port = harness.open_port(url, transcript=recorder)   # records every frame as it goes
     ...
     entries = read_transcript("run.jsonl")
     print("\\n".join(tail(entries, 20)))
@@ -264,17 +264,21 @@ class TappedPort(PortWrapper):
 # Reading
 # ---------------------------------------------------------------------------------------------
 class Transcript(list):
-    """A transcript's entries, oldest first; .header is its first line (or {})."""
+    """A transcript's entries, oldest first; .header is its first line (or {}); .truncated says
+    which line was cut short (a recording interrupted), or is None."""
 
-    def __init__(self, entries=(), header=None):
+    def __init__(self, entries=(), header=None, truncated=None):
         super().__init__(entries)
         self.header = header or {}
+        self.truncated = truncated
 
 
 def read_transcript(path_or_file):
     """The entries of a transcript file (a path or an open text file), as harness.wire Entry dicts.
 
-    A last line cut short by a crash is skipped; any other line that is not JSON is an error.
+    A last line cut short by a crash is skipped (and noted in .truncated); any other line that is
+    not a JSON object with a direction, hex wire bytes and a time is a ValueError naming the line.
+    Entries that carry only t, dir and wire get the rest by decoding the wire.
     """
     if hasattr(path_or_file, "read"):
         lines = path_or_file.read().splitlines()
@@ -291,13 +295,52 @@ def read_transcript(path_or_file):
             value = json.loads(line)
         except ValueError:
             if number == len(lines):
+                transcript.truncated = "%s:%d: the last line is cut short (the recording was interrupted)" % (
+                    name, number)
                 break  # the line being written when the process died
             raise ValueError("%s:%d: not a transcript line: %.60r" % (name, number, line)) from None
+        if not isinstance(value, dict):
+            raise ValueError("%s:%d: not a transcript line: a JSON %s, not an object" % (
+                name, number, type(value).__name__.replace("dict", "object").replace("str", "string")))
         if "transcript" in value:
             transcript.header = value
         else:
-            transcript.append(Entry(value))
+            transcript.append(_checked_entry(value, "%s:%d" % (name, number)))
     return transcript
+
+
+def _checked_entry(value, where):
+    """An Entry from one parsed line, its t, dir and wire checked; missing decoded keys filled in."""
+    if value.get("dir") not in DIRECTIONS:
+        raise ValueError("%s: 'dir' must be %s, not %r" % (where, " or ".join(map(repr, DIRECTIONS)), value.get("dir")))
+    wire = value.get("wire")
+    try:
+        raw = bytes.fromhex(wire) if isinstance(wire, str) else None
+    except ValueError:
+        raw = None
+    if not raw:
+        raise ValueError("%s: 'wire' must be the frame's bytes in hex, not %.40r" % (where, wire))
+    t = value.get("t")
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not t >= 0 or t == float("inf"):
+        raise ValueError("%s: 't' must be seconds since the start (a number, zero or more), not %r" % (where, t))
+    entry = Entry(value)
+    if any(key not in entry for key in ENTRY_KEYS):
+        decoded = _decode(value["dir"], raw[:-1] if raw.endswith(b"\x00") else raw, t)
+        for key in ENTRY_KEYS:
+            entry.setdefault(key, decoded[key])
+    return entry
+
+
+ENTRY_KEYS = ("kind", "msg_id", "seq", "name", "fields", "text", "error")
+
+
+def replayable(entries, name="the transcript"):
+    """Raise ValueError unless `entries` can be replayed as a whole: something the host sent, and
+    nothing cut off (a replay of part of a session cannot show the whole is equivalent)."""
+    if getattr(entries, "truncated", None):
+        raise ValueError("%s; replaying part of a session cannot show it is equivalent" % entries.truncated)
+    if not any(entry["dir"] == HOST_TO_PUMP for entry in entries):
+        raise ValueError("%s has no host>pump frames: nothing to replay" % name)
 
 
 def format_entry(entry):

@@ -20,7 +20,7 @@ import time
 
 from .. import connect, is_device_path
 from ..errors import HarnessError, SafetyInterlockError, UsbDeviceNotAllowed
-from ..interlock import Allowlist, check_port
+from ..interlock import Allowlist, add_allow_arguments, check_port
 from .deploy import INSTALL_HINT, DeployError, MpremoteDeployer, find_mpremote
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
@@ -127,10 +127,7 @@ def add_arguments(parser):
     parser.add_argument("--port", required=True, help="the board's serial port, e.g. /dev/ttyACM0 or COM3")
     parser.add_argument("--test-mode", action="store_true",
                         help="enable test control on the board (writes /pumpmock_test_mode); off unless given")
-    parser.add_argument("--allow-usb", action="append", default=[], metavar="VID:PID",
-                        help="add your own board's USB id to the allowlist for this run (repeatable)")
-    parser.add_argument("--allow-port", action="append", default=[], metavar="PATH",
-                        help="allow a port with no USB identity by its path (repeatable)")
+    add_allow_arguments(parser)
     parser.add_argument("--mpremote", metavar="COMMAND", help="how to run mpremote (default: the one installed)")
     parser.add_argument("--boot-timeout", type=float, default=BOOT_TIMEOUT_S,
                         help="seconds to wait for the board to answer after the reset (default %(default)s)")
@@ -152,7 +149,7 @@ def main(args):
     try:
         allowlist = Allowlist.load(usb=args.allow_usb, ports=args.allow_port)
         print("interlock: %s" % check_port(args.port, allowlist))
-    except (SafetyInterlockError, ValueError) as refusal:
+    except (HarnessError, ValueError) as refusal:  # refused, no such port, a bad --allow-usb or config
         print("pumpmock flash: %s" % refusal, file=sys.stderr)
         return 2
     try:

@@ -26,10 +26,10 @@ from serial import SerialException
 
 from pumpmock.protocol.codes import Role
 
-from .. import connect, is_device_path, normalize_url
+from .. import connect, is_device_path, normalize_url, vet_url
 from ..checks import CHECKS, run_checks
-from ..errors import SafetyInterlockError
-from ..interlock import Allowlist, check_port, is_pty
+from ..errors import HarnessError, SafetyInterlockError
+from ..interlock import Allowlist, add_allow_arguments, is_pty
 from . import fuzzing, measure, report as reporting, scenario
 
 DEFAULT_BAUD = 115200
@@ -96,10 +96,7 @@ def bench(port, report_dir, options=None, progress=print):
               "findings": []}
 
     # 1. The interlock, then the handshake: nothing else is sent to a peer that fails either.
-    if is_device_path(url):
-        report["target"]["interlock"] = check_port(url, options.allowlist)
-    else:
-        report["target"]["interlock"] = "%s: a URL, not a hardware port (no USB allowlist applies)" % url
+    report["target"]["interlock"] = vet_url(url, options.allowlist).reason  # hardware by any scheme: the allowlist
     with connect(url, **options.connect_options()) as session:
         identity = session.identity
     report["target"]["identity"] = {"serial": identity.serial, "firmware_version": "%d.%d" % (
@@ -248,10 +245,7 @@ def add_arguments(parser):
                         help="do not run this conformance check (repeatable)")
     parser.add_argument("--reference", default=scenario.EMULATOR_URL, metavar="URL",
                         help="the emulator the scenario is compared with (default %(default)s)")
-    parser.add_argument("--allow-usb", action="append", default=[], metavar="VID:PID",
-                        help="add your own board's USB id to the allowlist for this run (repeatable)")
-    parser.add_argument("--allow-port", action="append", default=[], metavar="PATH",
-                        help="allow a port with no USB identity by its path (repeatable)")
+    add_allow_arguments(parser)
 
 
 def main(args):
@@ -273,6 +267,9 @@ def main(args):
         result = bench(args.port, report_dir, options, progress=lambda text: print(text, flush=True))
     except SafetyInterlockError as refusal:
         print("pumpmock bench: refused: %s" % refusal, file=sys.stderr)
+        return 2
+    except HarnessError as error:  # a bad URL, no such port, port busy, not reachable at all
+        print("pumpmock bench: cannot open %s: %s" % (args.port, error), file=sys.stderr)
         return 2
     except (SerialException, OSError) as error:
         print("pumpmock bench: cannot open %s: %s" % (args.port, error), file=sys.stderr)

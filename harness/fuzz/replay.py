@@ -9,8 +9,8 @@ answered once, in order, every answer well formed). The target must pass the moc
 first, as every target must before anything else is sent to it.
 """
 
-from .. import open_vetted_port
-from ..transcript import HOST_TO_PUMP, PUMP_TO_HOST, read_transcript, replay
+from .. import open_port
+from ..transcript import HOST_TO_PUMP, PUMP_TO_HOST, read_transcript, replay, replayable
 
 
 class Verdict:
@@ -21,11 +21,13 @@ class Verdict:
         self.text = text
 
 
-def replay_failure(path, url, timeout=None, baudrate=115200):
-    """Resend the transcript at `path` to a fresh `url` and judge the answers; returns a Verdict."""
+def replay_failure(path, url, timeout=None, baudrate=115200, allowlist=None):
+    """Resend the transcript at `path` to a fresh `url` and judge the answers; returns a Verdict.
+    ValueError for a transcript that is unreadable, empty or cut short."""
     entries = read_transcript(path)
+    replayable(entries, path)
     meta = (entries.header or {}).get("meta", {})
-    port = open_vetted_port(url, timeout=timeout, baudrate=baudrate)
+    port = open_port(url, timeout=0.25 if timeout is None else timeout, baudrate=baudrate, allowlist=allowlist)
     try:
         try:
             replayed = replay(entries, port, timeout_s=max(timeout or 0.2, 0.2))
