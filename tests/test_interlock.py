@@ -311,3 +311,26 @@ def test_open_vetted_port_hands_back_the_connection_that_passed_the_handshake(mo
 def test_a_line_that_is_not_the_mock_is_closed_at_open():
     with pytest.raises(harness.NotAMockError, match="no answer to HELLO"):
         harness.open_port("loop://", timeout=0.05)
+
+
+def test_a_child_behind_exec_is_started_once_and_that_child_gets_the_replay(monkeypatch, tmp_path):
+    """Issue 12: for exec:// the replayed bytes went to a new child that never did the handshake."""
+    import sys
+
+    from pumpmock.harness.transcript import read_transcript, replay
+    from pumpmock.protocol.codes import Role
+    recorded = tmp_path / "session.jsonl"
+    with harness.connect("pumpmock://?clock=virtual", role=Role.CLINICIAN, transcript=str(recorded)) as session:
+        session.status()
+    opens = []
+    real = serial.serial_for_url
+    monkeypatch.setattr(serial, "serial_for_url", lambda *a, **k: opens.append(a[0]) or real(*a, **k))
+    port = harness.open_vetted_port("exec:%s -m pumpmock.harness.cli serve --stdio --test-mode" % sys.executable,
+                                    timeout=2)
+    try:
+        child = port.process.pid
+        again = replay(read_transcript(recorded), port, timeout_s=2)
+        assert port.process.pid == child and len(opens) == 1
+    finally:
+        port.close()
+    assert [e.name for e in again if e.dir == "pump>host"][:2] == ["HELLO", "AUTH_CHALLENGE"]
