@@ -127,3 +127,85 @@ def test_check_prefixes_oracle_names_and_rejects_unknown_ones():
     assert all(v.startswith("alarms: ") for v in check(script.wire, ["alarms"]))
     with pytest.raises(ValueError, match="unknown pump oracle"):
         check(script.wire, ["typo"])
+
+
+# ---- the wider rules (each fires on its mistake, stays quiet on the correct form) ------------------
+def test_a_hard_limit_sent_to_validate_is_a_violation_too():
+    rx = RX._replace(daily_dose_ug=16_000, max_daily_dose_ug=16_000)
+    [first, *_] = dose_limits(Script().send(m.ValidatePrescriptionRequest(rx), 3).wire)
+    assert "VALIDATE_PRESCRIPTION seq 3" in first and "above the hard limit" in first
+    assert dose_limits(Script().send(m.ValidatePrescriptionRequest(RX), 3).wire) == []
+
+
+def _flex(*steps):
+    return RX._replace(mode=TherapyMode.FLEX, daily_dose_ug=0, max_daily_dose_ug=15_000,
+                       steps=tuple(m.FlexStep(start, rate) for start, rate in steps))
+
+
+def test_a_flex_step_above_the_hard_daily_rate_is_caught_though_the_daily_total_is_fine():
+    rx = _flex((0, 2_000), (600, 30_000), (660, 2_000))  # an hour at twice the hard rate: 3,208 µg/day in all
+    violations = dose_limits(Script().send(m.ProgramPrescriptionRequest(prescription=rx), 5).wire)
+    assert any("FLEX step at minute 600 runs at 30000 µg/day" in v for v in violations), violations
+    assert dose_limits(Script().send(m.ProgramPrescriptionRequest(prescription=_flex((0, 2_000), (600, 4_000))),
+                                     5).wire) == []
+
+
+def test_a_malformed_flex_schedule_is_caught():
+    violations = dose_limits(Script().send(m.ProgramPrescriptionRequest(
+        prescription=_flex((60, 2_000), (30, 2_000))), 5).wire)
+    assert any("first step starts at minute 60" in v for v in violations), violations
+    assert any("out of order" in v for v in violations), violations
+
+
+def test_a_maximum_daily_dose_below_the_basal_dose_is_caught():
+    rx = RX._replace(daily_dose_ug=3_000, max_daily_dose_ug=2_000)
+    [violation] = dose_limits(Script().send(m.ProgramPrescriptionRequest(prescription=rx), 2).wire)
+    assert "maximum daily dose 2000 µg is below its own basal dose of 3000 µg/day" in violation
+
+
+def test_a_refill_the_library_or_the_reservoir_forbids_is_caught():
+    too_strong = Script().send(m.RefillRequest(Drug.ZICONOTIDE, 500, 10_000), 7).wire
+    assert "500 µg/mL of ZICONOTIDE, above its maximum concentration of 100 µg/mL" in dose_limits(too_strong)[0]
+    too_much = Script().send(m.RefillRequest(Drug.MORPHINE, 20_000, 25_000), 7).wire
+    assert "25000 µL, more than the reservoir's capacity of 20000 µL" in dose_limits(too_much)[0]
+    assert dose_limits(Script().send(m.RefillRequest(Drug.MORPHINE, 20_000, 20_000), 7).wire) == []
+
+
+def test_a_bolus_beyond_the_prescriptions_daily_maximum_is_caught():
+    programmed = Script().send(m.ProgramPrescriptionRequest(prescription=RX), 1) \
+        .answer(m.ProgramPrescriptionResponse(version=1), 1)
+    over = programmed.send(m.ClinicianBolusRequest(3, 6_000, 600), 2).wire
+    assert any("bolus of 6000 µg" in v and "maximum daily dose of 5000 µg" in v for v in dose_limits(over))
+    fine = Script().send(m.ProgramPrescriptionRequest(prescription=RX), 1) \
+        .answer(m.ProgramPrescriptionResponse(version=1), 1).send(m.ClinicianBolusRequest(3, 500, 600), 2).wire
+    assert dose_limits(fine) == []
+
+
+def _status(*active):
+    return m.GetStatusResponse(0, 1, 1, 1, 20_000, 10_000, 20_000, 3_000, 150, 0, 0, 0, 100, 60, 66, 2, tuple(active))
+
+
+def test_an_alarm_learnt_only_from_an_alarm_list_still_forbids_therapy_changes():
+    entry = m.AlarmEntry(Alarm.MOTOR_STALL, Priority.HIGH, 1, AlarmState.ACTIVE, 4, 100, 1)
+    script = Script().send(m.GetAlarmsRequest(), 1).answer(m.GetAlarmsResponse((entry,)), 1) \
+        .send(m.ClinicianBolusRequest(3, 500, 600), 2)
+    assert any("CLINICIAN_BOLUS (seq 2) while high-priority alarm MOTOR_STALL instance 4" in v
+               for v in alarms(script.wire)), alarms(script.wire)
+    acked = Script().send(m.GetAlarmsRequest(), 1).answer(m.GetAlarmsResponse((entry,)), 1) \
+        .send(m.AckAlarmRequest(Alarm.MOTOR_STALL, 4), 2).answer(m.AckAlarmResponse(0), 2) \
+        .send(m.ClinicianBolusRequest(3, 500, 600), 3)
+    assert alarms(acked.wire) == []
+
+
+def test_an_alarm_listed_as_active_by_the_status_forbids_therapy_changes():
+    script = Script().send(m.GetStatusRequest(), 1).answer(_status(Alarm.CATHETER_OCCLUSION), 1) \
+        .send(m.ResumeRequest(), 2)
+    assert any("status listed high-priority alarm CATHETER_OCCLUSION" in v for v in alarms(script.wire))
+    quiet = Script().send(m.GetStatusRequest(), 1).answer(_status(Alarm.LOW_RESERVOIR), 1).send(m.ResumeRequest(), 2)
+    assert alarms(quiet.wire) == []
+
+
+def test_acknowledging_an_alarm_the_pump_never_reported_is_named_as_a_blind_ack():
+    script = Script().send(m.AckAlarmRequest(Alarm.MOTOR_STALL, 1), 1).answer(m.AckAlarmResponse(0), 1)
+    [violation] = alarms(script.wire)
+    assert "never reported to it" in violation and "blindly" in violation
