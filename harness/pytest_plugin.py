@@ -26,7 +26,9 @@ import time
 
 import pytest
 
-from pumpmock.protocol.codes import Role
+from pumpmock.protocol.catalog import MESSAGES_BY_NAME
+from pumpmock.protocol.codes import Error, Role
+from pumpmock.protocol.messages import Nak
 
 from . import connect, is_device_path, normalize_url, open_port, vet_url
 from .client import PumpSession
@@ -166,10 +168,35 @@ class PumpControl(TestControl):
         `name` (e.g. "PTM_BOLUS"), only answers to requests of that message."""
         self._need_mux().drop_rules.append([name, count])
 
+    def refuse_next(self, name, error, count=1, subject=0, limit_value=0, actual_value=0):
+        """Answer the app's next `count` requests `name` (e.g. "PROGRAM_PRESCRIPTION") with a NAK
+        of `error` (an Error or its name) instead of passing them to the pump: does the app show
+        the refusal and stay consistent when the pump says no?"""
+        code = Error[error] if isinstance(error, str) else Error(error)
+        self._need_mux().refuse_rules.append([_message_name(name), Nak(0, code, subject, limit_value, actual_value),
+                                              count])
+
+    def corrupt_next(self, name, count=1):
+        """Change a byte of the pump's next `count` answers to `name`: the app must see a frame
+        that fails its check, and retransmit (same seq) rather than act on it."""
+        self._need_mux().corrupt_rules.append([_message_name(name), count])
+
+    def before_next(self, name, action, count=1):
+        """Call action() (e.g. lambda: pump.set_reservoir(100)) just before the app's next request
+        `name` reaches the pump: state that changes between two of the app's requests."""
+        self._need_mux().before_rules.append([_message_name(name), action, count])
+
     def _need_mux(self):
         if self._mux is None:
-            raise RuntimeError("silence() and drop_next_responses() need an app on the pump_port fixture")
+            raise RuntimeError("silence(), drop_next_responses(), refuse_next(), corrupt_next() and "
+                               "before_next() need an app on the pump_port fixture")
         return self._mux
+
+
+def _message_name(name):
+    if name not in MESSAGES_BY_NAME:
+        raise ValueError("no message named %r in the catalog (e.g. PROGRAM_PRESCRIPTION, GET_STATUS)" % (name,))
+    return name
 
 
 class PumpEnvironment:
@@ -348,15 +375,28 @@ def _oracles_for(item):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
-    result = yield
+    """The oracles judge every test's wire, passed or failed: when the test's own assertion
+    failed, their verdict is added to its failure, so the clearer of the two always shows."""
+    failure = None
+    try:
+        result = yield
+    except (pytest.skip.Exception, pytest.xfail.Exception, KeyboardInterrupt):
+        raise
+    except BaseException as error:
+        failure, result = error, None
     env = getattr(item, "_pumpmock_env", None)
     names = _oracles_for(item)
     if env is not None and names:
         env.settle()
         violations = check_oracles(env.wire, names)
-        if violations:
-            raise AssertionError("pumpmock oracles found %d violation(s):\n  %s"
-                                 % (len(violations), "\n  ".join(violations)))
+        verdict = ("pumpmock oracles found %d violation(s):\n  %s" % (len(violations), "\n  ".join(violations))
+                   if violations else "pumpmock oracles (%s): no violation" % ", ".join(names))
+        if failure is not None:
+            failure.add_note("\n" + verdict)
+        elif violations:
+            raise AssertionError(verdict)
+    if failure is not None:
+        raise failure
     return result
 
 

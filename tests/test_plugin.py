@@ -168,3 +168,55 @@ def test_answers_to_a_named_request_can_be_dropped_and_nothing_reaches_a_closed_
             assert out.returncode == 0, out.stderr  # HELLO's answer was not the one dropped
     """)
     suite.runpytest_subprocess("-q").assert_outcomes(passed=1)
+
+
+def test_the_oracles_judge_a_failed_test_too_and_both_verdicts_show(suite):
+    """A test whose own assertion fails still gets the oracles' verdict, in the same report."""
+    suite.makepyfile(test_both="""
+        import pytest
+        from pumpmock.protocol import messages as m
+        from pumpmock.protocol.codes import Drug, TherapyMode
+
+        @pytest.mark.pump_oracles("dose_limits")
+        def test_overdose_then_a_wrong_assertion(programmer):
+            rx = m.Prescription(drug=Drug.MORPHINE, concentration_ug_per_ml=20_000, mode=TherapyMode.SIMPLE_CONTINUOUS,
+                                daily_dose_ug=16_000, max_daily_dose_ug=16_000, refill_interval_days=30)
+            programmer.validate(rx)
+            assert 'PROGRAM_PRESCRIPTION' == 'GET_PRESCRIPTION'
+
+        @pytest.mark.pump_oracles("dose_limits")
+        def test_clean_but_wrong(programmer):
+            programmer.status()
+            assert 1 == 2
+    """)
+    result = suite.runpytest_subprocess("-q")
+    result.assert_outcomes(failed=2)
+    out = result.stdout.str()
+    assert "'PROGRAM_PRESCRIPTION' == 'GET_PRESCRIPTION'" in out  # the test's own verdict
+    assert "pumpmock oracles found 2 violation(s)" in out and "VALIDATE_PRESCRIPTION" in out  # and the oracles'
+    assert "pumpmock oracles (dose_limits): no violation" in out
+
+
+def test_a_test_can_make_the_pump_refuse_corrupt_or_change_state_around_one_request(suite):
+    suite.makepyfile(test_trouble="""
+        import subprocess, sys
+        import pytest
+        def run(port):
+            return subprocess.run([sys.executable, "fake_app.py", port], capture_output=True, text=True, timeout=30)
+
+        def test_refused(pump_port, pump, wire):
+            pump.refuse_next("HELLO", "BUSY")
+            out = run(pump_port)
+            assert out.returncode != 0 or "PM-000001" not in out.stdout   # the app got a NAK, not an identity
+            assert [e.kind for e in wire if e.dir == "pump>host"] == ["NAK"]
+
+        def test_before(pump_port, pump, wire):
+            pump.before_next("HELLO", lambda: pump.set_reservoir(4_321))
+            assert run(pump_port).returncode == 0
+            assert pump.status().reservoir_ul == 4_321
+
+        def test_unknown_message(pump_port, pump):
+            with pytest.raises(ValueError, match="no message named 'HELO'"):
+                pump.corrupt_next("HELO")
+    """)
+    suite.runpytest_subprocess("-q").assert_outcomes(passed=3)
