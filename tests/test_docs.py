@@ -365,3 +365,37 @@ def test_a_skip_without_a_reason_and_an_unknown_directive_fail():
 def test_command_lines_leave_out_comments_and_join_continued_lines():
     table = "# a comment\npumpmock check   # trailing words stay\n\npumpmock fuzz \\\n    --budget 5s\n"
     assert command_lines(table) == ["pumpmock check   # trailing words stay", "pumpmock fuzz      --budget 5s"]
+
+
+def test_a_table_line_passes_when_it_exits_0_or_comes_up_as_a_server(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "SERVER_STARTED_AFTER_S", 0.3)
+    block = Block("sample.md", 1, "shell", "", "lines")
+    run_line(block, "true", tmp_path, tmp_path)
+    run_line(block, "echo 127.0.0.1:7000; sleep 30", tmp_path, tmp_path)   # stopped once it is up
+    failing = {"exit 3": "exited 3",
+               "echo /dev/pts/9; echo 'Traceback (most recent call last):' >&2; sleep 30": "printed a traceback"}
+    for line, words in failing.items():
+        with pytest.raises(AssertionError, match=re.escape(words)):
+            run_line(block, line, tmp_path, tmp_path)
+    monkeypatch.setattr(sys.modules[__name__], "LINE_TIMEOUT_S", 1)
+    with pytest.raises(pytest.fail.Exception, match="neither finished nor came up as a server"):
+        run_line(block, "echo working; sleep 30", tmp_path, tmp_path)   # output, but no address
+
+
+def running(pid):
+    """True while `pid` runs (a zombie waiting for its new parent to reap it does not)."""
+    try:
+        return pathlib.Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not pathlib.Path("/proc/self/stat").exists(), reason="reads process states from /proc")
+def test_a_block_that_fails_says_so_and_what_it_left_running_is_stopped(tmp_path):
+    block = Block("sample.md", 1, "shell", "", None)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(AssertionError, match="sample.md:1 exited 4"):
+        run_to_end(block, ["bash", "-e", "-c", "echo half; exit 4"], tmp_path, tmp_path / "out")
+    run_to_end(block, ["bash", "-e", "-c", "sleep 37 & echo $! > child.pid"], tmp_path, tmp_path / "out")
+    child = int((tmp_path / "child.pid").read_text())
+    assert not running(child)
