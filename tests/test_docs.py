@@ -13,7 +13,8 @@ An HTML comment on the line right before the fence says how the block is tested:
                                  pass (a block that defines none: when the whole file passes)
     <!-- doc-test: skip (why) --> not run, for the reason given; a skip without one fails
 
-Any other doc-test comment fails, and so does one that is not right before a block. Each block runs
+Any other doc-test comment fails, and so does one that is not right before a block. A block that
+uses the MicroPython runner is skipped, saying so, where `pumpmock micropython --where` fails. Each block runs
 in a scratch copy of the checkout's tracked files (with .venv and firmware_mock/node_modules linked
 in), with the venv's bin first on PATH, so what a block writes (transcripts, fuzz-failures/,
 bench results) never lands in the checkout; whatever a block leaves running is stopped after it.
@@ -121,10 +122,21 @@ def kind_of(block):
 
 # ---- running ------------------------------------------------------------------------------------
 
+NOT_COPIED = {".git", ".venv", "node_modules", "__pycache__", ".hypothesis", ".pytest_cache", "build", "dist",
+              "fuzz-failures"}
+
+
 def tracked_files():
-    done = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, timeout=30)
-    assert done.returncode == 0, done.stderr
-    return [name for name in done.stdout.split("\0") if name]
+    """The checkout's files as git knows them; without git (a source archive), every file but caches."""
+    git = shutil.which("git")
+    done = git and subprocess.run([git, "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    if done and done.returncode == 0:
+        return [name for name in done.stdout.split("\0") if name]
+    found = []
+    for directory, subdirs, files in os.walk(ROOT):
+        subdirs[:] = [d for d in subdirs if d not in NOT_COPIED and not d.endswith(".egg-info")]
+        found += [os.path.relpath(os.path.join(directory, name), ROOT) for name in files]
+    return found
 
 
 TRACKED = tracked_files()
@@ -241,6 +253,17 @@ def names_of_tests(code):
     return names
 
 
+_runner = []
+
+
+def micropython_runner_found():
+    """Whether node and the runner's npm package are there (asked once)."""
+    if not _runner:
+        done = subprocess.run([str(VENV_BIN / "pumpmock"), "micropython", "--where"], capture_output=True, timeout=30)
+        _runner.append(done.returncode == 0)
+    return _runner[0]
+
+
 @pytest.fixture(scope="module")
 def pytest_runs(tmp_path_factory):
     """Each doc's pytest blocks run once, together; every block's test reads its part of the result."""
@@ -281,6 +304,8 @@ def test_block(block, tmp_path, pytest_runs):
     kind, reason = kind_of(block)
     if kind == "skip":
         pytest.skip(reason)
+    if "pumpmock micropython" in block.code and not micropython_runner_found():
+        pytest.skip("the MicroPython runner cannot run here (pumpmock micropython --where)")
     if kind == "pytest":
         status, outcomes, output = pytest_runs(block.doc)
         assert status is not None, "%s: the doc's tests did not finish within %d s\n%s" % (
