@@ -252,7 +252,10 @@ def test_spec_shorthands_and_refusals():
     assert HostileSpec.parse("all=4%,flood=0").rates == {"malformed": 0.04, "truncated": 0.04, "out_of_range": 0.04,
                                                          "out_of_order": 0.04, "flood": 0.0}
     default = HostileSpec.parse("1")
-    assert default.active and all(0 < rate <= 0.05 for rate in default.rates.values())
+    assert default.rates == HostileSpec.parse("link_noise").rates == {
+        "malformed": 0.05, "truncated": 0.05, "out_of_range": 0.0, "out_of_order": 0.0, "flood": 0.0}
+    lying = HostileSpec.parse("lying,seed=4")
+    assert lying.rates["out_of_range"] == 0.10 and lying.rates["flood"] == 0.02 and lying.seed == 4
     assert HostileSpec.parse("1,seed=9").seed == 9 and not HostileSpec.parse("0").active
     for bad, key in (("bogus=1%", "bogus"), ("malformed=lots", "malformed"), ("truncated=150%", "truncated"),
                      ("seed=x", "seed"), ("flood_size=0", "flood_size"), ("out_of_range", "out_of_range")):
@@ -395,3 +398,17 @@ def test_serve_refuses_a_bad_hostile_spec():
     run = subprocess.run([sys.executable, "-m", "pumpmock.harness.cli", "serve", "--pty", "--hostile", "flood=lots"],
                          capture_output=True, text=True, timeout=30, cwd=ROOT)
     assert run.returncode == 2 and "flood" in run.stderr
+
+
+def test_the_default_profile_is_one_a_correct_app_survives_a_whole_suite_under(pytester):
+    """The promise of link_noise (hostile=1): the example suite passes on the correct app under it."""
+    import pathlib
+    import subprocess
+    import sys
+    import urllib.parse
+    examples = pathlib.Path(__file__).resolve().parent.parent / "examples"
+    url = "pumpmock://?clock=real&hostile=" + urllib.parse.quote("1,seed=5")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pump-url", url],
+                          cwd=examples, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
+    assert " passed" in done.stdout and "failed" not in done.stdout

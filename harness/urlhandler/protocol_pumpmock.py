@@ -14,7 +14,7 @@ Options (unknown ones are refused):
                     , = and %: urllib.parse.quote("corrupt=1%,drop=1%,seed=3")
   hostile=SPEC      a hostile pump (harness.hostile): some answers malformed, truncated, out of
                     range, out of order, or drowned in alarm floods; URL-encoded like faults=;
-                    hostile=1 is the default mix. The pump itself is not changed: only this
+                    hostile=1 is the default profile, link_noise (harness.hostile). The pump itself is not changed: only this
                     port's view of it (a name= link for test control stays honest)
   name=TEXT         share one emulated pump between ports opened with the same name in this
                     process (a second link for test control while an app holds the first)
