@@ -15,13 +15,7 @@ from pumpmock.protocol import encode_message
 from pumpmock.protocol.examples import EXAMPLES
 
 
-@pytest.fixture(autouse=True)
-def no_config(monkeypatch, tmp_path):
-    config = tmp_path / "empty.toml"
-    config.write_text("")
-    monkeypatch.setenv("PUMPMOCK_CONFIG", str(config))
-    monkeypatch.delenv("PUMPMOCK_ALLOW_USB", raising=False)
-    monkeypatch.delenv("PUMPMOCK_ALLOW_PORTS", raising=False)
+pytestmark = pytest.mark.usefixtures("no_config")  # tests/conftest.py: no allowlist from this machine
 
 
 @pytest.fixture

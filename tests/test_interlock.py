@@ -20,16 +20,6 @@ def fake_ports(*ports):
 
 
 @pytest.fixture
-def no_config(monkeypatch, tmp_path):
-    """No allowlist entries from the machine running the tests."""
-    config = tmp_path / "empty.toml"
-    config.write_text("")
-    monkeypatch.setenv("PUMPMOCK_CONFIG", str(config))
-    monkeypatch.delenv("PUMPMOCK_ALLOW_USB", raising=False)
-    monkeypatch.delenv("PUMPMOCK_ALLOW_PORTS", raising=False)
-
-
-@pytest.fixture
 def opened(monkeypatch):
     """Every pyserial open, recorded and never done: a refusal must come before any of them."""
     calls = []

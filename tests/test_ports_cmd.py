@@ -11,12 +11,7 @@ from pumpmock.harness import cli, interlock
 
 
 @pytest.fixture
-def ports(monkeypatch, tmp_path):
-    config = tmp_path / "empty.toml"
-    config.write_text("")
-    monkeypatch.setenv("PUMPMOCK_CONFIG", str(config))
-    monkeypatch.delenv("PUMPMOCK_ALLOW_USB", raising=False)
-    monkeypatch.delenv("PUMPMOCK_ALLOW_PORTS", raising=False)
+def ports(monkeypatch, no_config):
     monkeypatch.setattr(serial, "serial_for_url", lambda *a, **k: pytest.fail("ports opened %r" % (a,)))
     listed = [SimpleNamespace(device=d, vid=v, pid=p, description=desc, manufacturer=None, hwid="")
               for d, v, p, desc in (("/dev/ttyACM0", 0x2E8A, 0x0005, "Board in FS mode"),
