@@ -3,8 +3,15 @@
 MicroPython has hashlib.sha256 but no hmac module, so HMAC (RFC 2104) is written out here.
 Role keys default to SHA-256(b"pumpmock-v1|" + role name + b"|" + serial): deliberately
 derivable, because this is a mock; the harness derives the same keys (protocol.auth).
-Nonces come from a SHA-256 counter seeded by the pump's seed, so tests are reproducible.
-All of this state is volatile: a reboot forgets nonces, failures and lockouts.
+
+Nonces never repeat over a pump's life. An unseeded pump (seed None, the default) hashes a
+counter with a key drawn from the best random source there is at every boot, so no two runs,
+boots or fresh emulators share one. A seeded pump (an explicit seed: a test run that must be
+reproducible) hashes the seed, the nonce epoch and the counter; the epoch is saved and goes up
+at every boot, so reboots never repeat a nonce; TC_RESET(seed), an explicit seed, restarts the
+sequence of that seed on purpose (a fuzzer's example replays exactly).
+The outstanding nonce is volatile; the failure count and the lockout are saved (core.py), so
+power-cycling the pump gives no extra tries.
 """
 
 import hashlib
@@ -14,7 +21,9 @@ from .errors import Refusal
 from .packing import packer
 
 _BLOCK = 64
-_NONCE_INPUT = packer("<III")
+_SEEDED_INPUT = packer("<IQQ")  # seed, nonce epoch, counter
+_COUNTER = packer("<Q")
+_KEY_SIZE = 16
 ROLE_NAMES = {spec.ROLE_PATIENT: b"patient", spec.ROLE_CLINICIAN: b"clinician"}
 
 
@@ -31,6 +40,18 @@ def default_role_key(serial, role):
     return hashlib.sha256(b"pumpmock-v1|" + ROLE_NAMES[role] + b"|" + serial.encode()).digest()
 
 
+def random_bytes(size):
+    """`size` bytes from the platform's random source: os.urandom where there is one (CPython,
+    boards), else the random module (MicroPython's WebAssembly port seeds it from the host)."""
+    try:
+        import os
+        return os.urandom(size)
+    except (ImportError, AttributeError, NotImplementedError):
+        pass
+    import random
+    return bytes([random.getrandbits(8) for _i in range(size)])
+
+
 def expected_mac(key, nonce, serial, role):
     return hmac_sha256(key, nonce + serial.encode() + bytes([role]))
 
@@ -38,15 +59,16 @@ def expected_mac(key, nonce, serial, role):
 class Authenticator:
     """One outstanding nonce at a time; AUTH_MAX_FAILURES consecutive failures lock out."""
 
-    def __init__(self, serial, role_keys, seed, boot):
+    def __init__(self, serial, role_keys, seed, epoch, failures=0, locked_until_ms=0):
         self.serial = serial
         self.role_keys = role_keys
-        self.seed = seed
-        self.boot = boot  # reboot count: nonces never repeat across reboots
+        self.seed = seed  # None: nonces from a random key of this boot
+        self.epoch = epoch  # seeded: the nonce epoch, so nonces never repeat across boots and resets
+        self.key = random_bytes(_KEY_SIZE) if seed is None else None
         self.counter = 0
         self.nonce = None  # (nonce, role, issued_ms)
-        self.failures = 0
-        self.locked_until_ms = 0
+        self.failures = failures
+        self.locked_until_ms = locked_until_ms
 
     def _check_lockout(self, now_ms):
         if now_ms < self.locked_until_ms:
@@ -56,8 +78,10 @@ class Authenticator:
     def challenge(self, role, now_ms):
         """A fresh 16-byte nonce for `role`; replaces any outstanding one."""
         self._check_lockout(now_ms)
-        material = b"pumpmock-nonce|" + _NONCE_INPUT.pack(self.seed & 0xFFFFFFFF, self.boot & 0xFFFFFFFF,
-                                                          self.counter & 0xFFFFFFFF)
+        if self.seed is None:
+            material = b"pumpmock-nonce|" + self.key + _COUNTER.pack(self.counter)
+        else:
+            material = b"pumpmock-nonce|" + _SEEDED_INPUT.pack(self.seed & 0xFFFFFFFF, self.epoch, self.counter)
         self.counter += 1
         nonce = hashlib.sha256(material).digest()[:16]
         self.nonce = (nonce, role, now_ms)

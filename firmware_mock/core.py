@@ -1,6 +1,6 @@
 """The pump emulator core: a sans-I/O state machine. Bytes and the time in, bytes out.
 
-    pump = Pump(serial="PM-000001", test_mode=False, storage=None, seed=0)
+    pump = Pump(serial="PM-000001", test_mode=False, storage=None, seed=None)
     out = pump.receive(data, now_ms)   # bytes from the line -> bytes to write
     out = pump.poll(now_ms)            # no input: run time forward -> bytes to write
     pump.next_deadline_ms()            # when poll() next has something to do, or None
@@ -34,7 +34,7 @@ _BOOT_EVENT_SEQ_SKIP = 1024  # after a real reboot, event seqs restart well past
 class Pump:
     """One emulated pump and its single host session."""
 
-    def __init__(self, serial="PM-000001", test_mode=False, storage=None, seed=0,
+    def __init__(self, serial="PM-000001", test_mode=False, storage=None, seed=None,
                  capacity_ul=spec.CAPACITY_UL, role_keys=None):
         self.serial = serial
         self.test_mode = bool(test_mode)
@@ -45,7 +45,9 @@ class Pump:
         self.cache = ExactlyOnceCache(spec.DEDUP_CACHE_SIZE)
         self.persistence = Persistence(self.storage, self.model.log.capacity)
         self.reader = FrameReader()
-        self.seed = seed
+        self.seed = seed  # None: random nonces; an integer: a reproducible test run
+        self.nonce_epoch = 0  # saved; up at every boot and TC_RESET (auth.py)
+        self.auth = None
         self.host_session_id = None
         self.event_seq = 0
         self.requests_executed = 0
@@ -254,7 +256,9 @@ class Pump:
     # ---- persistence and reboots ---------------------------------------------------------------
     def _body(self):
         """The state record's body: everything a reboot must keep but the log entries."""
-        return snapshot.encode(self.model, self.cache, self.host_session_id, self.seed, self.event_seq)
+        auth = self.auth
+        return snapshot.encode(self.model, self.cache, self.host_session_id, self.seed, self.event_seq,
+                               (self.nonce_epoch, auth.failures, auth.locked_until_ms))
 
     def _save(self):
         self.persistence.save(self._body(), self.model.log)
@@ -269,16 +273,21 @@ class Pump:
                 loaded = snapshot.decode(body, self.model, self.cache)
             except ValueError:  # a record from another firmware version: start from the factory
                 loaded = None
+        failures, locked_until_ms = 0, 0
         if loaded is None:
             self.model.reset()
             self.cache.clear()
             self.host_session_id = None
-            return False
-        session_id, seed, event_seq, (log_oldest, log_next) = loaded
-        self.host_session_id, self.seed, self.event_seq = session_id, seed, event_seq
-        oldest, entries = self.persistence.load_log(log_oldest, log_next)
-        self.model.log.restore(oldest, log_next, entries)
-        return True
+        else:
+            session_id, seed, event_seq, (log_oldest, log_next), auth = loaded
+            self.host_session_id, self.seed, self.event_seq = session_id, seed, event_seq
+            self.nonce_epoch, failures, locked_until_ms = auth
+            oldest, entries = self.persistence.load_log(log_oldest, log_next)
+            self.model.log.restore(oldest, log_next, entries)
+        # A failure count and a lockout outlive any reboot: power-cycling gives no extra tries.
+        self.auth = Authenticator(self.serial, self.role_keys, self.seed, self.nonce_epoch, failures,
+                                  locked_until_ms)
+        return loaded is not None
 
     def _boot(self, clock):
         """Start from storage. clock None: a real power-up, the pump clock resumes where the saved
@@ -302,6 +311,7 @@ class Pump:
                 self.event_seq = event_seq
             model = self.model
             model.reboots += 1
+            self.nonce_epoch += 1  # saved below, before this boot issues any nonce
             model.log_entry(model.clock_ms, spec.LOG_POWER_UP, 0, model.reboots)
             try:
                 self._save()
@@ -324,7 +334,9 @@ class Pump:
         keep_input: not a reboot (TC_RESET): the line kept running, so the part of the next frame
         already read still counts (on a paced line it arrives in pieces)."""
         self.role = spec.ROLE_NONE
-        self.auth = Authenticator(self.serial, self.role_keys, self.seed, self.model.reboots)
+        auth = self.auth  # the failures and the lockout stay; the nonce and its counter do not
+        self.auth = Authenticator(self.serial, self.role_keys, self.seed, self.nonce_epoch, auth.failures,
+                                  auth.locked_until_ms)
         self._pending = []
         if not keep_input:
             self.reader.reset()

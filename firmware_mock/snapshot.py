@@ -1,7 +1,8 @@
 """The pump's persistent state as compact bytes, and back (the body of a storage record).
 
 Everything a reboot must keep except the log entries themselves (persist.py journals those):
-the model, the exactly-once cache, the host session id, the nonce seed and the event counter.
+the model, the exactly-once cache, the host session id, the nonce seed (or none), the nonce
+epoch, the authentication failures and lockout, and the event counter.
 Fixed-size fields are one struct call; lists carry a one-byte count.
 """
 
@@ -11,8 +12,9 @@ from .alarms import Alarm
 from .model import HOUR_MS, WINDOW_HOURS, Bolus
 from .packing import packer
 
-VERSION = 1
-_FIXED = packer("<BQHIBIHBBIIIQQQQQQQQBHQQQQHBBBBB")
+VERSION = 2
+_FIXED = packer("<BQIBIBIHBBIIIQQQQQQQQBHQQQQHBBBBB")
+_AUTH = packer("<QBQ")  # nonce epoch, authentication failures, lockout end (pump clock ms)
 _BOLUS = packer("<BIIQQQQ")
 _BUCKET_HOURS = packer("<B")  # ng width (4 or 8), then ng of the window's hours, oldest first
 _TIME = packer("<Q")
@@ -40,7 +42,8 @@ def _prescription(rx):
     return _RX_MEMO[1]
 
 
-def encode(model, cache, host_session_id, seed, event_seq):
+def encode(model, cache, host_session_id, seed, event_seq, auth):
+    """auth: (nonce epoch, failures, lockout end ms)."""
     bolus = model.bolus
     n_answers, answers = cache.records()
     newest = model.clock_ms // HOUR_MS  # only the hours of the rolling window are worth keeping
@@ -49,7 +52,7 @@ def encode(model, cache, host_session_id, seed, event_seq):
     width = 4 if max(buckets) <= 0xFFFFFFFF else 8
     alarms = model.alarms.alarms
     fixed = _FIXED.pack(
-        VERSION, model.clock_ms, model.reboots & 0xFFFF, seed & 0xFFFFFFFF,
+        VERSION, model.clock_ms, model.reboots & 0xFFFFFFFF, 0 if seed is None else 1, (seed or 0) & 0xFFFFFFFF,
         0 if host_session_id is None else 1, (host_session_id or 0) & 0xFFFFFFFF, event_seq & 0xFFFF,
         1 if model.suspended else 0, model.drug, model.conc, model.reservoir_ul, model.phase,
         model.delivered_ng, model.delivered_ul, model.filled_ul, model.removed_ul, model.boluses_started,
@@ -57,7 +60,7 @@ def encode(model, cache, host_session_id, seed, event_seq):
         model.daily_max_until_ms, model.ptm_lockout_until_ms, model.log.oldest_index, model.log.next_index,
         model.rx_version, 0 if model.rx is None else 1, 0 if bolus is None else 1,
         len(model.ptm_times), len(alarms), n_answers)
-    parts = [fixed]
+    parts = [fixed, _AUTH.pack(auth[0], auth[1], auth[2])]
     if model.rx is not None:
         parts.append(_prescription(model.rx))
     if bolus is not None:
@@ -75,16 +78,19 @@ def encode(model, cache, host_session_id, seed, event_seq):
 
 
 def decode(body, model, cache):
-    """Load a body into the model and the cache; returns (host_session_id, seed, event_seq, log span)."""
+    """Load a body into the model and the cache; returns (host_session_id, seed, event_seq, log span,
+    auth) with auth as encode() takes it."""
+    if not body or body[0] != VERSION:
+        raise ValueError("snapshot version %d" % (body[0] if body else -1))
     values = _FIXED.unpack_from(body, 0)
     offset = _FIXED.size
-    (version, clock_ms, reboots, seed, has_session, session_id, event_seq, suspended, drug, conc,
+    (version, clock_ms, reboots, has_seed, seed, has_session, session_id, event_seq, suspended, drug, conc,
      reservoir_ul, phase, delivered_ng, delivered_ul, filled_ul, removed_ul, boluses_started,
      basal_log_ng, basal_log_ul, battery_ms, faults, last_instance, daily_max_until_ms,
      ptm_lockout_until_ms, log_oldest, log_next, rx_version, has_rx, has_bolus,
      n_ptm, n_alarms, n_answers) = values
-    if version != VERSION:
-        raise ValueError("snapshot version %d" % version)
+    auth = _AUTH.unpack_from(body, offset)
+    offset += _AUTH.size
     model.reset()
     model.clock_ms = clock_ms
     model.reboots = reboots
@@ -122,4 +128,5 @@ def decode(body, model, cache):
         model.alarms.alarms.append(Alarm(code, instance, raised_ms, bool(latched), acked_count))
         offset += _ALARM.size
     cache.load(n_answers, body, offset)
-    return (session_id if has_session else None), seed, event_seq, (log_oldest, log_next)
+    return ((session_id if has_session else None), (seed if has_seed else None), event_seq, (log_oldest, log_next),
+            auth)

@@ -38,7 +38,7 @@ class HostFiles:
 class StdioShell:
     """One pump, driven by step(hex, now_ms) calls from the runner."""
 
-    def __init__(self, serial="PM-000001", test_mode=False, seed=0, storage=None):
+    def __init__(self, serial="PM-000001", test_mode=False, seed=None, storage=None):
         self.pump = Pump(serial=serial, test_mode=test_mode, storage=storage, seed=seed)
 
     def step(self, data_hex, now_ms):

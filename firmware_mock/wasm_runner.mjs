@@ -46,7 +46,7 @@ Runs the pumpmock firmware (firmware_mock) under MicroPython's WebAssembly port.
 Default mode: the pump speaks binary frames on stdin/stdout until stdin ends.
   --test-mode     enable test control (off unless given)
   --serial S      pump serial number (default PM-000001)
-  --seed N        seed for nonces (default 0)
+  --seed N        seed the nonces, for a run that must repeat exactly (default: random nonces)
   --storage DIR   keep the pump's non-volatile state in DIR (created if missing)
   --heap SIZE     MicroPython heap, e.g. 512k or 2m (default 1m)
   --run SCRIPT    run a Python script under MicroPython instead; ARGS become sys.argv[1:]
@@ -59,7 +59,7 @@ function fail(message, status = 2) {
 }
 
 function parseArgs(argv) {
-  const options = { testMode: false, serial: "PM-000001", seed: 0, storage: null, heapBytes: DEFAULT_HEAP, run: null, args: [] };
+  const options = { testMode: false, serial: "PM-000001", seed: null, storage: null, heapBytes: DEFAULT_HEAP, run: null, args: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -219,7 +219,7 @@ async function servePump(loadMicroPython, options) {
     fs.mkdirSync(options.storage, { recursive: true });
     mp.registerJsModule("pumpmock_host", hostModule(options.storage));
   }
-  const config = JSON.stringify({ serial: options.serial, test_mode: options.testMode, seed: String(options.seed),
+  const config = JSON.stringify({ serial: options.serial, test_mode: options.testMode, seed: options.seed === null ? null : String(options.seed),
                                   storage: Boolean(options.storage) });
   let step;
   try {
@@ -232,7 +232,8 @@ async function servePump(loadMicroPython, options) {
       "    import pumpmock_host\n" +
       "    _storage = HostFiles(pumpmock_host)\n" +
       // the seed crosses as text: a JavaScript number above 2**31 would not arrive intact
-      "_shell = StdioShell(_config['serial'], _config['test_mode'], int(_config['seed']), _storage)\n" +
+      "_seed = None if _config['seed'] is None else int(_config['seed'])\n" +
+      "_shell = StdioShell(_config['serial'], _config['test_mode'], _seed, _storage)\n" +
       "_step = _shell.step\n" +
       "_version = '%d.%d.%d' % sys.implementation.version[:3]\n");
     step = mp.globals.get("_step");

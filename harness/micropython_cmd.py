@@ -96,7 +96,7 @@ def add_arguments(parser):
     parser.add_argument("--where", action="store_true",
                         help="print where the runner and its npm package are, and whether it can run")
     parser.add_argument("--test-mode", action="store_true", help="enable test control (off unless given)")
-    parser.add_argument("--seed", type=int, help="seed for the pump's nonces (default 0)")
+    parser.add_argument("--seed", type=int, help="seed the pump's nonces for a run that must repeat exactly (default: random nonces)")
     parser.add_argument("--serial", help="the pump's serial number (default PM-000001)")
     parser.add_argument("--storage", metavar="DIR", help="keep the pump's non-volatile state in DIR")
     parser.add_argument("--heap", metavar="SIZE", help="MicroPython heap, e.g. 512k or 2m (default 1m)")

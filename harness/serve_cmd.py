@@ -43,7 +43,8 @@ def add_arguments(parser):
                              "the cost of a core while it talks (default " + str(int(SERVER_BUSY_POLL_S * 1e6)) +
                              " on more than one CPU, else 0; 0 turns it off)")
     parser.add_argument("--test-mode", action="store_true", help="enable test control (off unless given)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the pump's nonces (default 0)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed the pump's nonces for a reproducible test run (default: random nonces)")
     parser.add_argument("--serial", default=DEFAULT_SERIAL, help="the pump's serial number (default %(default)s)")
     parser.add_argument("--storage", metavar="DIR",
                         help="keep the pump's non-volatile state in DIR (default: RAM, lost on exit)")
@@ -111,7 +112,7 @@ def build_pump(args):
 def main(args, out=None):
     """Serve until SIGINT/SIGTERM; prints where to connect first. Returns the exit status."""
     out = out or sys.stdout
-    if not 0 <= args.seed <= 0xFFFFFFFF:
+    if args.seed is not None and not 0 <= args.seed <= 0xFFFFFFFF:
         print("pumpmock serve: --seed must be 0 .. 4294967295", file=sys.stderr)
         return 2
     if args.pty and not hasattr(os, "openpty"):

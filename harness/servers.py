@@ -21,9 +21,13 @@ CPython only (select, termios, socket), which is why it lives here and not in fi
 whose every module runs on MicroPython. `pumpmock serve` (harness.serve_cmd) is its command line.
 """
 
+import ctypes
+import ctypes.util
 import os
 import select
 import socket
+import struct
+import sys
 import time
 import tty
 
@@ -44,8 +48,9 @@ def monotonic_ms():
     return time.monotonic_ns() // 1_000_000
 
 
-def make_pump(test_mode=False, seed=0, serial=DEFAULT_SERIAL, storage_dir=None):
-    """A Pump with RAM storage, or FileStorage in storage_dir (created if missing) to survive restarts."""
+def make_pump(test_mode=False, seed=None, serial=DEFAULT_SERIAL, storage_dir=None):
+    """A Pump with RAM storage, or FileStorage in storage_dir (created if missing) to survive restarts.
+    seed None: random nonces; an integer: the reproducible nonces of a test run."""
     storage = None
     if storage_dir is not None:
         os.makedirs(storage_dir, exist_ok=True)
@@ -180,6 +185,54 @@ def _read_some(read):
         return b""
 
 
+class _OpenWatch:
+    """Linux inotify on the pty's path: every open and close by a client, queued, none missed.
+
+    Hang-up polling alone misses a close followed at once by another open (the server thread
+    not scheduled in between), which would hand the new client the old one's session."""
+
+    _IN_CLOSE_WRITE, _IN_CLOSE_NOWRITE, _IN_OPEN = 0x08, 0x10, 0x20
+    _EVENT = struct.Struct("iIII")
+
+    def __init__(self, path):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        self.fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        mask = self._IN_OPEN | self._IN_CLOSE_WRITE | self._IN_CLOSE_NOWRITE
+        if libc.inotify_add_watch(self.fd, path.encode(), mask) < 0:
+            os.close(self.fd)
+            raise OSError(ctypes.get_errno(), "inotify_add_watch")
+
+    def changes(self):
+        """+1 per open, -1 per close since the last call, in order."""
+        try:
+            data = os.read(self.fd, 4096)
+        except (BlockingIOError, InterruptedError):
+            return []
+        out, offset = [], 0
+        while offset + self._EVENT.size <= len(data):
+            _wd, mask, _cookie, length = self._EVENT.unpack_from(data, offset)
+            offset += self._EVENT.size + length
+            if mask & self._IN_OPEN:
+                out.append(1)
+            if mask & (self._IN_CLOSE_WRITE | self._IN_CLOSE_NOWRITE):
+                out.append(-1)
+        return out
+
+    def close(self):
+        os.close(self.fd)
+
+
+def _open_watch(path):
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return _OpenWatch(path)
+    except (OSError, AttributeError, TypeError):
+        return None  # no inotify here: fall back to hang-up polling
+
+
 class PtyServer(Server):
     """The pump behind a pseudo-terminal: open `path` like a serial port (any baud rate).
 
@@ -204,28 +257,57 @@ class PtyServer(Server):
         self._hangup.register(self.master, select.POLLIN)
         self.connected = False
         self.connections = 0
+        self._watch = _open_watch(self.path)
+        self._opens = 0  # clients holding the path open (inotify)
 
     def _watch_line(self):
+        if self._watch is not None:
+            changes = self._watch.changes()
+            for i, change in enumerate(changes):
+                self._opens += change
+                if change < 0 and self._opens <= 0:
+                    self._opens = 0
+                    self._hung_up()
+                    # What the old client left unread is dropped with its session, as if the
+                    # line were cut, unless a next client already opened: then it may hold that
+                    # client's first bytes too (a partial frame before them costs it a retransmission).
+                    if 1 not in changes[i + 1:]:
+                        self._discard_input()
+                elif change > 0 and self._opens == 1 and not self.connected:
+                    self._made()
+            return
         hung_up = any(events & select.POLLHUP for _fd, events in self._hangup.poll(0))
         if self.connected and hung_up:
             self._read_all()  # what the client wrote before it closed is still its session's
             self._hung_up()
         elif not self.connected and not hung_up:
-            self.connected = True
-            self.connections += 1
-            self.pump.connection_made()
+            self._made()
+
+    def _made(self):
+        self.connected = True
+        self.connections += 1
+        self.pump.connection_made()
 
     def _max_wait_s(self):
-        return MAX_WAIT_S if self.connected else self.HANGUP_POLL_S
+        return MAX_WAIT_S if self.connected or self._watch is not None else self.HANGUP_POLL_S
 
     def _read_fds(self):
-        return [self.master] if self.connected else []
+        fds = [self._watch.fd] if self._watch is not None else []
+        return fds + [self.master] if self.connected else fds
 
     def _on_readable(self, fd):
-        self._read_all()
+        # Opens and closes first, always: a client's open and close are queued before its next
+        # write returns, so bytes are never read into the session of the client before it.
+        self._watch_line()
+        if fd == self.master:
+            self._read_all()
 
     def _read_all(self):
         while self.connected:
+            if self._watch is not None:
+                self._watch_line()
+                if not self.connected:
+                    return
             try:
                 data = os.read(self.master, READ_SIZE)
             except (BlockingIOError, InterruptedError):
@@ -236,6 +318,14 @@ class PtyServer(Server):
             if not data:
                 return
             self.feed(data)
+
+    def _discard_input(self):
+        while True:
+            try:
+                if not os.read(self.master, READ_SIZE):
+                    return
+            except OSError:  # nothing there (EAGAIN), or nobody holds the path (EIO)
+                return
 
     def _hung_up(self):
         if self.connected:
@@ -255,6 +345,8 @@ class PtyServer(Server):
     def close(self):
         if not self.closed:
             os.close(self.master)
+            if self._watch is not None:
+                self._watch.close()
         super().close()
 
 

@@ -39,7 +39,10 @@ import sys
 import threading
 import time
 
+from pumpmock.protocol import REQUEST, ProtocolError, decode_frame, encode_frame
+from pumpmock.protocol.auth import auth_mac, role_key
 from pumpmock.protocol.catalog import MAX_ENCODED
+from pumpmock.protocol.codes import Role
 
 from .faulty_port import PortWrapper
 from .wire import HOST_TO_PUMP, PUMP_TO_HOST, Entry, decode_block
@@ -382,11 +385,13 @@ def replay(entries, port, timeout_s=0.25, recorder=None, clock=None, paced=False
     start = clock()
     result = Transcript(header={"transcript": TRANSCRIPT_VERSION, "meta": {"replay": True}})
     splitters = {direction: FrameSplitter(direction) for direction in DIRECTIONS}
+    live = _LoginTracker()
 
     def seen(direction, data):
         new = splitters[direction].feed(data, clock() - start)
         for entry in new:
             result.append(entry)
+            live.see(entry)
             if recorder is not None:
                 recorder.record_entry(entry)
         return sum(1 for entry in new if entry["dir"] == PUMP_TO_HOST)
@@ -402,20 +407,25 @@ def replay(entries, port, timeout_s=0.25, recorder=None, clock=None, paced=False
     # Each write, with how many pump>host frames came after it before the next one. Host frames
     # recorded at one time with no answer between them were one write: they go out as one, so a
     # pump that answers a whole write at once (a stateful fuzzer's setup, say) is asked the same.
+    # Each also keeps the nonce the original pump had issued when it was written (see _resign).
     plan = []
+    recorded = _LoginTracker()
     for entry in entries:
         if entry["dir"] == HOST_TO_PUMP:
             if plan and plan[-1][1] == 0 and plan[-1][2] == entry["t"]:
                 plan[-1][0] += bytes.fromhex(entry["wire"])
             else:
-                plan.append([bytes.fromhex(entry["wire"]), 0, entry["t"]])
-        elif plan:
-            plan[-1][1] += 1
+                plan.append([bytes.fromhex(entry["wire"]), 0, entry["t"], recorded.state()])
+        else:
+            recorded.see(entry)
+            if plan:
+                plan[-1][1] += 1
     port.write(b"\x00")  # a spare delimiter, as a client sends first, so the far end resynchronises
     first_t = plan[0][2] if plan else 0.0
-    for wire, answers, t in plan:
+    for wire, answers, t, then in plan:
         if paced:
             listen_until(start + t - first_t)
+        wire = _resign(wire, then, live.state())
         port.write(wire)
         seen(HOST_TO_PUMP, wire)
         received = 0
@@ -438,6 +448,53 @@ def replay(entries, port, timeout_s=0.25, recorder=None, clock=None, paced=False
             if recorder is not None:
                 recorder.record_entry(entry)
     return result
+
+
+class _LoginTracker:
+    """The pump's serial (from HELLO) and the last nonce it issued, as its answers go by."""
+
+    def __init__(self):
+        self.serial = None
+        self.nonce = None
+
+    def see(self, entry):
+        if entry["dir"] != PUMP_TO_HOST or entry.get("kind") != "RESPONSE" or not entry.get("fields"):
+            return
+        if entry["msg_id"] == 0x01:
+            self.serial = entry["fields"].get("serial", self.serial)
+        elif entry["msg_id"] == 0x02 and entry["fields"].get("nonce"):
+            self.nonce = bytes.fromhex(entry["fields"]["nonce"])
+
+    def state(self):
+        return self.serial, self.nonce
+
+
+def _resign(wire, then, now):
+    """`wire` with each AUTH_RESPONSE that answered the original nonce correctly signed again for
+    the nonce the pump issued this time. A pump issues a fresh nonce every run (unless seeded),
+    so the recorded MAC is refused now: a login that succeeded then must succeed in the replay,
+    and one that was forged (a MAC for no nonce, a wrong key) is resent as it was.
+    Only the protocol's derivable role keys can be signed again; other keys' logins go as recorded."""
+    serial, old_nonce = then
+    live_serial, new_nonce = now
+    if old_nonce is None or new_nonce is None or old_nonce == new_nonce or serial is None or serial != live_serial:
+        return wire
+    out = []
+    for block in wire.split(b"\x00")[:-1]:
+        frame = None
+        try:
+            frame = decode_frame(block + b"\x00")
+        except ProtocolError:
+            pass
+        if frame is not None and frame.kind == REQUEST and frame.msg_id == 0x03 and len(frame.payload) == 33:
+            role, mac = frame.payload[0], frame.payload[1:]
+            if role in (Role.PATIENT, Role.CLINICIAN) and mac == auth_mac(role_key(serial, role), old_nonce, serial, role):
+                fresh = auth_mac(role_key(serial, role), new_nonce, serial, role)
+                out.append(encode_frame(REQUEST, 0x03, frame.seq, bytes([role]) + fresh))
+                continue
+        out.append(block + b"\x00")
+    rest = wire.split(b"\x00")[-1]
+    return b"".join(out) + rest
 
 
 # ---------------------------------------------------------------------------------------------

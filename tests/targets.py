@@ -2,6 +2,7 @@
 
 In-process (virtual and wall clock), `pumpmock serve --pty`, `--tcp`, `--rfc2217` and `--stdio`
 in a child process, and the MicroPython firmware behind exec://. Shared by the tests that run one thing over them all.
+Every target is a seeded test run (seed 0, like pumpmock://): the fuzz oracle predicts nonces.
 """
 
 import contextlib
@@ -62,7 +63,7 @@ def target(kind):
         yield "pumpmock://"
         return
     if kind == "stdio":
-        yield "exec://%s -m pumpmock.harness.cli serve --test-mode --stdio" % sys.executable
+        yield "exec://%s -m pumpmock.harness.cli serve --test-mode --seed 0 --stdio" % sys.executable
         return
     if kind == "micropython":
         if not HAVE_RUNNER:
@@ -71,7 +72,7 @@ def target(kind):
         return
     if kind == "pty" and not hasattr(os, "openpty"):
         pytest.skip("pseudo-terminals exist only on POSIX")
-    process, where = start("--test-mode", *(["--pty"] if kind == "pty" else ["--" + kind, "0"]))
+    process, where = start("--test-mode", "--seed", "0", *(["--pty"] if kind == "pty" else ["--" + kind, "0"]))
     try:
         yield SCHEMES[kind] + where
     finally:

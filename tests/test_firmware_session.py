@@ -125,13 +125,95 @@ def test_a_nonce_expires_after_its_lifetime():
         assert isinstance(answer, m.AuthResponseResponse) == accepted
 
 
-def test_nonces_are_reproducible_from_the_seed():
+def test_nonces_are_reproducible_from_an_explicit_seed():
     first = [Host(seed=7).call(m.AuthChallengeRequest(Role.PATIENT)).nonce for _ in range(2)]
     other = Host(seed=8).call(m.AuthChallengeRequest(Role.PATIENT)).nonce
     assert first[0] == first[1] != other
-    host = Host(seed=8)
-    host.call(m.TcResetRequest(7))
-    assert host.call(m.AuthChallengeRequest(Role.PATIENT)).nonce == first[0]
+
+
+def _challenge(pump, now_ms=0):
+    from pumpmock.protocol import decode_frame
+    frame = decode_frame(pump.receive(m.encode_message(m.AuthChallengeRequest(Role.PATIENT), 1), now_ms))
+    return m.AuthChallengeResponse.decode(frame.payload).nonce
+
+
+def test_fresh_unseeded_pumps_never_issue_the_same_nonces():
+    from pumpmock.firmware_mock.core import Pump
+    nonces = [_challenge(Pump(serial=SERIAL)) for _ in range(50)]
+    assert len(set(nonces)) == 50
+
+
+def test_a_captured_auth_response_is_refused_by_the_next_fresh_emulator():
+    from pumpmock.firmware_mock.core import Pump
+    first = Host(pump=Pump(serial=SERIAL, test_mode=True))
+    nonce = first.call(m.AuthChallengeRequest(Role.CLINICIAN)).nonce
+    captured = m.AuthResponseRequest(Role.CLINICIAN, auth_mac(role_key(SERIAL, Role.CLINICIAN), nonce, SERIAL,
+                                                              Role.CLINICIAN))
+    replayed = Host(pump=Pump(serial=SERIAL, test_mode=True))
+    replayed.call(m.AuthChallengeRequest(Role.CLINICIAN))
+    assert replayed.refused(captured).code == Error.UNAUTHORIZED
+
+
+def test_reboots_never_repeat_a_nonce_and_tc_reset_restarts_only_a_seeded_sequence():
+    host = Host(seed=7)
+    seen = set()
+    for step in range(20):
+        nonce = host.call(m.AuthChallengeRequest(Role.PATIENT)).nonce
+        assert nonce not in seen, "boot %d repeated a nonce" % step
+        seen.add(nonce)
+        host.call(m.TcPowerLossRequest(0))
+    host.call(m.TcResetRequest(7))  # an explicit seed: the test run starts over, reproducibly
+    assert host.call(m.AuthChallengeRequest(Role.PATIENT)).nonce == Host(seed=7).call(
+        m.AuthChallengeRequest(Role.PATIENT)).nonce
+    from pumpmock.firmware_mock.core import Pump
+    unseeded = Host(pump=Pump(serial=SERIAL, test_mode=True))
+    nonces = set()
+    for _ in range(20):  # an unseeded pump stays random whatever TC_RESET's seed says
+        unseeded.call(m.TcResetRequest(7))
+        nonces.add(unseeded.call(m.AuthChallengeRequest(Role.PATIENT)).nonce)
+    assert len(nonces) == 20
+
+
+def test_the_nonce_epoch_is_wider_than_the_reboot_counter():
+    from pumpmock.firmware_mock.core import Pump
+    from pumpmock.firmware_mock.storage import RamStorage
+    storage = RamStorage()
+    pump = Pump(serial=SERIAL, seed=3, storage=storage)
+    pump.receive(m.encode_message(m.HelloRequest(1, 1), 1), 0)  # saved: a record to boot from
+    before = _challenge(Pump(serial=SERIAL, seed=3, storage=storage))
+    pump = Pump(serial=SERIAL, seed=3, storage=storage)
+    pump.model.reboots += 0x10000 - 1  # as if 65,536 boots had passed: the u16 counter wraps
+    pump.nonce_epoch += 0x10000 - 1
+    pump._save()
+    after = Pump(serial=SERIAL, seed=3, storage=storage)
+    assert after.model.reboots & 0xFFFF == 2 and _challenge(after) != before
+
+
+def test_a_lockout_survives_a_power_loss_and_a_real_reboot():
+    from pumpmock.firmware_mock.core import Pump
+    from pumpmock.firmware_mock.storage import RamStorage
+    storage = RamStorage()
+    host = Host(storage=storage)
+    for _ in range(spec.AUTH_MAX_FAILURES):
+        host.call(m.AuthChallengeRequest(Role.CLINICIAN))
+        host.refused(m.AuthResponseRequest(Role.CLINICIAN, bytes(32)))
+    host.call(m.TcPowerLossRequest(0))
+    assert host.refused(m.AuthChallengeRequest(Role.CLINICIAN)).code == Error.AUTH_LOCKED_OUT
+    reborn = Host(pump=Pump(serial=SERIAL, test_mode=True, storage=storage))
+    assert reborn.refused(m.AuthChallengeRequest(Role.CLINICIAN)).code == Error.AUTH_LOCKED_OUT
+    reborn.advance(spec.AUTH_LOCKOUT_S * 1000)
+    assert reborn.authenticate() == Role.CLINICIAN
+
+
+def test_a_failure_count_survives_a_reboot():
+    host = Host(storage=None)
+    for _ in range(spec.AUTH_MAX_FAILURES - 1):
+        host.call(m.AuthChallengeRequest(Role.CLINICIAN))
+        host.refused(m.AuthResponseRequest(Role.CLINICIAN, bytes(32)))
+    host.call(m.TcPowerLossRequest(0))
+    host.call(m.AuthChallengeRequest(Role.CLINICIAN))
+    host.refused(m.AuthResponseRequest(Role.CLINICIAN, bytes(32)))  # the last try, not the first
+    assert host.refused(m.AuthChallengeRequest(Role.CLINICIAN)).code == Error.AUTH_LOCKED_OUT
 
 
 def test_failures_lock_authentication_out():
@@ -205,3 +287,23 @@ def test_a_new_or_lost_connection_ends_the_session():
         mac = auth_mac(role_key(SERIAL, Role.CLINICIAN), nonce, SERIAL, Role.CLINICIAN)
         assert host.refused(m.AuthResponseRequest(Role.CLINICIAN, mac)).code == Error.UNAUTHORIZED
         assert host.authenticate() == Role.CLINICIAN  # a fresh login works
+
+
+def _first_nonce(url):
+    from pumpmock import harness
+    session = harness.connect(url)
+    try:
+        return session.request(m.AuthChallengeRequest(Role.PATIENT)).nonce
+    finally:
+        session.close()
+
+
+def test_every_fresh_emulator_url_and_serve_issues_new_nonces_unless_seeded():
+    """pumpmock:// without seed= is a fresh pump with random nonces, as serve and the board are."""
+    assert len({_first_nonce("pumpmock://?clock=virtual") for _ in range(5)}) == 5
+    assert len({_first_nonce("pumpmock://?clock=virtual&seed=7") for _ in range(3)}) == 1
+    from pumpmock.harness.serve_cmd import add_arguments
+    import argparse
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert parser.parse_args(["--stdio"]).seed is None

@@ -158,7 +158,7 @@ def test_a_planted_defect_is_found_and_replayed_over_a_pty(monkeypatch, tmp_path
     if not hasattr(os, "openpty"):
         pytest.skip("pseudo-terminals exist only on POSIX")
     _plant_refill_forgetting_the_withdrawn_volume(monkeypatch)
-    server = PtyServer(make_pump(test_mode=True))
+    server = PtyServer(make_pump(test_mode=True, seed=0))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -305,3 +305,79 @@ def test_an_error_of_hypothesis_itself_is_never_reported_as_a_finding_about_the_
     [error] = result["harness_errors"]
     assert error.startswith("hypothesis FlakyStrategyDefinition: Inconsistent data generation!"), error
     assert result["examples"] >= 10  # the campaign went on after it
+
+
+def test_a_pump_that_repeats_a_nonce_is_found(monkeypatch, tmp_path):
+    """The model cannot predict a nonce (the pump draws it at random), but it knows one must never
+    come twice: a challenge counter that does not move lets a captured AUTH_RESPONSE in."""
+    from pumpmock.firmware_mock import auth
+
+    original = auth.Authenticator.challenge
+
+    def challenge(self, role, now_ms):
+        nonce = original(self, role, now_ms)
+        self.counter = 0  # planted: every challenge of a boot hashes the same counter
+        return nonce
+
+    monkeypatch.setattr(auth.Authenticator, "challenge", challenge)
+    failure = _planted_campaign(tmp_path, max_examples=100)
+    assert failure["category"] == "SAFETY: a nonce repeated", failure["message"]
+    monkeypatch.undo()
+    assert _replays(failure, planted=False) is None
+
+
+def test_a_replay_signs_a_good_login_again_for_the_new_nonce_and_leaves_a_forged_one_forged(tmp_path):
+    """Two unseeded pumps never issue the same nonce, so a recorded MAC is refused by the next
+    pump: the replay signs a login that succeeded again (the role keys are the protocol's), and a
+    MAC that was wrong stays wrong."""
+    from pumpmock.harness.transcript import TranscriptRecorder
+    from pumpmock.protocol import messages as m
+    from pumpmock.protocol.codes import Role
+
+    path = tmp_path / "login.jsonl"
+    recorder = TranscriptRecorder(str(path))
+    session = harness.connect("pumpmock://?clock=virtual", transcript=recorder)
+    try:
+        session.authenticate(Role.CLINICIAN)
+        session.request(m.AuthChallengeRequest(Role.PATIENT))
+        with pytest.raises(harness.PumpRefusedError):
+            session.request(m.AuthResponseRequest(Role.PATIENT, bytes(32)))  # forged
+    finally:
+        session.close()
+        recorder.close()
+    entries = read_transcript(str(path))
+    port = harness.open_port("pumpmock://?clock=virtual", handshake=False)
+    try:
+        replayed = replay(entries, port, timeout_s=0.2)
+    finally:
+        port.close()
+
+    def nonces(transcript):
+        return [e["fields"]["nonce"] for e in transcript if e["dir"] == "pump>host" and e.get("name") == "AUTH_CHALLENGE"]
+
+    def auth_answers(transcript):
+        return [e["kind"] for e in transcript if e["dir"] == "pump>host" and e.get("msg_id") == 0x03]
+
+    assert len(nonces(entries)) == len(nonces(replayed)) == 2
+    assert not set(nonces(entries)) & set(nonces(replayed))  # fresh pumps, fresh nonces
+    assert auth_answers(entries) == auth_answers(replayed) == ["RESPONSE", "NAK"]
+
+
+def test_power_cuts_during_test_control_pass_on_the_emulator():
+    """The machine draws TC_POWER_LOSS(n) before a test control whose save it cuts: the correct
+    firmware reboots as if the request never happened, and the model agrees at every step."""
+    result = run_stateful(URL, budget_s=None, seed=31, max_examples=40)
+    assert result["failures"] == [], result["failures"][0]["message"]
+
+
+def test_a_cut_save_that_keeps_its_clock_change_is_found(monkeypatch, tmp_path):
+    """Planted back: the pump takes every cut save for one that landed, so a cut TC_WARP_CLOCK or
+    TC_RESET keeps what it did to the clock though storage never learned of it (the clock desync
+    that froze delivery). The oracle's pump clock == model clock catches it."""
+    from pumpmock.firmware_mock import persist
+    monkeypatch.setattr(persist.Persistence, "last_save_landed", lambda self: True)
+    failure = _planted_campaign(tmp_path, max_examples=200)
+    assert failure["category"] == "pump clock != model clock", failure["message"]
+    assert "power_cut_during_test_control" in failure["program"], failure["program"]
+    monkeypatch.undo()
+    assert _replays(failure, planted=False) is None

@@ -29,7 +29,7 @@ from firmware_mock.storage import FileStorage
 
 # ---- configuration ------------------------------------------------------------------------------
 SERIAL = "PM-000001"  # the emulator's default, so `pumpmock bench` can diff the two transcripts
-SEED = 0
+SEED = None  # random nonces; an integer only for a reproducible bench run against the emulator
 LINK = "usb"  # "usb": the USB CDC console (baud rate ignored); "uart": make_uart() below
 UART_ID = 0
 UART_BAUD = 115200

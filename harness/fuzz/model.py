@@ -12,7 +12,6 @@ nothing of event re-sends, which depend on shell time and ACKs, not on the pump'
 """
 
 import collections
-import hashlib
 import struct
 
 from pumpmock.protocol import cobs
@@ -64,11 +63,14 @@ BATTERY_ERI_MS = BATTERY_FULL_MS * PUMP["battery_eri_pct"] // 100
 AUTH_MAX_FAILURES = PUMP["auth_max_failures"]
 AUTH_LOCKOUT_MS = PUMP["auth_lockout_s"] * 1000
 NONCE_LIFETIME_MS = PUMP["nonce_lifetime_s"] * 1000
+PENDING_NONCE = b"pending-nonc"  # + a u32 counter: 16 bytes, where the model awaits the pump's nonce
 LOG_CAPACITY = PUMP["log_capacity"]
 MAX_ALARMS = PUMP["max_active_alarms"]
 NEVER_DAYS = 65535
 FIRMWARE_VERSION = 0x0100
 TC_INJECT_FAULT, TC_CLEAR_FAULT, TC_SET_RESERVOIR, TC_SET_BATTERY, TC_WARP_CLOCK = 0x61, 0x62, 0x63, 0x64, 0x65
+ALWAYS_SAVING = (0x60, TC_INJECT_FAULT, TC_CLEAR_FAULT, TC_SET_BATTERY, TC_WARP_CLOCK)  # 14: each writes storage
+CUT_MAX = 64  # bytes: less than a log entry and a state record together, so no record of the cut save lands
 
 
 class Refuse(Exception):
@@ -357,6 +359,9 @@ class PumpModel:
         self.partial = b""
         self.skipping = False
         self.out = []
+        self.cut_armed = False  # TC_POWER_LOSS(n > 0) waits for the next save
+        self.auth_failures = 0
+        self.auth_locked_until = 0
         self.factory(seed)
 
     # ---- state ------------------------------------------------------------------------------------
@@ -386,15 +391,15 @@ class PumpModel:
         self.log_next = 0
         self.cache = collections.OrderedDict()  # seq -> (msg_id, payload, answer kind, answer payload)
         self.requests_executed = self.dedup_hits = self.frames_bad = self.naks_sent = 0
+        self.auth_failures = 0
+        self.auth_locked_until = 0
         self._volatile()
 
     def _volatile(self):
         """What a reboot forgets (14): role, authentication, announce bookkeeping, partial input."""
         self.role = NONE
         self.nonce_counter = 0
-        self.nonce = None  # (nonce, role, issued ms)
-        self.auth_failures = 0
-        self.auth_locked_until = 0
+        self.nonce = None  # (nonce, role, issued ms); failures and lockout are saved (10)
         self.announced = {alarm.instance: alarm.count(self.t) for alarm in self.alarms}
         self.partial = b""
         self.skipping = False
@@ -665,8 +670,23 @@ class PumpModel:
                 frames.append(frame)
         for frame in frames:
             self.advance(self.base + self.last_shell)  # a warp or reset earlier in this input moved it
+            if self.cut_armed and self._saves(frame):
+                self._cut()
+                break  # 14: the rest of this input arrived while the pump was rebooting
             self._frame(*frame)
         return self._end()
+
+    def _saves(self, frame):
+        """A test-control request that always writes storage (14) and will reach its handler."""
+        version, kind, msg_id, _seq, _payload = frame
+        return version == 1 and kind == REQUEST and msg_id in ALWAYS_SAVING and self.test_mode
+
+    def _cut(self):
+        """TC_POWER_LOSS(n) armed, then a request whose save reaches byte n first: its record never
+        lands (n is below any record's size), so it never happened; no answer, no events; the pump
+        reboots at that request's moment (14)."""
+        self.cut_armed = False
+        self.power_loss()
 
     def poll(self, shell_ms):
         self._begin(shell_ms)
@@ -766,12 +786,18 @@ class PumpModel:
             raise Refuse(Error.AUTH_LOCKED_OUT, 0, AUTH_LOCKOUT_MS // 1000, ceil_div(self.auth_locked_until - self.t, 1000))
 
     def auth_challenge(self, request):
+        # A nonce cannot be predicted (unseeded pumps draw it at random, 10): the model answers a
+        # placeholder and learn_nonce() puts in the one the pump sent, once the oracle has seen it.
         self._auth_lockout()
-        material = b"pumpmock-nonce|" + struct.pack("<III", self.seed & U32, self.reboots & U32, self.nonce_counter & U32)
+        nonce = PENDING_NONCE + struct.pack("<I", self.nonce_counter & U32)
         self.nonce_counter += 1
-        nonce = hashlib.sha256(material).digest()[:16]
         self.nonce = (nonce, int(request.role), self.t)
         return (nonce,)
+
+    def learn_nonce(self, placeholder, nonce):
+        """The pump answered `nonce` where the model said `placeholder`: it is the outstanding one now."""
+        if self.nonce is not None and self.nonce[0] == placeholder:
+            self.nonce = (nonce,) + self.nonce[1:]
 
     def auth_response(self, request):
         self._auth_lockout()
@@ -1027,7 +1053,13 @@ class PumpModel:
 
     def tc_power_loss(self, request):
         if request.cut_after_bytes:
-            raise NotImplementedError("an armed power cut: the checker handles it (see stateful.PowerCut)")
+            # Modelled for a cut that the next request's save reaches before any record is whole
+            # (the fuzzer arms at most CUT_MAX bytes, then sends one of ALWAYS_SAVING at once).
+            if request.cut_after_bytes > CUT_MAX:
+                raise Unmodelled("a power cut after %d bytes: only cuts within the first %d bytes of a save "
+                                 "are modelled" % (request.cut_after_bytes, CUT_MAX))
+            self.cut_armed = True
+            return (self.reboots & 0xFFFF,)
         self.power_loss()
         return (self.reboots & 0xFFFF,)
 

@@ -20,7 +20,7 @@ from pumpmock.protocol import messages as m
 from pumpmock.protocol.codes import Alarm, Error
 from pumpmock.protocol.jsonify import describe
 
-from .model import (ACK, EVENT, NAK, REQUEST, RESPONSE, LOW_UL, STOPPING, PumpModel, decode_request,
+from .model import (ACK, EVENT, NAK, PENDING_NONCE, REQUEST, RESPONSE, LOW_UL, STOPPING, PumpModel, decode_request,
                     parse_block)
 
 KIND_NAMES = ("REQUEST", "RESPONSE", "EVENT", "ACK", "NAK")
@@ -49,6 +49,22 @@ def holds_reset(data):
     reset is open: every ms of the window stays a candidate (a slow pump, MicroPython say, handles
     a write well after it left), which is why the fuzzer asks the clock first in such a write."""
     return any(msg_id == 0x60 for msg_id, _seq, _payload in request_frames(data))
+
+
+def _learn_nonces(model, expected, received):
+    """`expected` with each nonce the model left pending (it cannot know it) replaced by the one the
+    pump answered on that seq; the model takes it as its outstanding nonce. A pump that sent no
+    such answer keeps the placeholder, which then differs as any wrong answer does."""
+    if not any(f[0] == RESPONSE and f[1] == 0x02 and f[3].startswith(PENDING_NONCE) for f in expected):
+        return expected
+    sent = {f[2]: f[3] for f in received if f[0] == RESPONSE and f[1] == 0x02 and len(f[3]) == 16}
+    out = []
+    for frame in expected:
+        if frame[0] == RESPONSE and frame[1] == 0x02 and frame[3].startswith(PENDING_NONCE) and frame[2] in sent:
+            model.learn_nonce(frame[3], sent[frame[2]])
+            frame = frame[:3] + (sent[frame[2]],)
+        out.append(frame)
+    return out
 
 
 def split_frames(data):
@@ -144,6 +160,7 @@ class Checker:
         self.raised = set()  # (code, instance) of every ALARM_RAISED the model predicted
         # Replays only: events the model expected but the pump has not sent yet, and the reverse.
         self._events_owed, self._events_early = collections.Counter(), collections.Counter()
+        self.nonces = {}  # nonce -> the seq it answered, for every nonce issued since the last TC_RESET
 
     @property
     def model(self):
@@ -166,6 +183,7 @@ class Checker:
             if frame[0] == "bad":
                 raise Violation("malformed output", "the pump sent a frame that does not decode: %s"
                                 % frame[1].hex())
+        self._check_nonces(data, received)
         if clock is not None and not _pins(data, clock[0]):
             clock = None  # it read 0 after a reset, whatever the moment: the window decides
         unpinned_reset = clock is None and lo_ms != hi_ms and holds_reset(data)
@@ -175,6 +193,7 @@ class Checker:
                 self.models, expected = [pinned[0][0]], pinned[0][1]
             else:
                 expected = self.models[0].receive(data, lo_ms)
+            expected = _learn_nonces(self.models[0], expected, received)
             self._remember(expected)
             problem = self._compare(expected, received, True, events_in_any_order)
             if problem:
@@ -243,6 +262,7 @@ class Checker:
         """Keep the candidates that agree with `received`; False (nothing changed) if none and not final."""
         survivors = []
         first_problem = None
+        states = [(model, _learn_nonces(model, outputs, received)) for model, outputs in states]
         for model, outputs in states:
             problem = self._compare(outputs, received, False)
             if problem is None:
@@ -267,6 +287,18 @@ class Checker:
         for model, outputs in states:
             self._remember(outputs)
         return True
+
+    def _check_nonces(self, data, received):
+        """A nonce is never issued twice (PUMP_MODEL.md 10): a repeat lets a captured AUTH_RESPONSE in.
+        Only TC_RESET with a seed may restart a (seeded) sequence, so a reset forgets what was seen."""
+        if holds_reset(data):
+            self.nonces.clear()
+        for kind, msg_id, seq, payload in received:
+            if kind == RESPONSE and msg_id == 0x02 and len(payload) == 16:
+                if self.nonces.setdefault(payload, seq) != seq:  # the same answer to a retransmission is one nonce
+                    raise Violation("SAFETY: a nonce repeated", "AUTH_CHALLENGE answered nonce %s, which this "
+                                    "pump already issued: an AUTH_RESPONSE captured then is accepted now"
+                                    % payload.hex())
 
     def _remember(self, expected):
         for kind, msg_id, _seq, payload in expected:
@@ -329,10 +361,28 @@ class Checker:
             category = "answered what must be dropped" if len(got) > len(requests) else category
         if len(got) < len(answers):
             category = "no answer"
+        elif category == "response mismatch" and _clock_differs(answers, got):
+            category = "pump clock != model clock"  # after a power cut, say: delivery runs on the wrong time
         lines = ["%s after %s" % (problem, _requests_text(data, requests)), "  expected (model):"]
         lines += ["    " + describe_frame(f) for f in expected] or ["    (nothing)"]
         lines += ["  received (pump):"] + (["    " + describe_frame(f) for f in received] or ["    (nothing)"])
         return Violation(category, "\n".join(lines))
+
+
+_CLOCK_FIELDS = {0x68: (m.TcGetStatusResponse, "clock_s"), 0x6B: (m.TcGetClockResponse, "clock_ms")}
+
+
+def _clock_differs(answers, got):
+    """Whether an answer that tells the pump clock (TC_GET_STATUS, TC_GET_CLOCK) differs from the model's."""
+    for want, have in zip(answers, got):
+        if want[0] == have[0] == RESPONSE and want[1] == have[1] and want[1] in _CLOCK_FIELDS:
+            cls, field = _CLOCK_FIELDS[want[1]]
+            try:
+                if getattr(cls.decode(want[3]), field) != getattr(cls.decode(have[3]), field):
+                    return True
+            except Exception:  # a malformed answer is its own finding
+                continue
+    return False
 
 
 def _requests_text(data, requests):

@@ -34,7 +34,7 @@ from pumpmock.protocol.framing import encode_frame
 from ..errors import LinkTimeout, PortError
 from ..portio import reader_for, writer_for
 from . import strategies as fs
-from .model import (ACK, ALARM_INFO, DAY, HOUR, MINUTE, RATE_MIN, RESPONSE, NAK, EVENT, REQUEST, SOFT,
+from .model import (ACK, ALARM_INFO, CUT_MAX, DAY, HOUR, MINUTE, RATE_MIN, RESPONSE, NAK, EVENT, REQUEST, SOFT,
                     basal_dose_ug, findings, parse_block)
 from .oracle import (Checker, LostTrack, Violation, check_observations, clock_report, describe_frame, holds_reset,
                      split_frames)
@@ -333,18 +333,23 @@ class PumpMachine(RuleBasedStateMachine):
         self.sentinel = (self.sentinel + 1) % 256
         return SENTINEL_SEQ_FIRST + self.sentinel
 
-    def exchange(self, data, observe=True, context=None):
-        """Write data (+ the observation requests), check everything the pump sends back."""
+    def exchange(self, data, observe=True, context=None, until=None):
+        """Write data (+ the observation requests), check everything the pump sends back.
+
+        until: (msg_id, seq) of the last answer to wait for, when what follows it gets none (a
+        request whose save a power cut stops); then nothing is added after `data`."""
         link = self.link
         counters_seq = status_seq = clock_seq = None
-        if observe:
+        if until is not None:
+            last = until
+        elif observe:
             counters_seq, status_seq = self._sentinel_seq(), self._sentinel_seq()
             data = data + _sentinel_frame(0x67, counters_seq) + _sentinel_frame(0x68, status_seq)
             last = (0x68, status_seq)
         else:
             requests = [(f[2], f[3]) for f in map(parse_block, data.split(b"\x00")) if f and f[1] == REQUEST]
             last = requests[-1] if requests else None
-        if link.clock_report:
+        if link.clock_report and until is None:
             clock_seq = self._sentinel_seq()
             if holds_reset(data):  # after a reset the clock reads 0 whenever: ask it before, too
                 data = _sentinel_frame(0x6B, self._sentinel_seq()) + data
@@ -714,6 +719,23 @@ class PumpMachine(RuleBasedStateMachine):
     def power_loss(self):
         self._count_step()
         self.request(m.TcPowerLossRequest(0))
+
+    @rule(cut=st.integers(1, CUT_MAX), command=st.sampled_from(["warp", "battery", "fault", "clear", "reset"]),
+          advance_s=st.sampled_from([1, 3599, 86_400, 7 * 86_400]))
+    def power_cut_during_test_control(self, cut, command, advance_s):
+        """TC_POWER_LOSS(n), then a test control whose save power fails in (14): it never happened,
+        the pump rebooted at its moment; the observation after it must show the pump clock and
+        delivery where the model has them (a cut save that moved the clock freezes delivery)."""
+        self._count_step()
+        message = {"warp": m.TcWarpClockRequest(advance_s), "battery": m.TcSetBatteryRequest(50),
+                   "fault": m.TcInjectFaultRequest(2), "clear": m.TcClearFaultRequest(2),
+                   "reset": m.TcResetRequest(RESET_SEED)}[command]
+        arm_seq, arm = self.frame(m.TcPowerLossRequest(cut))
+        _seq, wire = self.frame(message)
+        self.exchange(arm + wire, observe=False, until=(0x66, arm_seq))
+        self.exchange(b"")  # counters and status after the reboot
+        self.request(m.TcWarpClockRequest(HOUR // 1000))  # an hour on: delivery must go on as the model's
+        self.request(m.TcGetClockRequest())
 
     def _sentinels(self):
         return RESERVED_SEQS

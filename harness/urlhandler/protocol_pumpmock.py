@@ -4,7 +4,8 @@
 
 Options (unknown ones are refused):
   test_mode=1|0     test control enabled (default 1: this is the emulator)
-  seed=N            seeds the pump's nonces (default 0)
+  seed=N            seeds the pump's nonces, for a test run that must repeat exactly (default:
+                    random nonces, never the same in two runs)
   serial=TEXT       mock serial number (default PM-000001)
   clock=real|virtual  real: the line runs on the wall clock. virtual: time only moves while a
                     read waits, and jumps straight to the next thing due, so a test that waits
@@ -48,7 +49,7 @@ def parse_url(url):
     parts = urllib.parse.urlsplit(url)
     if parts.scheme != "pumpmock":
         raise ValueError("expected %s, got %r" % (_USAGE, url))
-    options = {"test_mode": True, "seed": 0, "serial": "PM-000001", "clock": "real", "baud": None,
+    options = {"test_mode": True, "seed": None, "serial": "PM-000001", "clock": "real", "baud": None,
                "faults": "", "hostile": "", "name": parts.netloc or ""}
     try:
         for key, values in urllib.parse.parse_qs(parts.query, keep_blank_values=True).items():
