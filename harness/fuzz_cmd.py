@@ -1,7 +1,7 @@
 """`pumpmock fuzz`: fuzz a pump for a time budget; every failure saved as a minimal, replayable transcript.
 
     pumpmock fuzz                                   the in-process emulator, 60 s, seed 0
-    pumpmock fuzz exec:node firmware_mock/wasm_runner.mjs --test-mode --budget 5m --seed 7
+    pumpmock fuzz "exec:pumpmock micropython --test-mode" --budget 5m --seed 7
     pumpmock fuzz /dev/ttyACM0 --examples-db fuzz-db   a board; the database can be shared
     pumpmock fuzz --replay fuzz-failures/stateful-1-....jsonl [URL]   does it still fail?
 

@@ -21,6 +21,7 @@ In Python:
 import fcntl
 import os
 import select
+import signal
 import sys
 import termios
 import threading
@@ -283,6 +284,10 @@ def main(args):
         print("pumpmock proxy: %s <-> %s, faults %s (Ctrl-C stops)" % (path or args.host_side, args.pump_side, model),
               file=sys.stderr, flush=True)
 
+    def terminated(_signum, _frame):
+        raise KeyboardInterrupt  # SIGTERM (kill, a script's trap) stops it as Ctrl-C does: stats still printed
+
+    previous = signal.signal(signal.SIGTERM, terminated)
     try:
         stats = run_proxy(args.host_side, args.pump_side, model, baudrate=args.baud,
                           transcript=args.transcript, on_ready=ready, allowlist=allowlist)
@@ -292,6 +297,8 @@ def main(args):
     except Exception as error:
         print("pumpmock proxy: %s: %s" % (type(error).__name__, error), file=sys.stderr)
         return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     for direction, numbers in stats.items():
         print("%s: %s" % (direction, ", ".join("%s=%d" % item for item in numbers.items())), file=sys.stderr)
     return 0

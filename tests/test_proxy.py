@@ -240,3 +240,28 @@ def test_the_proxy_command_refuses_a_bad_fault_spec(capsys):
     assert "unknown key 'currupt'" in capsys.readouterr().err
     args = parser.parse_args(["pty"])
     assert args.pump_side == "pumpmock://" and args.faults == "" and args.transcript is None
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="pseudo-terminals exist only on POSIX")
+def test_the_proxy_command_stopped_by_sigterm_still_reports_its_statistics():
+    """A script's trap or `kill` sends SIGTERM, not Ctrl-C: the numbers of the run must not be lost."""
+    import signal
+    import subprocess
+    import sys
+    proxy = subprocess.Popen([sys.executable, "-m", "pumpmock.harness.cli", "proxy", "pty"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        path = proxy.stdout.readline().strip()  # its first line, once it is ready
+        assert path.startswith("/dev/"), path
+        with serial.Serial(path, timeout=1) as port:
+            from pumpmock.protocol.messages import HelloRequest
+            port.write(encode_message(HelloRequest(1, 1), 1))
+            assert port.read_until(b"\x00")  # one frame each way, to count
+        proxy.send_signal(signal.SIGTERM)
+        _out, err = proxy.communicate(timeout=30)
+    finally:
+        if proxy.poll() is None:
+            proxy.kill()
+            proxy.wait()
+    assert proxy.returncode == 0, err
+    assert "to_pump:" in err and "to_host:" in err, err

@@ -2,7 +2,7 @@
 and the same scripted scenario on the board and on the emulator, diffed. Writes a report.
 
     pumpmock bench --port /dev/ttyACM0                        # a board flashed with --test-mode
-    pumpmock bench --port "exec:node firmware_mock/wasm_runner.mjs --test-mode"   # rehearsal
+    pumpmock bench --port "exec:pumpmock micropython --test-mode"   # rehearsal
     pumpmock bench --port /dev/pts/5 --baud 115200            # rehearsal: emulator on a paced pty
 
 A device path goes through the USB allowlist first, then the peer must answer HELLO as the mock;

@@ -1,6 +1,6 @@
 """pyserial URL handler for exec://COMMAND: a child process's stdin/stdout as a serial port.
 
-    serial.serial_for_url("exec://node firmware_mock/wasm_runner.mjs --test-mode", timeout=1)
+    serial.serial_for_url("exec://pumpmock micropython --test-mode", timeout=1)
 
 The command is split like a shell would (shlex) but not run through one. Bytes written go to
 the child's stdin; its stdout is read by a background thread into a buffer, so reads honour the
@@ -62,7 +62,7 @@ class Serial(SerialBase):
             raise SerialException("expected exec://COMMAND, got %r" % url)
         command = shlex.split(url[len("exec://"):])
         if not command:
-            raise SerialException("exec:// needs a command, e.g. exec://node firmware_mock/wasm_runner.mjs")
+            raise SerialException("exec:// needs a command, e.g. exec://pumpmock micropython --test-mode")
         return command
 
     @property
