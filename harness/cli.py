@@ -23,6 +23,8 @@ SUBCOMMANDS = {
     "proxy": ("pumpmock.harness.proxy", "relay between two ports through a faulty line (put an app behind faults)"),
     "replay": ("pumpmock.harness.replay_cmd", "send a recorded session's frames to a target again and show what changed"),
     "serve": ("pumpmock.harness.serve_cmd", "serve the emulated pump on a pseudo-terminal, TCP (raw or RFC 2217) or stdio"),
+    "soak": ("pumpmock.harness.soak", "feed a million hostile and mutated frames to the firmware core and the host "
+             "decoder; report crashes, hangs, invariant breaks, the slowest input"),
     "spec": ("pumpmock.harness.spec_cmd", "print the protocol document (docs/PROTOCOL.md)"),
 }
 

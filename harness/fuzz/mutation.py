@@ -409,6 +409,8 @@ def run_mutation(budget_s=10.0, seed=0, cases=None, failures_dir=None, progress=
     deadline = started + budget_s
     last_progress = started
     batch = 256
+    perf_counter = time.perf_counter
+    slowest = (0.0, b"")  # the case that took longest, for the soak's max time per input
     while (cases is None and time.perf_counter() < deadline) or (cases is not None and done < cases):
         count = batch if cases is None else min(batch, cases - done)
         try:
@@ -417,7 +419,11 @@ def run_mutation(budget_s=10.0, seed=0, cases=None, failures_dir=None, progress=
                     case, expected, bad = mutator.case()
                     now_ms = clock.tick()
                     history.append((now_ms, case))
+                    t0 = perf_counter()
                     target.feed(case, now_ms, expected, bad, sentinel=done % SENTINEL_EVERY == 0)
+                    spent = perf_counter() - t0
+                    if spent > slowest[0]:
+                        slowest = (spent, case)
                     done += 1
                     if done % INVARIANT_EVERY == 0:
                         target.invariants(now_ms)
@@ -440,7 +446,8 @@ def run_mutation(budget_s=10.0, seed=0, cases=None, failures_dir=None, progress=
             last_progress = now
     seconds = time.perf_counter() - started
     return {"mode": "mutation", "seed": seed, "seconds": round(seconds, 2), "cases": done,
-            "cases_per_s": round(done / seconds, 1) if seconds else 0.0, "failures": failures}
+            "cases_per_s": round(done / seconds, 1) if seconds else 0.0, "failures": failures,
+            "max_case_s": slowest[0], "max_case_hex": slowest[1].hex()}
 
 
 def _reproduces(inputs, pump_factory):
