@@ -111,14 +111,154 @@ def _name(enum, value):
     return enum(value).name if value in enum._value2member_map_ else str(value)
 
 
-def _refusal_class(code):
-    name = "".join(part.title() for part in code.name.split("_")) + "Error"
-    return type(name, (PumpRefusedError,), {"code": code, "__doc__": "NAK %s." % code.name,
-                                             "__module__": __name__})
+# One class per catalog error code, written out so that IDEs, type checkers and readers see them;
+# tests/test_errors.py fails when a code has no class, two, or one under another name.
+
+class UnknownMessageError(PumpRefusedError):
+    """NAK UNKNOWN_MESSAGE: the msg_id is not a request the catalog knows."""
+
+    code = Error.UNKNOWN_MESSAGE
 
 
-REFUSALS = {code: _refusal_class(code) for code in Error}
-globals().update({cls.__name__: cls for cls in REFUSALS.values()})
+class BadLengthError(PumpRefusedError):
+    """NAK BAD_LENGTH: the payload length is wrong; limit_value is the length expected, actual_value the one
+    sent."""
+
+    code = Error.BAD_LENGTH
+
+
+class BadVersionError(PumpRefusedError):
+    """NAK BAD_VERSION: the pump does not speak this protocol version; limit_value is the one it does."""
+
+    code = Error.BAD_VERSION
+
+
+class OutOfRangeError(PumpRefusedError):
+    """NAK OUT_OF_RANGE: a field is outside its range or code set; subject is its 1-based position."""
+
+    code = Error.OUT_OF_RANGE
+
+
+class UnauthorizedError(PumpRefusedError):
+    """NAK UNAUTHORIZED: no session role, or an authentication response that is forged, replayed or stale."""
+
+    code = Error.UNAUTHORIZED
+
+
+class WrongRoleError(PumpRefusedError):
+    """NAK WRONG_ROLE: the session's role may not send this; subject is the role needed."""
+
+    code = Error.WRONG_ROLE
+
+
+class AuthLockedOutError(PumpRefusedError):
+    """NAK AUTH_LOCKED_OUT: too many failed logins; limit_value is the lockout in s, actual_value what
+    is left."""
+
+    code = Error.AUTH_LOCKED_OUT
+
+
+class HardLimitError(PumpRefusedError):
+    """NAK HARD_LIMIT: a hard limit refused the request; `limit` names it, limit_value and actual_value give
+    the numbers."""
+
+    code = Error.HARD_LIMIT
+
+
+class SoftLimitNeedsOverrideError(PumpRefusedError):
+    """NAK SOFT_LIMIT_NEEDS_OVERRIDE: a soft limit was crossed and not overridden; `limit` names it."""
+
+    code = Error.SOFT_LIMIT_NEEDS_OVERRIDE
+
+
+class OverrideMismatchError(PumpRefusedError):
+    """NAK OVERRIDE_MISMATCH: an override names a limit with no soft finding; `limit` names it."""
+
+    code = Error.OVERRIDE_MISMATCH
+
+
+class LockoutActiveError(PumpRefusedError):
+    """NAK LOCKOUT_ACTIVE: a PTM bolus inside its lockout; limit_value is the lockout in s, actual_value what
+    is left."""
+
+    code = Error.LOCKOUT_ACTIVE
+
+
+class MaxActivationsError(PumpRefusedError):
+    """NAK MAX_ACTIVATIONS: the PTM activations per 24 h are used up; limit_value is the maximum, actual_value
+    the count."""
+
+    code = Error.MAX_ACTIVATIONS
+
+
+class DailyMaxReachedError(PumpRefusedError):
+    """NAK DAILY_MAX_REACHED: the rolling 24 h maximum would be passed; limit_value in µg, actual_value the µg
+    it would reach."""
+
+    code = Error.DAILY_MAX_REACHED
+
+
+class ReservoirInsufficientError(PumpRefusedError):
+    """NAK RESERVOIR_INSUFFICIENT: not enough drug left; limit_value is the µL there, actual_value the µL
+    needed."""
+
+    code = Error.RESERVOIR_INSUFFICIENT
+
+
+class TherapyStoppedError(PumpRefusedError):
+    """NAK THERAPY_STOPPED: an alarm has stopped therapy, so nothing is delivered; subject is the alarm."""
+
+    code = Error.THERAPY_STOPPED
+
+
+class NotProgrammedError(PumpRefusedError):
+    """NAK NOT_PROGRAMMED: there is no prescription yet."""
+
+    code = Error.NOT_PROGRAMMED
+
+
+class BusyError(PumpRefusedError):
+    """NAK BUSY: a bolus is already running."""
+
+    code = Error.BUSY
+
+
+class NotInTestModeError(PumpRefusedError):
+    """NAK NOT_IN_TEST_MODE: test control sent to a pump that is not in test mode."""
+
+    code = Error.NOT_IN_TEST_MODE
+
+
+class SequenceReusedError(PumpRefusedError):
+    """NAK SEQUENCE_REUSED: a state-changing request reused a recent seq with different content."""
+
+    code = Error.SEQUENCE_REUSED
+
+
+class NoSuchAlarmError(PumpRefusedError):
+    """NAK NO_SUCH_ALARM: no alarm with that code and instance waits for an acknowledgement."""
+
+    code = Error.NO_SUCH_ALARM
+
+
+class InvalidStateError(PumpRefusedError):
+    """NAK INVALID_STATE: the request makes no sense in the therapy's current state."""
+
+    code = Error.INVALID_STATE
+
+
+class PtmDisabledError(PumpRefusedError):
+    """NAK PTM_DISABLED: the prescription allows no PTM bolus."""
+
+    code = Error.PTM_DISABLED
+
+
+REFUSALS = {cls.code: cls for cls in (
+    UnknownMessageError, BadLengthError, BadVersionError, OutOfRangeError, UnauthorizedError,
+    WrongRoleError, AuthLockedOutError, HardLimitError, SoftLimitNeedsOverrideError,
+    OverrideMismatchError, LockoutActiveError, MaxActivationsError, DailyMaxReachedError,
+    ReservoirInsufficientError, TherapyStoppedError, NotProgrammedError, BusyError, NotInTestModeError,
+    SequenceReusedError, NoSuchAlarmError, InvalidStateError, PtmDisabledError)}
 
 
 def refusal(nak, request=None):
