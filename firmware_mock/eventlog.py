@@ -2,7 +2,8 @@
 
 An entry is (clock_s, kind, code, value, value2), all unsigned 32-bit on the wire (larger
 numbers are kept modulo 2**32). Entry i lives in slot i % capacity; the oldest entries are
-overwritten once the ring is full.
+overwritten once the ring is full. The slot list is made once and reused by every reset and
+reboot (on a board, a list of LOG_CAPACITY entries is a 2 KB block).
 """
 
 from . import spec
@@ -16,7 +17,12 @@ class EventLog:
         self.clear()
 
     def clear(self):
-        self.slots = [None] * self.capacity
+        slots = getattr(self, "slots", None)
+        if slots is None:
+            self.slots = [None] * self.capacity  # once, at boot: a reset or reboot reuses it
+        else:
+            for i in range(self.capacity):
+                slots[i] = None
         self.next_index = 0
         self.oldest_index = 0
 
@@ -33,7 +39,7 @@ class EventLog:
         return self.slots[index % self.capacity]
 
     def restore(self, oldest_index, next_index, entries):
-        """Load held entries (a list for oldest_index .. next_index - 1) after a reboot."""
+        """Load held entries (any iterable, oldest_index .. next_index - 1) after a reboot."""
         self.clear()
         self.oldest_index = oldest_index
         self.next_index = next_index

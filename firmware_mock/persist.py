@@ -16,39 +16,35 @@ the log shift so that its first entry still lands in the slot after the committe
 """
 
 import hashlib
+import struct
 
 from .framing import crc16
 from .packing import packer
 
 SLOTS = ("state_a", "state_b")
 LOG_FILE = "log"
+CHUNK = 240  # bytes: the one buffer every storage read and journal write goes through (12 entries)
 _MAGIC = b"PMS2"
 _HEAD = packer("<4sIII")  # magic, generation, log shift, body length
 _DIGEST = 8
-_ENTRY = packer("<IIBBII")
-_CRC = packer(">H")
+_ENTRY_FORMAT = "<IIBBII"
+_ENTRY = packer(_ENTRY_FORMAT)
+_CRC_FORMAT = ">H"
+_CRC = packer(_CRC_FORMAT)
 ENTRY_SIZE = _ENTRY.size + 2
+_PER_CHUNK = CHUNK // ENTRY_SIZE
 
 
 def _record(generation, body, log_shift=0):
+    """A whole state record in one piece (tests build records with it; save() writes the parts)."""
     head = _HEAD.pack(_MAGIC, generation, log_shift, len(body))
+    return b"".join((head, body, _digest(head, body)))
+
+
+def _digest(head, body):
     digest = hashlib.sha256(head[4:])
     digest.update(body)
-    return b"".join((head, body, digest.digest()[:_DIGEST]))
-
-
-def _parse(record):
-    """(generation, log shift, body) of an intact record, else None."""
-    if record is None or len(record) < _HEAD.size + _DIGEST:
-        return None
-    magic, generation, log_shift, size = _HEAD.unpack_from(record, 0)
-    end = _HEAD.size + size
-    if magic != _MAGIC or len(record) < end + _DIGEST:
-        return None
-    body = record[_HEAD.size:end]
-    if hashlib.sha256(record[4:end]).digest()[:_DIGEST] != record[end:end + _DIGEST]:
-        return None
-    return generation, log_shift, body
+    return digest.digest()[:_DIGEST]
 
 
 def encode_entry(index, entry):
@@ -57,7 +53,12 @@ def encode_entry(index, entry):
 
 
 class Persistence:
-    """Saves and loads through a storage object (see storage.py for the interface)."""
+    """Saves and loads through a storage object (see storage.py for the interface).
+
+    Every read and every journal write goes through one CHUNK-byte buffer made at boot; a state
+    record is written as its head, its body in CHUNK-byte views and its digest, so storage is
+    never asked for more than CHUNK bytes at a time. The one larger buffer is the body a load
+    returns, exactly as long as the body the last save wrote."""
 
     def __init__(self, storage, log_capacity):
         self.storage = storage
@@ -68,6 +69,33 @@ class Persistence:
         self.log_shift = 0  # the newest record's: entry i is in journal slot (i + shift) % slots
         self.saved_log_next = 0  # log entries below this index are on storage
         self._attempt = None  # (slot, generation) of the record being written
+        self._buf = bytearray(CHUNK)  # a view of it is made per call: a pump must stay deep-copyable
+
+    # ---- state records ---------------------------------------------------------------------------
+    def _check(self, name):
+        """(generation, log shift, body length) of the intact record in file `name`, else None.
+
+        The digest is checked in CHUNK-byte reads, so a torn or foreign file costs no memory."""
+        storage, view = self.storage, memoryview(self._buf)
+        if storage.read_into(name, 0, view[:_HEAD.size]) < _HEAD.size:
+            return None
+        magic, generation, log_shift, size = _HEAD.unpack_from(self._buf, 0)
+        if magic != _MAGIC:
+            return None
+        digest = hashlib.sha256(bytes(view[4:_HEAD.size]))
+        offset, end = _HEAD.size, _HEAD.size + size
+        while offset < end:
+            want = end - offset if end - offset < CHUNK else CHUNK
+            got = storage.read_into(name, offset, view[:want])
+            if got < want:
+                return None
+            digest.update(view[:want])
+            offset += want
+        if storage.read_into(name, end, view[:_DIGEST]) < _DIGEST:
+            return None
+        if digest.digest()[:_DIGEST] != bytes(view[:_DIGEST]):
+            return None
+        return generation, log_shift, size
 
     def last_save_landed(self):
         """After a cut save: whether its record is whole on storage all the same (the power
@@ -75,41 +103,85 @@ class Persistence:
         attempt = self._attempt
         if attempt is None:
             return False
-        parsed = _parse(self.storage.read(SLOTS[attempt[0]]))
-        return parsed is not None and parsed[0] == attempt[1]
+        checked = self._check(SLOTS[attempt[0]])
+        return checked is not None and checked[0] == attempt[1]
 
     def load(self):
-        """The newest intact state body, or None (factory state)."""
+        """The newest intact state body (a bytearray), or None (factory state)."""
         best = None
         for slot, name in enumerate(SLOTS):
-            parsed = _parse(self.storage.read(name))
-            if parsed is not None and (best is None or parsed[0] > best[0]):
-                best = (parsed[0], slot, parsed[1], parsed[2])
+            checked = self._check(name)
+            if checked is not None and (best is None or checked[0] > best[0]):
+                best = (checked[0], slot, checked[1], checked[2])
         if best is None:
             self.generation, self.slot, self.log_shift, self.saved_log_next = 0, 1, 0, 0
             return None
         self.generation, self.slot, self.log_shift = best[0], best[1], best[2]
-        return best[3]
+        body = bytearray(best[3])
+        view = memoryview(body)
+        offset = 0
+        while offset < len(body):
+            step = len(body) - offset if len(body) - offset < CHUNK else CHUNK
+            self.storage.read_into(SLOTS[best[1]], _HEAD.size + offset, view[offset:offset + step])
+            offset += step
+        return body
+
+    # ---- the journal ------------------------------------------------------------------------------
+    def _scan(self, first, last):
+        """(index, entry or None when its slot is torn or stale) for first .. last - 1, read in
+        CHUNK-byte runs of consecutive slots."""
+        buf, storage = self._buf, self.storage
+        view = memoryview(buf)
+        index = first
+        while index < last:
+            slot = (index + self.log_shift) % self.slots
+            count = last - index
+            if count > _PER_CHUNK:
+                count = _PER_CHUNK
+            if count > self.slots - slot:  # a run ends at the end of the ring
+                count = self.slots - slot
+            got = storage.read_into(LOG_FILE, slot * ENTRY_SIZE, view[:count * ENTRY_SIZE])
+            for i in range(count):
+                offset = i * ENTRY_SIZE
+                values = None
+                if offset + ENTRY_SIZE <= got and crc16(view[offset:offset + ENTRY_SIZE]) == 0:
+                    values = _ENTRY.unpack_from(buf, offset)
+                    if values[0] != (index + i) & 0xFFFFFFFF:
+                        values = None
+                yield index + i, values
+            index += count
 
     def load_log(self, oldest_index, next_index):
-        """(oldest_index, entries) of the committed entries still intact, oldest first."""
+        """(oldest_index, entries) of the committed entries still intact, oldest first.
+
+        entries is an iterator (EventLog.restore takes it), read from storage as it goes: the
+        intact run is the one that ends at next_index - 1, found in a first pass."""
         self.saved_log_next = next_index
         first = oldest_index if oldest_index > next_index - self.capacity else next_index - self.capacity
-        data = self.storage.read(LOG_FILE) or b""
-        entries = []
-        index = next_index - 1
-        while index >= first:  # newest first: the intact run ends at next_index - 1
-            offset = ((index + self.log_shift) % self.slots) * ENTRY_SIZE
-            raw = data[offset:offset + ENTRY_SIZE]
-            if len(raw) < ENTRY_SIZE or crc16(raw) != 0:
-                break
-            values = _ENTRY.unpack_from(raw, 0)
-            if values[0] != index & 0xFFFFFFFF:
-                break
-            entries.append(values[1:])
-            index -= 1
-        entries.reverse()
-        return index + 1, entries
+        start = first
+        for index, values in self._scan(first, next_index):
+            if values is None:
+                start = index + 1
+        return start, self._entries(start, next_index)
+
+    def _entries(self, start, next_index):
+        for _index, values in self._scan(start, next_index):
+            yield values[1:]
+
+    def _journal(self, log, first, last):
+        """The encoded entries first .. last - 1, one CHUNK-byte buffer at a time (refilled)."""
+        buf = self._buf
+        view = memoryview(buf)
+        index = first
+        while index < last:
+            count = last - index if last - index < _PER_CHUNK else _PER_CHUNK
+            for i in range(count):
+                offset = i * ENTRY_SIZE
+                struct.pack_into(_ENTRY_FORMAT, buf, offset, (index + i) & 0xFFFFFFFF, *log.entry(index + i))
+                struct.pack_into(_CRC_FORMAT, buf, offset + _ENTRY.size,
+                                 crc16(view[offset:offset + _ENTRY.size]))
+            yield view[:count * ENTRY_SIZE]
+            index += count
 
     def save(self, body, log):
         """Journal the new log entries, then write the state record (may raise PowerCut).
@@ -130,11 +202,18 @@ class Persistence:
             last = first + (self.slots - slot)  # a run ends at the end of the ring
             if last > log.next_index:
                 last = log.next_index
-            chunk = b"".join([encode_entry(i, log.entry(i)) for i in range(first, last)])
-            self.storage.write(LOG_FILE, slot * ENTRY_SIZE, chunk)
+            self.storage.write_parts(LOG_FILE, slot * ENTRY_SIZE, self._journal(log, first, last))
             first = last
         generation = self.generation + 1
         slot = 1 - self.slot
         self._attempt = (slot, generation)
-        self.storage.write(SLOTS[slot], 0, _record(generation, body, shift))
+        head = _HEAD.pack(_MAGIC, generation, shift, len(body))
+        self.storage.write_parts(SLOTS[slot], 0, self._record_parts(head, body))
         self.generation, self.slot, self.log_shift, self.saved_log_next = generation, slot, shift, log.next_index
+
+    def _record_parts(self, head, body):
+        yield head
+        view = memoryview(body)
+        for offset in range(0, len(body), CHUNK):
+            yield view[offset:offset + CHUNK]
+        yield _digest(head, body)

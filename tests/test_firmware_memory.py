@@ -1,0 +1,143 @@
+"""The firmware's storage never asks a board's heap for a big block: every read and write is small.
+
+A Pico-class board (~190 KB free at boot, fragmented after hours of running) cannot always give
+a 4 KB block, and the pump crashed with MemoryError reading its ~20 KB log file whole during
+TC_POWER_LOSS. So the storage layer moves at most STORAGE_BUFFER_BUDGET bytes per call, on every
+path after boot: a full log journalled, loaded, reset and cut at any byte (docs/PUMP_MODEL.md,
+section 14, "Memory"). Measured here under CPython with a recording storage: the sizes the pump
+asks for are the same on MicroPython.
+"""
+
+import pytest
+
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.codes import Alarm, BolusKind, Fault, Role
+
+from pumpmock.firmware_mock import persist, spec
+from pumpmock.firmware_mock.core import Pump
+from pumpmock.firmware_mock.storage import RamStorage
+from pumpmock.harness.checks import run_checks
+from pumpmock.harness.urlhandler import protocol_pumpmock
+
+from test_firmware_support import DAY_S, SERIAL, Host, flex, morphine
+
+STORAGE_BUFFER_BUDGET = 512  # bytes: docs/PUMP_MODEL.md section 14 "Memory" says the same
+
+
+class RecordingStorage(RamStorage):
+    """RamStorage that remembers the largest buffer it was handed or asked to fill, and where."""
+
+    def __init__(self):
+        super().__init__()
+        self.largest = 0
+        self.largest_at = None
+        self.phase = "boot"
+        self.whole_reads = []
+        self.calls = 0
+
+    def _note(self, size, what):
+        self.calls += 1
+        if size > self.largest:
+            self.largest, self.largest_at = size, "%s: %s" % (self.phase, what)
+
+    def read(self, name):
+        self.whole_reads.append((self.phase, name))
+        return super().read(name)
+
+    def read_into(self, name, offset, buf):
+        self._note(len(buf), "read_into(%r, %d, %d bytes)" % (name, offset, len(buf)))
+        return super().read_into(name, offset, buf)
+
+    def _write(self, name, offset, data):
+        self._note(len(data), "write(%r, %d, %d bytes)" % (name, offset, len(data)))
+        super()._write(name, offset, data)
+
+
+def within_budget(storage):
+    assert storage.calls, "the storage was never used: nothing measured"
+    assert not storage.whole_reads, "whole-file reads: %r" % storage.whole_reads
+    assert storage.largest <= STORAGE_BUFFER_BUDGET, "%d bytes at %s" % (storage.largest, storage.largest_at)
+
+
+def full_log_pump(storage):
+    host = Host(storage=storage, capacity_ul=200_000)
+    host.ready(volume_ul=200_000)
+    storage.phase = "a warp that fills the log (more entries than it holds in one save)"
+    host.warp(600 * DAY_S)
+    assert host.pump.model.log.next_index - host.pump.model.log.oldest_index == spec.LOG_CAPACITY
+    return host
+
+
+def test_a_full_log_journalled_read_and_reloaded_stays_in_small_buffers():
+    storage = RecordingStorage()
+    host = full_log_pump(storage)
+    storage.phase = "log download"
+    assert len(host.log()) == spec.LOG_CAPACITY
+    storage.phase = "TC_POWER_LOSS with a full log"
+    host.call(m.TcPowerLossRequest(0))
+    host.hello()
+    host.authenticate()
+    assert len(host.log()) == spec.LOG_CAPACITY
+    storage.phase = "a real reboot with a full log"
+    reborn = Host(pump=Pump(serial=SERIAL, test_mode=True, storage=storage, capacity_ul=200_000))
+    reborn.seq = host.seq  # the same programmer: its sequence numbers go on
+    reborn.hello()
+    reborn.authenticate()
+    assert len(reborn.log()) == spec.LOG_CAPACITY
+    storage.phase = "TC_RESET of a full log"
+    reborn.call(m.TcResetRequest())
+    within_budget(storage)
+
+
+@pytest.mark.parametrize("cut", [1, persist.ENTRY_SIZE + 3, persist.CHUNK + 7, 4_000, 11_000])
+def test_a_power_cut_in_a_full_log_save_stays_in_small_buffers(cut):
+    storage = RecordingStorage()
+    host = full_log_pump(storage)
+    storage.phase = "TC_POWER_LOSS(%d) then a warp that journals a full ring" % cut
+    host.call(m.TcPowerLossRequest(cut))
+    host.write(m.encode_message(m.TcWarpClockRequest(600 * DAY_S), host.next_seq()))  # cut, rebooted
+    host.hello()
+    host.authenticate()
+    assert host.pump.model.log.next_index > 0
+    within_budget(storage)
+
+
+def test_a_busy_session_stays_in_small_buffers():
+    """A full exactly-once cache, alarms, a FLEX prescription, boluses, refills, a warp."""
+    storage = RecordingStorage()
+    host = Host(storage=storage)
+    storage.phase = "session"
+    host.ready(flex([(0, 2_000), (360, 4_000), (720, 3_000)]))
+    for code in (Fault.MOTOR_STALL, Fault.CATHETER_OCCLUSION, Fault.LOW_BATTERY):
+        host.call(m.TcInjectFaultRequest(code))
+    for _i in range(spec.DEDUP_CACHE_SIZE + 4):
+        host.request(m.ClinicianBolusRequest(BolusKind.CLINICIAN, 50, 60))
+        host.request(m.ProgramPrescriptionRequest((), morphine(daily_dose_ug=2_500)))
+    host.refill(5_000)
+    host.authenticate(Role.PATIENT)
+    host.request(m.PtmBolusRequest())
+    host.warp(3 * DAY_S)
+    host.call(m.TcPowerLossRequest(0))
+    assert host.pump.model.alarms.alarms or host.raised(Alarm.MOTOR_STALL)
+    within_budget(storage)
+
+
+def test_the_conformance_checks_stay_in_small_buffers():
+    storage = RecordingStorage()
+    name = "memory-budget"
+    protocol_pumpmock._SHARED_PUMPS[name] = Pump(serial=SERIAL, test_mode=True, storage=storage)
+    storage.phase = "pumpmock check"
+    try:
+        results = run_checks("pumpmock://%s?clock=virtual" % name)
+    finally:
+        del protocol_pumpmock._SHARED_PUMPS[name]
+    assert [r.item.name for r in results if r.status == "fail"] == []
+    within_budget(storage)
+
+
+def test_the_recording_storage_sees_a_big_write():
+    """The measure itself: a write above the budget is caught."""
+    storage = RecordingStorage()
+    storage.write("log", 0, bytes(STORAGE_BUFFER_BUDGET + 1))
+    with pytest.raises(AssertionError, match="513 bytes"):
+        within_budget(storage)
