@@ -82,9 +82,50 @@ def encode(layout, values):
     """Payload bytes of a dict (nested dicts and lists as decode returns them)."""
     if not layout:
         return b""
+    fast = _FAST.get(id(layout))
+    if fast is None:
+        fast = _FAST[id(layout)] = _fast_encoder(plan_for(layout))
+    if fast:
+        return fast(values)
     out = bytearray()
     _encode_plan(plan_for(layout), values, out)
     return bytes(out)
+
+
+def _format(compiled):
+    fmt = compiled.format
+    return fmt.decode() if isinstance(fmt, bytes) else fmt  # bytes before CPython 3.7
+
+
+_FAST = {}  # id(layout) -> a one-struct-call encoder, or False; spec layouts live forever (plan_for)
+
+
+def _fast_encoder(plan):
+    """An encoder for layouts of scalars, optionally ending in a list of u8 codes, or False.
+
+    GET_STATUS is such a layout and is the most frequent answer: one struct call for every
+    scalar and the list's count, the codes as bytes, no bytearray in between."""
+    if not plan or plan[0][0] != _RUN or len(plan) > 2:
+        return False
+    names = plan[0][2]
+    if len(plan) == 1:
+        pack = plan[0][1].pack
+        if len(names) == 1:
+            name = names[0]
+            return lambda values: pack(values[name])
+        return lambda values: pack(*[values[name] for name in names])
+    step = plan[1]
+    if step[0] != _LIST or not step[2][1] or _format(step[2][0][1]) != "<B":
+        return False
+    pack = packer(_format(plan[0][1]) + "B").pack
+    list_name = step[1]
+
+    def encode_scalars_and_codes(values):
+        items = values[list_name]
+        fields = [values[name] for name in names]
+        fields.append(len(items))
+        return pack(*fields) + bytes(items)
+    return encode_scalars_and_codes
 
 
 def _encode_plan(plan, values, out):

@@ -38,28 +38,41 @@ def crc16_table(data, crc=0xFFFF):
 
 
 try:  # the same CRC in C where the platform has it (CPython); MicroPython runs the table
-    from binascii import crc_hqx
+    from binascii import crc_hqx as _crc_of  # (data, crc): the hot paths call it directly
 
     def crc16(data, crc=0xFFFF):
-        return crc_hqx(data, crc)
+        return _crc_of(data, crc)
 except ImportError:
-    crc16 = crc16_table
+    _crc_of = crc16 = crc16_table
 
 
 def cobs_encode(data):
     """COBS without the delimiter. A run of 254 non-zero bytes that ends the data gets no extra code."""
-    # Fast path: below 254 bytes no run between zeros can fill a block, so every zero (and a
-    # virtual one in front) becomes the distance to the next zero. Every frame is this short.
+    data = bytes(data)
     if len(data) < 254:
-        out = bytearray(b"\x00")
-        out += data
-        position = 0
-        for run in bytes(data).split(b"\x00"):
+        return _stuff_short(data, b"")
+    return _cobs_encode_blocks(data)
+
+
+def _stuff_short(data, tail):
+    """COBS of bytes shorter than 254, followed by `tail` (b"" or the delimiter).
+
+    No run between zeros can fill a block, so the output is a code byte in front and every zero
+    replaced by the distance to the next zero (or to the end). A zero followed by a zero gets 1:
+    filling every code with 1 first leaves only the zeros before a non-empty run to write, and
+    a status frame is mostly zeros in a row."""
+    out = bytearray(b"\x01")
+    out += data.replace(b"\x00", b"\x01")
+    out += tail
+    position = 0
+    for run in data.split(b"\x00"):
+        if run:
             code = len(run) + 1
             out[position] = code
             position += code
-        return bytes(out)
-    return _cobs_encode_blocks(data)
+        else:
+            position += 1
+    return bytes(out)
 
 
 def _cobs_encode_blocks(data):
@@ -79,7 +92,26 @@ def _cobs_encode_blocks(data):
 
 
 def cobs_decode(block):
-    """Undo COBS on one block (no delimiter inside). None when the block is malformed."""
+    """Undo COBS on one block (no delimiter inside). None when the block is malformed.
+
+    Every code byte after the first stands where the output has a zero (while no code is 0xFF,
+    a full block with no zero after it), so the codes are overwritten with zeros in place and
+    the first dropped: one step per code, no copying of the runs between them."""
+    buf = bytearray(block)
+    size = len(buf)
+    i = 0
+    while i < size:
+        code = buf[i]
+        if code == 0 or code == 0xFF:
+            return _cobs_decode_blocks(block)
+        buf[i] = 0
+        i += code
+    if i != size:
+        return None
+    return bytes(buf)[1:]
+
+
+def _cobs_decode_blocks(block):
     out = bytearray()
     size = len(block)
     i = 0
@@ -98,7 +130,10 @@ def cobs_decode(block):
 def encode_frame(kind, msg_id, seq, payload=b"", version=spec.PROTOCOL_VERSION):
     """Wire bytes of one frame, delimiter included."""
     body = HEADER.pack(version, kind, msg_id, seq) + payload
-    return cobs_encode(body + _CRC.pack(crc16(body))) + b"\x00"
+    body += _CRC.pack(_crc_of(body, 0xFFFF))
+    if len(body) < 254:
+        return _stuff_short(body, b"\x00")
+    return _cobs_encode_blocks(body) + b"\x00"
 
 
 class FrameReader:
@@ -147,7 +182,7 @@ class FrameReader:
 
     def _block(self, block, frames):
         body = cobs_decode(block) if len(block) <= spec.MAX_ENCODED else None
-        if body is None or len(body) < _MIN_BODY or crc16(body) != 0 or body[1] > _LAST_KIND:
+        if body is None or len(body) < _MIN_BODY or _crc_of(body, 0xFFFF) != 0 or body[1] > _LAST_KIND:
             self.frames_bad += 1
             return
         version, kind, msg_id, seq = HEADER.unpack_from(body)

@@ -1,10 +1,13 @@
 """Consistent Overhead Byte Stuffing: frames carry no 0x00, so 0x00 can delimit them.
 
-Host-side implementation, written for CPython speed (slices, not per-byte loops). The firmware
-has its own per-byte version; the golden vectors and a differential test keep them equal.
+Host-side implementation, written for CPython speed: C-level split, replace and slicing do the
+byte work, the Python loops take one step per run or per code byte, never per data byte. The
+firmware has its own version; the golden vectors and a differential test keep them equal.
 """
 
 from .errors import RemoteProtocolError
+
+_BLOCK = 254  # the most non-zero bytes one code byte covers (code 0xFF: no zero follows)
 
 
 def encode(data):
@@ -12,25 +15,46 @@ def encode(data):
 
     A block of 254 non-zero bytes that ends the data is not followed by an extra 0x01 code.
     """
-    out = bytearray()
-    start = 0
-    n = len(data)
-    while True:
-        zero = data.find(0, start, start + 254)
-        if zero < 0:
-            end = min(start + 254, n)
-            out.append(end - start + 1)
-            out += data[start:end]
-            if end == n:
-                return bytes(out)
-            start = end  # a full block: the next one continues with no implied zero
+    data = bytes(data)
+    if len(data) < _BLOCK:
+        return stuff_short(data)
+    return _encode_blocks(data)
+
+
+def stuff_short(data, tail=b""):
+    """encode() of bytes shorter than 254 (no run can fill a block), followed by `tail`.
+
+    The output is a code byte in front and each zero replaced by the distance to the next zero
+    (or the end). A zero that another zero follows gets 1, so every code is set to 1 first and
+    only the codes in front of non-empty runs are written (a status frame is mostly zeros)."""
+    out = bytearray(b"\x01")
+    out += data.replace(b"\x00", b"\x01")
+    out += tail
+    position = 0
+    for run in data.split(b"\x00"):
+        if run:
+            code = len(run) + 1
+            out[position] = code
+            position += code
         else:
-            out.append(zero - start + 1)
-            out += data[start:zero]
-            start = zero + 1
-            if start == n:
-                out.append(1)
+            position += 1
+    return bytes(out)
+
+
+def _encode_blocks(data):
+    out = bytearray()
+    runs = data.split(b"\x00")
+    last = len(runs) - 1
+    for number, run in enumerate(runs):
+        while len(run) >= _BLOCK:
+            out.append(0xFF)  # a full block: no zero follows it implicitly
+            out += run[:_BLOCK]
+            run = run[_BLOCK:]
+            if not run and number == last:
                 return bytes(out)
+        out.append(len(run) + 1)
+        out += run
+    return bytes(out)
 
 
 def decode(data):

@@ -8,11 +8,12 @@ that one (rejected) frame. It holds at most MAX_ENCODED bytes, whatever it is fe
 """
 
 import struct
+from binascii import crc_hqx
 from typing import NamedTuple
 
 from . import cobs
 from .catalog import CRC_SIZE, HEADER_SIZE, MAX_ENCODED, MAX_PAYLOAD, PROTOCOL_VERSION
-from .crc import crc16
+from .crc import INIT as _CRC_INIT
 from .errors import LocalProtocolError, RemoteProtocolError
 
 REQUEST, RESPONSE, EVENT, ACK, NAK = range(5)
@@ -45,7 +46,10 @@ def encode_frame(kind, msg_id, seq, payload=b"", version=PROTOCOL_VERSION):
         raise LocalProtocolError("header field out of range: kind=%r msg_id=%r seq=%r version=%r"
                                  % (kind, msg_id, seq, version), "range")
     body = _HEADER.pack(version, kind, msg_id, seq) + payload
-    return cobs.encode(body + _CRC.pack(crc16(body))) + b"\x00"
+    body += _CRC.pack(crc_hqx(body, _CRC_INIT))  # crc16, without the call in between
+    if len(body) < 254:
+        return cobs.stuff_short(body, b"\x00")
+    return cobs.encode(body) + b"\x00"
 
 
 def parse_body(body):
@@ -54,7 +58,7 @@ def parse_body(body):
         raise RemoteProtocolError("frame of %d bytes is shorter than header + CRC (%d)"
                                   % (len(body), _MIN_BODY), "short", body)
     # With the CRC appended big-endian, the CRC over body + CRC is 0 exactly when it matches.
-    if crc16(body) != 0:
+    if crc_hqx(body, _CRC_INIT) != 0:
         raise RemoteProtocolError("CRC mismatch", "crc", body)
     version, kind, msg_id, seq = _HEADER.unpack_from(body)
     if kind > NAK:

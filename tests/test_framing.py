@@ -30,6 +30,98 @@ def test_cobs_round_trips_and_removes_zeros(data):
     assert cobs.decode(encoded) == data
 
 
+# COBS written the textbook way, a byte at a time: the fast encoders (host and firmware) must
+# equal it. pumpmock's one variation: a full 254-byte block that ends the data gets no 0x01 after it.
+def simple_cobs_encode(data):
+    out = bytearray([0])
+    code_at, code, full = 0, 1, False
+    for byte in data:
+        if byte == 0:
+            out[code_at] = code
+            code_at, code, full = len(out), 1, False
+            out.append(0)
+            continue
+        out.append(byte)
+        code += 1
+        if code == 0xFF:
+            out[code_at] = code
+            code_at, code, full = len(out), 1, True
+            out.append(0)
+    if full and code == 1:
+        del out[code_at:]
+    else:
+        out[code_at] = code
+    return bytes(out)
+
+
+def simple_cobs_decode(block):
+    out = bytearray()
+    i = 0
+    while i < len(block):
+        code = block[i]
+        if code == 0 or i + code > len(block):
+            return None
+        out += block[i + 1:i + code]
+        i += code
+        if code != 0xFF and i < len(block):
+            out.append(0)
+    return bytes(out)
+
+
+def test_the_simple_cobs_gives_the_textbook_encodings():
+    assert simple_cobs_encode(b"") == b"\x01"
+    assert simple_cobs_encode(b"\x00") == b"\x01\x01"
+    assert simple_cobs_encode(b"\x00\x00") == b"\x01\x01\x01"
+    assert simple_cobs_encode(b"\x11\x22\x00\x33") == b"\x03\x11\x22\x02\x33"
+    assert simple_cobs_encode(b"\x01" * 254) == b"\xff" + b"\x01" * 254
+    assert simple_cobs_encode(b"\x01" * 255) == b"\xff" + b"\x01" * 254 + b"\x02\x01"
+    assert simple_cobs_decode(b"\x03\x11\x22\x02\x33") == b"\x11\x22\x00\x33"
+    assert simple_cobs_decode(b"\x05\x11") is None
+
+
+# Zero-heavy input (status frames are mostly zeros), long non-zero runs around the 254 boundary,
+# and plain random bytes.
+cobs_inputs = st.one_of(
+    st.binary(max_size=600),
+    st.lists(st.sampled_from([0, 0, 0, 1, 2, 0xFE, 0xFF]), max_size=300).map(bytes),
+    st.lists(st.one_of(st.just(b"\x00"), st.just(b"\x00\x00\x00"),
+                       st.integers(200, 520).map(lambda size: b"\x07" * size)), max_size=4).map(b"".join))
+
+
+@given(cobs_inputs)
+def test_fast_cobs_equals_the_byte_at_a_time_algorithm(data):
+    from pumpmock.firmware_mock import framing as firmware
+    expected = simple_cobs_encode(data)
+    assert cobs.encode(data) == expected
+    assert cobs.encode(bytearray(data)) == expected
+    assert firmware.cobs_encode(data) == expected
+    assert firmware.cobs_encode(bytearray(data)) == expected
+    assert cobs.decode(expected) == data
+    assert firmware.cobs_decode(expected) == data
+    assert firmware.cobs_decode(bytearray(expected)) == data
+
+
+@given(st.binary(min_size=1, max_size=300).map(lambda block: block.replace(b"\x00", b"\x03")))
+def test_fast_cobs_decode_refuses_exactly_what_the_simple_decoder_refuses(block):
+    from pumpmock.firmware_mock import framing as firmware
+    expected = simple_cobs_decode(block)
+    assert firmware.cobs_decode(block) == expected
+    if expected is None:
+        with pytest.raises(RemoteProtocolError):
+            cobs.decode(block)
+    else:
+        assert cobs.decode(block) == expected
+
+
+@given(frames)
+def test_frames_with_the_delimiter_written_in_place_equal_cobs_plus_delimiter(frame):
+    from pumpmock.firmware_mock import framing as firmware
+    body = bytes(frame.payload)
+    data = wire(frame)
+    assert data == simple_cobs_encode(cobs.decode(data[:-1])) + b"\x00"
+    assert firmware.encode_frame(frame.kind, frame.msg_id, frame.seq, body) == data
+
+
 @given(frames)
 def test_frame_round_trip(frame):
     assert decode_frame(wire(frame)) == frame
