@@ -2,7 +2,8 @@
 
 The host computes it with binascii.crc_hqx, which is the same polynomial in C; the firmware
 carries a pure-Python table version (firmware_mock.framing) because MicroPython has no crc_hqx.
-tests/test_crc.py holds both to the standard check value and to each other.
+tests/test_framing.py holds it to the standard check value, tests/test_firmware_framing.py
+the table version to it and to that value.
 """
 
 from binascii import crc_hqx

@@ -1,7 +1,7 @@
 """Generate firmware_mock/spec.py: the catalog as plain literals the firmware can import on MicroPython.
 
 The firmware cannot import this package (no construct, no typing, no enum on a board), so it
-gets the catalog as a generated module. tests/test_firmware_spec.py fails when the committed
+gets the catalog as a generated module. tests/test_document.py fails when the committed
 file differs from what this generator writes, so the two cannot drift.
 
     python -m pumpmock.protocol.firmware_gen          # rewrite firmware_mock/spec.py

@@ -7,9 +7,10 @@ from pumpmock import harness
 from pumpmock.harness.checks import run_checks
 from pumpmock.harness.client import PumpSession
 from pumpmock.harness.faults import FaultModel
-from pumpmock.harness.faulty_port import FaultyPort
+from pumpmock.harness.faulty_port import FaultyPort, PortWrapper
 from pumpmock.protocol import messages as m
 from pumpmock.protocol.codes import Alarm, Drug, Error, Fault, Limit, Role, TherapyMode, TherapyState
+from pumpmock.protocol.framing import REQUEST, RESPONSE, Frame, FrameDecoder
 
 RX = m.Prescription(drug=Drug.MORPHINE, concentration_ug_per_ml=20_000, mode=TherapyMode.SIMPLE_CONTINUOUS,
                     daily_dose_ug=3_000, ptm_dose_ug=200, ptm_lockout_min=120, ptm_max_per_24h=3,
@@ -65,7 +66,8 @@ def test_ten_thousand_state_changing_commands_under_faults_execute_exactly_once(
     # Seeded end to end (faults, session id, sequence numbers): a CRC-16 misses about one
     # corrupted frame in 65,536, so an unseeded run would now and then see a damaged request
     # refused (BAD_LENGTH) instead of executed; this run is the same every time.
-    session = PumpSession(FaultyPort(port, model), clock=port.clock, retries=8, host_session_id=7, initial_seq=0)
+    faulty = FaultyPort(port, model)
+    session = PumpSession(faulty, clock=port.clock, retries=8, host_session_id=7, initial_seq=0)
     session.hello()
     session.test.reset(seed=1)
     session.authenticate(Role.CLINICIAN)
@@ -76,21 +78,65 @@ def test_ten_thousand_state_changing_commands_under_faults_execute_exactly_once(
     after = session.test.counters()
     port.close()
     assert after.filled_ul - before.filled_ul == sum(volumes)  # none twice, none lost
-    assert session.stats["retransmissions"] > 100  # the faults really bit
-    assert model.stream("to_pump") is not None
+    assert session.stats["retransmissions"] > 100  # the faults really bit, in both directions:
+    for direction in ("to_pump", "to_host"):
+        hits = faulty.stats[direction]
+        assert hits["corrupted"] > 0 and hits["dropped"] > 0 and hits["duplicated"] > 0, (direction, hits)
+    assert after.dedup_hits - before.dedup_hits > 0  # lost answers were retransmissions the pump saw again
+
+
+class AnswersLost(PortWrapper):
+    """A line that delivers every request and loses every answer: what the pump sent is kept in `lost`."""
+
+    def __init__(self, port):
+        super().__init__(port)
+        self._sent = bytearray()
+        self._lost = bytearray()
+
+    @property
+    def sent(self):
+        return bytes(self._sent)
+
+    @property
+    def lost(self):
+        return bytes(self._lost)
+
+    def clock(self):
+        return self._port.clock()
+
+    def write(self, data):
+        self._sent += data
+        return self._port.write(data)
+
+    def read(self, size=1):
+        self._lost += self._port.read(size)  # waits as the port does, so the virtual clock moves
+        return b""
+
+    @property
+    def in_waiting(self):
+        return 0
 
 
 def test_a_timed_out_request_is_retransmitted_with_the_same_seq_and_then_given_up():
     port = harness.open_port("pumpmock://?clock=virtual")
-    session = PumpSession(FaultyPort(port, FaultModel(drop=1.0, unit="frame")), clock=port.clock, retries=2)
-    sent = []
-    real_write = port.write
-    port.write = lambda data: sent.append(bytes(data)) or real_write(data)
+    session = PumpSession(port, clock=port.clock, retries=2)
+    session.hello()
+    session.test.reset(seed=1)
+    session.authenticate(Role.CLINICIAN)
+    before = session.test.counters()
+    session.port = AnswersLost(port)
     with pytest.raises(harness.LinkTimeout, match="after 2 retransmissions"):
-        session.status()
-    frames = [f for f in harness.client.FrameDecoder().feed(b"".join(sent)) if hasattr(f, "seq")]
-    assert len(frames) in (0, 3)  # the fault model dropped them before the port, or 3 identical sends
-    assert len({f.seq for f in frames}) <= 1
+        session.refill(Drug.MORPHINE, 20_000, 1_000)
+    lossy, session.port = session.port, port
+    after = session.test.counters()
+    port.close()
+    requests = [f for f in FrameDecoder().feed(lossy.sent) if isinstance(f, Frame)]
+    answers = [f for f in FrameDecoder().feed(lossy.lost) if isinstance(f, Frame)]
+    assert [f.kind for f in requests] == [REQUEST] * 3  # the first send and 2 retransmissions
+    assert len({(f.msg_id, f.seq, f.payload) for f in requests}) == 1  # identical, seq and all
+    assert [(f.kind, f.seq) for f in answers] == [(RESPONSE, requests[0].seq)] * 3  # the pump saw each copy
+    assert after.filled_ul - before.filled_ul == 1_000  # ... and refilled once
+    assert after.dedup_hits - before.dedup_hits == 2
 
 
 def test_unknown_url_options_are_refused_with_usage():

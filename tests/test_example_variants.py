@@ -39,7 +39,7 @@ EXPECTED = {
 
 UNSEEN_DIR = VARIANTS_DIR / "unseen"
 # Written later, by someone who read the app but not the suite or the oracles (unseen/README.md).
-# The first run caught 3 of 12; the oracles' wider rules and tests/test_every_limit.py catch these:
+# The first run caught 3 of 12; the oracles' wider rules and examples/tests/test_every_limit.py catch these:
 UNSEEN_CAUGHT = {
     "acks_listed_unshown": "app showed the standing CATHETER_OCCLUSION alarm 0 times",
     "bolus_reissued_after_link_loss": "re-sent under a new sequence number",

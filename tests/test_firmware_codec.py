@@ -1,11 +1,8 @@
 """pumpmock.firmware_mock.codec against protocol.messages: same bytes both ways for every layout; request checks."""
 
-import pathlib
-
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from pumpmock.protocol import firmware_gen
 from pumpmock.protocol import messages as m
 from pumpmock.protocol.framing import EVENT, REQUEST, RESPONSE
 from pumpmock.protocol.strategies import layout_strategy, message_strategy
@@ -16,16 +13,10 @@ from pumpmock.firmware_mock.errors import Refusal
 
 from test_firmware_support import plain
 
-SPEC_FILE = pathlib.Path(__file__).resolve().parent.parent / "firmware_mock" / "spec.py"
-
 
 def firmware_layout(message):
     msg_id = message.MESSAGE.id
     return {REQUEST: spec.REQUEST, RESPONSE: spec.RESPONSE, EVENT: spec.EVENT}[message.KIND][msg_id]
-
-
-def test_spec_is_the_generated_catalog():
-    assert SPEC_FILE.read_text() == firmware_gen.render(), "run python -m pumpmock.protocol.firmware_gen"
 
 
 @given(message_strategy(kinds=(REQUEST, RESPONSE, EVENT)))
