@@ -17,7 +17,7 @@ import struct
 from collections import namedtuple
 
 from . import codes as _codes
-from .catalog import ERROR_LAYOUT, MAX_PAYLOAD, MESSAGES, STRUCTS, field_max
+from .catalog import ERROR_LAYOUT, KIND_MAX, MAX_PAYLOAD, MESSAGES, STRUCTS, field_max
 from .errors import LocalProtocolError, RemoteProtocolError
 from .framing import ACK, EVENT, NAK, REQUEST, RESPONSE, Frame, encode_frame
 
@@ -46,6 +46,12 @@ class _Scalars:
             if enum is not None or field.min > 0 or field.max >= 0:
                 lookup = {m.value: m for m in enum} if enum is not None else None
                 self.checks.append((i, field, lookup, field.min, field_max(field)))
+        # The same checks split for speed: codes looked up, and the ranges the field's width does
+        # not already imply (an unpacked u8 is always 0..255). A value that fails both is
+        # reported as a code, as when one loop did both.
+        self._codes = [(i, lookup, field) for i, field, lookup, _low, _high in self.checks if lookup is not None]
+        self._ranges = [(i, low, high, field) for i, field, _lookup, low, high in self.checks
+                        if low > 0 or high < KIND_MAX[field.kind]]
 
     def decode(self, data, offset, out, strict):
         end = offset + self.size
@@ -53,20 +59,30 @@ class _Scalars:
             raise RemoteProtocolError("payload ends inside field %r" % self.fields[0].name, "length", data)
         values = self.packer.unpack_from(data, offset)
         if strict and self.checks:
-            values = list(values)
-            for i, field, lookup, low, high in self.checks:
+            for i, low, high, field in self._ranges:
                 value = values[i]
-                if lookup is not None:
-                    member = lookup.get(value)
-                    if member is None:
-                        raise RemoteProtocolError("field %r: %d is not a %s code"
-                                                  % (field.name, value, field.codes), "code", data)
-                    values[i] = member
                 if not low <= value <= high:
-                    raise RemoteProtocolError("field %r: %d outside %d..%d"
-                                              % (field.name, value, low, high), "range", data)
+                    self._refuse_first(values, data)
+            if self._codes:
+                values = list(values)
+                for i, lookup, field in self._codes:
+                    member = lookup.get(values[i])
+                    if member is None:
+                        self._refuse_first(values, data)
+                    values[i] = member
         out.extend(values)
         return end
+
+    def _refuse_first(self, values, data):
+        """Raise for the first field, in field order, whose value is not a code or out of range."""
+        for i, field, lookup, low, high in self.checks:
+            value = values[i]
+            if lookup is not None and lookup.get(value) is None:
+                raise RemoteProtocolError("field %r: %d is not a %s code"
+                                          % (field.name, value, field.codes), "code", data)
+            if not low <= value <= high:
+                raise RemoteProtocolError("field %r: %d outside %d..%d"
+                                          % (field.name, value, low, high), "range", data)
 
     def encode(self, values, buf):
         try:
@@ -153,6 +169,7 @@ class _List:
         if len(item_fields) == 1:  # a bare value per item
             self.item = _Scalars(item_fields)
             self.bare = True
+            self._packers = {}
         else:
             self.item = _Nested(LAYOUTS_BY_STRUCT[struct_name])
             self.bare = False
@@ -179,7 +196,10 @@ class _List:
         end = offset + count * item.size
         if end > len(data):
             raise RemoteProtocolError("payload ends inside list %r" % self.field.name, "length", data)
-        values = struct.unpack_from("<%d%s" % (count, item.packer.format[1:]), data, offset)
+        packer = self._packers.get(count)
+        if packer is None:  # one per count seen (at most 256): no format string per call
+            packer = self._packers[count] = struct.Struct("<%d%s" % (count, item.packer.format[1:]))
+        values = packer.unpack_from(data, offset)
         if strict and item.checks:
             _i, field, lookup, low, high = item.checks[0]
             checked = []
