@@ -154,15 +154,52 @@ class PumpModel:
 
     # ---- time ------------------------------------------------------------------------------
     def advance(self, target_ms):
-        """Run the pump to target_ms, handling every event on the way at its exact ms."""
+        """Run the pump to target_ms, handling every event on the way at its exact ms.
+
+        The work is bounded by the days the pump delivers (a reservoir or a battery runs out in
+        a few thousand), never by the span: an idle pump's midnights change nothing once one
+        has settled its alarms, so the span to its next real change is one step."""
+        settled = False  # an event in this call brought the alarms in line with their causes
         while self.clock_ms < target_ms:
             start = self.clock_ms
             event_ms = self.next_event_ms(start)
+            if settled and event_ms % DAY_MS == 0 and self._idle():
+                event_ms = self._next_idle_change_ms(start, target_ms)
             if event_ms > target_ms:
                 self._deliver(start, target_ms)
                 return
             self._deliver(start, event_ms)
             self._events_at(event_ms)
+            settled = True
+
+    def _idle(self):
+        """Whether a midnight would do nothing: no delivery, no bolus, no BASAL entry pending.
+
+        (Its alarm update finds the causes it found at the last event: they change only at the
+        moments _next_idle_change_ms names.)"""
+        return self.bolus is None and self.basal_log_ul == 0 and not self.delivering()
+
+    def _next_idle_change_ms(self, t0, target_ms):
+        """The first ms after t0 at which an idle pump's state changes (a battery threshold, the
+        end of an informational alarm's cause), or target_ms + 1 when none comes by then."""
+        t = target_ms + 1
+        battery = self.battery_ms
+        eri = self.battery_eri_ms
+        if battery > eri:
+            due = t0 + battery - eri
+        elif battery > 0:
+            due = t0 + battery
+        else:
+            due = t
+        if due < t:
+            t = due
+        until = self.daily_max_until_ms
+        if t0 < until < t:
+            t = until
+        until = self.ptm_lockout_until_ms
+        if t0 < until < t:
+            t = until
+        return t
 
     def next_event_ms(self, t0):
         """The next ms after t0 at which the model's state changes other than by delivery alone."""
