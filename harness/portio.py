@@ -40,18 +40,121 @@ def cpus(cgroup_limits="/sys/fs/cgroup/cpu.max"):
     return count
 
 
-# How long a descriptor read polls before it sleeps in select (see read_fd). An answer from a
-# pump in another process (pumpmock serve) comes within ~0.1 ms: polling for it skips the
-# wake-up. On one CPU polling would only keep the pump from running, so it is off there.
+# How long a descriptor read polls at most before it sleeps in select (see read_fd). An answer
+# from a pump in another process (pumpmock serve) comes within ~0.1 ms: polling for it skips the
+# wake-up. On one CPU polling would only keep the pump from running, so it is off there; on more
+# it adapts (BusyPoll): it stops while polling does not pay or the CPUs are contended.
 DEFAULT_BUSY_POLL_S = 0.0003 if cpus() > 1 else 0.0
 
 
+def runnable_tasks(path="/proc/loadavg"):
+    """Tasks running or waiting for a CPU right now, this one included (Linux); None elsewhere."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fields = os.read(fd, 128).split()
+        finally:
+            os.close(fd)
+        return int(fields[3].split(b"/")[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class BusyPoll:
+    """How long a wait polls before it sleeps, decided from how polling goes and who else runs.
+
+    Polling wins only while the peer answers within the poll and has a CPU of its own to do it
+    on. It stops, and every wait sleeps in select as with polling off, when:
+    - the CPUs are contended: more tasks are runnable than this process may use CPUs (it and a
+      polling peer count among them; /proc/loadavg, looked at every CHECK_S). Spinning then
+      takes a CPU from whoever would run instead, the peer we wait for among them;
+    - a poll was descheduled (GAP_S or more between two looks): the same, seen from inside;
+    - polls stop paying: misses (the poll ran out with nothing) outweigh hits over about the
+      last four polls. A wait longer than the poll gains nothing from it.
+    A miss-suspension lasts MIN_OFF_S, doubling up to MAX_OFF_S while the probes after it fail.
+
+    adaptive=False: always poll max_s (the fixed busy-polling that benchmarks compare against).
+    """
+
+    GAP_S = 0.0002
+    CHECK_S = 0.1
+    MIN_OFF_S = 0.05
+    MAX_OFF_S = 0.5
+    KEEP = 0.75  # weight of the past in the pay-off average: about the last four polls count
+    SUSPEND_BELOW = 0.4  # pay-off average under which polling is suspended
+
+    def __init__(self, max_s, adaptive=True, cpus_allowed=None, runnable=runnable_tasks):
+        self.max_s = max_s
+        self.adaptive = adaptive
+        self.cpus = cpus_allowed if cpus_allowed is not None else cpus()
+        self._runnable = runnable
+        self.payoff = 1.0
+        self.off_until = 0.0
+        self.off_s = self.MIN_OFF_S
+        self._next_check = 0.0
+        self._contended = False
+        self.stats = {"hits": 0, "misses": 0, "descheduled": 0, "suspensions": 0, "contended_checks": 0,
+                      "checks": 0, "sleeps_unpolled": 0}
+
+    def __repr__(self):
+        return "BusyPoll(max_s=%g, adaptive=%s, %s)" % (self.max_s, self.adaptive, self.stats)
+
+    def budget(self, now):
+        """Seconds to poll for a wait starting at perf_counter() `now` (0: sleep at once)."""
+        if not self.adaptive:
+            return self.max_s
+        if now >= self._next_check:
+            self._next_check = now + self.CHECK_S
+            running = self._runnable()
+            self._contended = running is not None and running > self.cpus
+            self.stats["checks"] += 1
+            self.stats["contended_checks"] += self._contended
+        if self._contended or now < self.off_until:
+            self.stats["sleeps_unpolled"] += 1
+            return 0.0
+        return self.max_s
+
+    def outcome(self, hit, descheduled, now):
+        """What a poll that ended at `now` found: data (hit) or not; a gap of GAP_S in it or not."""
+        stats = self.stats
+        stats["hits" if hit else "misses"] += 1
+        if descheduled:
+            stats["descheduled"] += 1
+        if not self.adaptive:
+            return
+        if descheduled:
+            self._suspend(now)
+            return
+        self.payoff = self.payoff * self.KEEP + (1 - self.KEEP if hit else 0.0)
+        if self.payoff < self.SUSPEND_BELOW:
+            self._suspend(now)
+        elif hit:
+            self.off_s = self.MIN_OFF_S  # a poll paid off: the next trouble starts from the short suspension
+
+    def _suspend(self, now):
+        self.stats["suspensions"] += 1
+        self.off_until = now + self.off_s
+        self.off_s = min(self.off_s * 2, self.MAX_OFF_S)
+        # Two probes after the suspension: one lucky miss must not end polling for good, nor one hit restore it
+        self.payoff = (self.SUSPEND_BELOW + 0.05) / self.KEEP
+
+
+def busy_poll(setting):
+    """A BusyPoll for a setting: a number of seconds (0: none, else adaptive up to it) or a BusyPoll."""
+    if isinstance(setting, BusyPoll):
+        return setting if setting.max_s > 0 else None
+    return BusyPoll(setting) if setting and setting > 0 else None
+
+
 def reader_for(port, busy_poll_s=DEFAULT_BUSY_POLL_S):
+    """read(timeout) for a port. busy_poll_s: seconds a descriptor read polls at most, adapting
+    (BusyPoll; one per reader, so each port learns for itself), or a BusyPoll to use as it is."""
     # Looked up on the type: a wrapper that forwards attributes must not let the client read around it.
     if getattr(type(port), "read_available", None) is not None:
         return port.read_available
     if type(port) in _DESCRIPTOR_PORTS:
-        return lambda timeout: read_fd(_descriptor(port), timeout, busy_poll_s)
+        poll = busy_poll(busy_poll_s)
+        return lambda timeout: read_fd(_descriptor(port), timeout, poll)
     return lambda timeout: read_port(port, timeout)
 
 
@@ -86,20 +189,31 @@ def read_fd(fd, timeout, busy_poll_s=0.0):
     """One select and one read of whatever a tty, pty or socket descriptor holds.
 
     busy_poll_s: first poll (select with no wait) for up to this long, then sleep in select for
-    the rest: an answer due within it is read without the wake-up a sleeping reader pays."""
+    the rest: an answer due within it is read without the wake-up a sleeping reader pays. A
+    number polls that long every time; a BusyPoll decides how long and learns from the outcome."""
     try:
         ready = None
+        poll = busy_poll_s if isinstance(busy_poll_s, BusyPoll) else None
         if busy_poll_s and timeout > 0:
             start = time.perf_counter()
-            end = start + min(busy_poll_s, timeout)
-            while True:
-                ready = select.select([fd], [], [], 0)[0]
-                if ready:
-                    break
-                now = time.perf_counter()
-                if now >= end:
+            budget = busy_poll_s if poll is None else poll.budget(start)
+            if budget > 0:
+                end = start + min(budget, timeout)
+                gap_s = BusyPoll.GAP_S
+                last = start
+                descheduled = False
+                while True:
+                    ready = select.select([fd], [], [], 0)[0]
+                    now = time.perf_counter()
+                    if now - last > gap_s:
+                        descheduled = True
+                    last = now
+                    if ready or now >= end:
+                        break
+                if poll is not None:
+                    poll.outcome(bool(ready), descheduled, now)
+                if not ready:
                     timeout -= now - start
-                    break
         if not ready:
             ready = select.select([fd], [], [], max(timeout, 0))[0]
         if not ready:

@@ -36,6 +36,7 @@ from serial import rfc2217
 
 from pumpmock.firmware_mock.core import Pump
 from pumpmock.firmware_mock.storage import FileStorage
+from pumpmock.harness.portio import busy_poll
 
 DEFAULT_SERIAL = "PM-000001"
 MAX_WAIT_S = 5.0  # select() wakes at least this often even when the pump has no deadline
@@ -69,10 +70,13 @@ class Server:
     def __init__(self, pump, clock=monotonic_ms, busy_poll_s=0.0):
         self.pump = pump
         self.clock = clock
-        # After input, keep polling (select with no wait) this long before sleeping in select:
-        # a client that talks back and forth finds the loop awake instead of waking it, which
-        # is most of a round trip's latency. Costs a core while a client is busy; 0 turns it off.
+        # After input, keep polling (select with no wait) up to this long before sleeping in
+        # select: a client that talks back and forth finds the loop awake instead of waking it,
+        # which is most of a round trip's latency. It costs a core while a client is busy, so it
+        # adapts (portio.BusyPoll): no polling while polls go unanswered or the CPUs are
+        # contended. 0 turns it off; a BusyPoll(..., adaptive=False) polls every time.
         self.busy_poll_s = busy_poll_s
+        self.busy_poll = busy_poll(busy_poll_s)
         self.out = bytearray()
         self.bytes_dropped = 0
         self._stop_read, self._stop_write = os.pipe()
@@ -87,7 +91,10 @@ class Server:
 
     def serve_forever(self):
         """Run until stop(); closes everything on the way out."""
-        busy_until = 0.0
+        poll = self.busy_poll
+        busy_until = 0.0  # polling (select with no wait) until then
+        last_look = 0.0  # perf_counter() of the last poll: a long gap after it means descheduled
+        descheduled = False
         try:
             self._emit(self.pump.poll(self.clock()))  # the pump's clock starts now
             while True:
@@ -96,17 +103,34 @@ class Server:
                 timeout = self._max_wait_s()
                 if deadline is not None:
                     timeout = min(timeout, max(0, deadline - self.clock()) / 1000)
-                if busy_until and time.perf_counter() < busy_until:
-                    timeout = 0
+                if busy_until:
+                    now = time.perf_counter()
+                    if now - last_look > poll.GAP_S:
+                        descheduled = True
+                    if now < busy_until:
+                        timeout = 0
+                    else:  # the poll ran out with nothing: it did not pay
+                        poll.outcome(False, descheduled, now)
+                        busy_until = 0.0
                 out_fd = self._out_fd() if self.out else None
                 readable, writable, _ = select.select([self._stop_read] + self._read_fds(),
                                                       [] if out_fd is None else [out_fd], [], timeout)
                 if self._stop_read in readable:
                     return
+                if busy_until:
+                    last_look = time.perf_counter()
+                    if readable:  # input while polling: the poll paid
+                        poll.outcome(True, descheduled or last_look - now > poll.GAP_S, last_look)
+                        busy_until = 0.0
                 for fd in readable:
                     self._on_readable(fd)
-                if readable and self.busy_poll_s:
-                    busy_until = time.perf_counter() + self.busy_poll_s
+                if readable and poll is not None:
+                    now = time.perf_counter()
+                    budget = poll.budget(now)
+                    if budget > 0:
+                        busy_until = now + budget
+                        last_look = now
+                        descheduled = False
                 if writable:
                     self._flush()
                 deadline = self.pump.next_deadline_ms()
