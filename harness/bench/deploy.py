@@ -32,6 +32,8 @@ NO_REPL_HELP = ("the board did not give mpremote a REPL. If it is already runnin
                 "firmware, its main.py has Ctrl-C switched off so frames cannot interrupt it: "
                 "see 'Flashing a board that already runs the pump' in bench/README.md")
 
+CRASH_FILE = "pumpmock_crash.txt"  # the board's main.py writes a crash's traceback here, then falls back to the REPL
+
 _HASH_PREFIX = "sha256"
 _MISSING = "missing"
 
@@ -74,6 +76,22 @@ class Deployer:
         """Create or replace a small text file on the board."""
         self.run(_WRITE % (remote_path, text))
 
+    def read_text(self, remote_path, limit=4096):
+        """The first `limit` bytes of a text file on the board, or None when it is not there.
+
+        The board prints it in hex, so a traceback in the file is not taken for the snippet's own."""
+        printed = self.run(_READ % (remote_path, limit))
+        lines = [line.strip() for line in printed.splitlines() if line.strip()]
+        if lines == [_MISSING]:
+            return None
+        if not lines or lines[0] != _PRESENT:
+            raise DeployError("the board did not read %s; it printed: %.300s" % (remote_path, printed))
+        try:
+            data = b"".join(bytes.fromhex(line) for line in lines[1:])
+        except ValueError:
+            raise DeployError("the board sent %s garbled: %.300s" % (remote_path, printed)) from None
+        return data.decode("utf-8", "replace").replace("\r\n", "\n").rstrip("\n")
+
     def hashes(self, remote_paths):
         """{remote path: sha256 hex, or None when the file is not on the board}, computed on the board."""
         printed = self.run(_HASHES % (list(remote_paths),))
@@ -111,6 +129,27 @@ _WRITE = """\
 _f = open(%r, 'w')
 _f.write(%r)
 _f.close()
+"""
+
+_PRESENT = "present"
+
+# A file's bytes in hex, 128 a line, after a marker line (the crash file main.py writes: a traceback).
+_READ = """\
+import binascii
+try:
+    _f = open(%r, 'rb')
+except OSError:
+    print('missing')
+else:
+    print('present')
+    _left = %d
+    while _left > 0:
+        _b = _f.read(128 if _left > 128 else _left)
+        if not _b:
+            break
+        _left -= len(_b)
+        print(binascii.hexlify(_b).decode())
+    _f.close()
 """
 
 # Hashing in 512-byte pieces: a small board has a few tens of kB of heap.

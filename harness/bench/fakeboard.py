@@ -19,8 +19,10 @@ import subprocess
 import sys
 import tempfile
 
+from pumpmock.protocol.framing import decode_frame
+
 from ..micropython_cmd import micropython_mjs
-from .deploy import Deployer, DeployError
+from .deploy import CRASH_FILE, Deployer, DeployError
 
 MICROPYTHON_MJS = micropython_mjs()
 TEST_MODE_MARKER = "pumpmock_test_mode"
@@ -136,3 +138,81 @@ class FakeBoard(Deployer):
         """{remote path: bytes} of every file on the board."""
         return {path.relative_to(self.root).as_posix(): path.read_bytes()
                 for path in sorted(self.root.rglob("*")) if path.is_file()}
+
+
+class DyingPump:
+    """A pump that answers its first `frames` frames from the host, then nothing ever again.
+
+    A board that hung, crashed into its REPL or lost power mid-run: the line stays open, the
+    bytes go nowhere. on_death() is called once, when it stops (a FakeBoard's crash(), say).
+    Wraps a firmware_mock Pump for the pumpmock:// link (see register_dying_board).
+    """
+
+    def __init__(self, pump, frames, on_death=None, count_from=None):
+        self.pump = pump
+        self.frames_left = frames
+        self.on_death = on_death
+        self.count_from = count_from  # a predicate of a decoded Frame: counting starts with the first it is true of
+        self.dead = False
+
+    def __getattr__(self, name):
+        return getattr(self.pump, name)
+
+    def _die(self):
+        self.dead = True
+        if self.on_death is not None:
+            self.on_death()
+
+    def receive(self, data, now_ms):
+        if self.dead:
+            return b""
+        out = bytearray()
+        data = bytes(data)
+        while data and not self.dead:
+            end = data.find(b"\x00")
+            piece, data = (data, b"") if end < 0 else (data[:end + 1], data[end + 1:])
+            out += self.pump.receive(piece, now_ms)
+            if end >= 0 and self.count_from is not None:
+                try:
+                    frame = decode_frame(piece)
+                except Exception:  # noqa: BLE001 - a broken frame starts nothing
+                    frame = None
+                if frame is None or not self.count_from(frame):
+                    continue
+                self.count_from = None
+            if end >= 0:
+                self.frames_left -= 1
+                if self.frames_left <= 0:
+                    self._die()
+        return bytes(out)
+
+    def poll(self, now_ms):
+        return b"" if self.dead else self.pump.poll(now_ms)
+
+    def next_deadline_ms(self):
+        return None if self.dead else self.pump.next_deadline_ms()
+
+
+def register_dying_board(name, frames, board=None, crash_text=None, serial="PM-000001", count_from=None):
+    """Make pumpmock://NAME?... a board that stops answering after `frames` host frames
+    (counted from the first frame count_from(frame) is true of, when given).
+
+    With `board` (a FakeBoard) and crash_text, the board gets /pumpmock_crash.txt as it dies,
+    the way the firmware's main.py records its traceback. Returns the DyingPump;
+    unregister_dying_board(name) removes it.
+    """
+    from pumpmock.firmware_mock.core import Pump
+    from ..urlhandler import protocol_pumpmock
+
+    def crashed():
+        if board is not None and crash_text is not None:
+            (board.root / CRASH_FILE).write_text(crash_text)
+
+    pump = DyingPump(Pump(serial=serial, test_mode=True), frames, on_death=crashed, count_from=count_from)
+    protocol_pumpmock._SHARED_PUMPS[name] = pump
+    return pump
+
+
+def unregister_dying_board(name):
+    from ..urlhandler import protocol_pumpmock
+    protocol_pumpmock._SHARED_PUMPS.pop(name, None)

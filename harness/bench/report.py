@@ -50,6 +50,7 @@ def summary(report):
     lines.append("took:    %.1f s" % report.get("seconds", 0))
     if report.get("findings"):
         lines += ["", "findings:"] + ["  - %s" % f for f in report["findings"]]
+    lines += _died(report.get("died"))
 
     checks = report.get("checks") or {}
     lines += ["", "conformance checks: %s" % checks.get("status", "not run")]
@@ -101,3 +102,24 @@ def summary(report):
     if len(differences) > 40:
         lines.append("  ... %d more in report.json and diff.txt" % (len(differences) - 40))
     return "\n".join(lines)
+
+
+def _died(death):
+    """The summary's lines for a target that stopped answering (none when it did not)."""
+    if not death:
+        return []
+    lines = ["", "TARGET STOPPED ANSWERING during %s" % death["during"],
+             "  last answer: %s (%s s into the run)" % (death["last_answer_at"] or "never",
+                                                        death["last_answer_after_s"]),
+             "  noticed:     %s (%s s into the run): %s" % (death["noticed_at"], death["noticed_after_s"],
+                                                            death["error"])]
+    crash = death.get("crash") or {}
+    if crash.get("status") == "read":
+        lines.append("  the firmware's traceback (/pumpmock_crash.txt on the board):")
+        lines += ["    %s" % line for line in crash["text"].splitlines()]
+    elif crash:
+        lines.append("  crash file: %s (%s)" % (crash.get("status"), crash.get("reason")))
+    if death.get("last_frames"):
+        lines.append("  the last frames (seconds into the run):")
+        lines += ["    %s" % line for line in death["last_frames"]]
+    return lines

@@ -10,11 +10,19 @@ either refusal stops the run before anything else is sent. Any URL the harness o
 too (exec:..., socket://..., pumpmock://...), which is how CI rehearses the bench without a board.
 
 The report directory gets report.json (everything), summary.txt (readable), the two scenario
-transcripts (emulator.jsonl, target.jsonl) and diff.txt. Exit status: 0 (verdict pass) when every
-section ran, no check failed, fuzzing found nothing and the transcripts agree; 1 (fail) when
-something failed; 2 when the target was refused; 3 (incomplete) when nothing failed but a section
-could not run (no test mode, no fuzzing available): never a pass by omission. Link findings
-(a 16 ms latency timer, say) are reported but do not fail the run.
+transcripts (emulator.jsonl, target.jsonl), diff.txt and target-session.jsonl (every frame the
+bench exchanged with the target outside the fuzz campaign). Exit status: 0 (verdict pass) when
+every section ran, no check failed, fuzzing found nothing and the transcripts agree; 1 (fail)
+when something failed, the target stopping answering included; 2 when the target was refused or
+never answered its first HELLO; 3 (incomplete) when nothing failed but a section could not run
+(no test mode, no fuzzing available): never a pass by omission. Link findings (a 16 ms latency
+timer, say) are reported but do not fail the run.
+
+A target that stops answering mid-run ends the run with a report all the same: after every
+section (and every failed check) the bench says HELLO; when a few in a row go unanswered, the
+sections left are not run, and the report's "died" section has when the target died (its last
+answer, and when the bench noticed), during which section, the last frames, and for a board on
+a serial port the firmware's traceback from /pumpmock_crash.txt (read with mpremote).
 """
 
 import datetime
@@ -30,7 +38,8 @@ from .. import connect, is_device_path, normalize_url, vet_url
 from ..checks import CHECKS, run_checks
 from ..errors import HarnessError, SafetyInterlockError
 from ..interlock import Allowlist, add_allow_arguments, is_pty
-from . import fuzzing, measure, report as reporting, scenario
+from . import fuzzing, liveness, measure, report as reporting, scenario
+from .deploy import CRASH_FILE, MpremoteDeployer
 
 DEFAULT_BAUD = 115200
 DEFAULT_ROUND_TRIPS = 200
@@ -45,7 +54,7 @@ class BenchOptions:
     def __init__(self, baud=DEFAULT_BAUD, timeout_s=None, round_trips=DEFAULT_ROUND_TRIPS,
                  log_entries=DEFAULT_LOG_ENTRIES, fuzz_seconds=DEFAULT_FUZZ_SECONDS, fuzz_seed=DEFAULT_FUZZ_SEED,
                  only_checks=None, skip_checks=(), reference_url=scenario.EMULATOR_URL, allow_usb=(),
-                 allow_ports=()):
+                 allow_ports=(), crash_reader=None):
         self.baud = baud
         self.timeout_s = timeout_s
         self.round_trips = round_trips
@@ -58,12 +67,53 @@ class BenchOptions:
         self.allow_usb = list(allow_usb)
         self.allow_ports = list(allow_ports)
         self.allowlist = Allowlist.load(usb=allow_usb, ports=allow_ports)  # ValueError for a malformed id
+        # () -> the board's crash file text or None, asked when the target stopped answering;
+        # None: mpremote on a serial device, nothing for other targets.
+        self.crash_reader = crash_reader
 
     def connect_options(self):
         options = {"baudrate": self.baud, "allowlist": self.allowlist}
         if self.timeout_s is not None:
             options["timeout"] = self.timeout_s
         return options
+
+    def crash_reader_for(self, url):
+        if self.crash_reader is not None:
+            return self.crash_reader
+        if is_device_path(url) and not is_pty(url):
+            return lambda: MpremoteDeployer(url, timeout_s=20).read_text(CRASH_FILE)
+        return None
+
+
+class Lifeline:
+    """Whether the target still answers, asked between sections; the report's "died" once it does not."""
+
+    def __init__(self, url, options, frames, started_wall, progress):
+        self.url = url
+        self.options = options
+        self.frames = frames
+        self.started_wall = started_wall
+        self.progress = progress
+        self.death = None
+
+    def tapped(self):
+        """Connect options that record into the run's LastFrames."""
+        return dict(self.options.connect_options(), transcript=self.frames)
+
+    def still_answers(self, section):
+        """False (and self.death filled in) when the target no longer answers HELLO."""
+        if self.death is not None:
+            return False
+        why = liveness.silent(self.url, self.options.connect_options())
+        if why is None:
+            return True
+        self.progress("the target stopped answering during %s: %s" % (section, why))
+        self.death = liveness.obituary(self.frames, self.started_wall, section, why,
+                                       self.options.crash_reader_for(self.url))
+        return False
+
+    def not_run(self):
+        return "the target stopped answering during %s" % self.death["during"]
 
 
 def target_kind(url):
@@ -89,6 +139,7 @@ def bench(port, report_dir, options=None, progress=print):
     report_dir = pathlib.Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    started_wall = time.time()
     report = {"pumpmock_bench": reporting.REPORT_VERSION,
               "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "machine": reporting.machine(),
@@ -108,15 +159,43 @@ def bench(port, report_dir, options=None, progress=print):
         report["findings"].append("the target is not in test mode: checks that need test control, the "
                                   "fuzz campaign's resets and the scenario diff are skipped (flash with --test-mode)")
 
-    report["checks"] = _checks(url, options, progress)
-    report["fuzz"] = _fuzz(url, options, progress, bool(identity.test_mode), report_dir)
-    report["link"] = _link(url, options, progress)
-    report["transcript_diff"] = _scenario(url, options, report_dir, progress)
+    frames = liveness.LastFrames(report_dir / "target-session.jsonl")
+    lifeline = Lifeline(url, options, frames, started_wall, progress)
+    sections = (
+        ("checks", "the conformance checks", lambda: _checks(url, options, progress, lifeline),
+         lambda why: {"status": "not run", "reason": why, "counts": {"pass": 0, "fail": 0, "skip": 0},
+                      "results": [], "not_run": [c.name for c in CHECKS]}),
+        ("fuzz", "the fuzz campaign", lambda: _fuzz(url, options, progress, bool(identity.test_mode), report_dir),
+         lambda why: {"status": "not run", "reason": why}),
+        ("link", "the link measurements", lambda: _link(url, options, progress, lifeline),
+         lambda why: {"status": "not run", "error": why}),
+        ("transcript_diff", "the scenario", lambda: _scenario(url, options, report_dir, progress, lifeline),
+         lambda why: {"status": "not run", "error": why, "differences": []}),
+    )
+    try:
+        for key, title, run_section, skipped in sections:
+            if lifeline.death is not None:
+                report[key] = skipped(lifeline.not_run())
+                continue
+            try:
+                report[key] = run_section()
+            except Exception as error:  # noqa: BLE001 - a section that breaks is reported, never the end of the run
+                report[key] = skipped("%s: %s" % (type(error).__name__, error))
+                report[key]["status"] = "error"
+            lifeline.still_answers(title)
+    finally:
+        frames.close()
+    report["died"] = lifeline.death
+    if lifeline.death is not None:
+        death = lifeline.death
+        report["findings"].insert(0, "the target stopped answering during %s (its last answer %s s into the run, "
+                                     "noticed at %s s): %s" % (death["during"], death["last_answer_after_s"],
+                                                               death["noticed_after_s"], death["error"]))
 
     failed_checks = [r["name"] for r in report["checks"]["results"] if r["status"] == "fail"]
     if failed_checks:
         report["findings"].append("conformance checks failed: " + ", ".join(failed_checks))
-    if report["fuzz"]["status"] in ("not available", "error", "stopped", "skipped"):
+    if report["fuzz"]["status"] in ("not available", "error", "stopped", "skipped", "not run"):
         report["findings"].append("no fuzzing was done: %s" % report["fuzz"]["reason"])
     if report["fuzz"]["status"] == "failed":
         report["findings"].append("fuzzing found %d failing example(s)" % len(report["fuzz"].get("failures", [])))
@@ -124,7 +203,7 @@ def bench(port, report_dir, options=None, progress=print):
         report["findings"].append("the target's transcript differs from the emulator's in %d place(s)"
                                   % len(report["transcript_diff"]["differences"]))
     report["findings"] += report["link"].get("notes", [])
-    failing = (failed_checks or report["fuzz"]["status"] in ("failed", "error")
+    failing = (failed_checks or lifeline.death is not None or report["fuzz"]["status"] in ("failed", "error")
                or report["transcript_diff"]["status"] in ("different", "error")
                or report["link"]["status"] == "error")
     # A section that could not run is not a pass: the verdict says so, and so does the exit status.
@@ -139,7 +218,7 @@ def bench(port, report_dir, options=None, progress=print):
     return report
 
 
-def _checks(url, options, progress):
+def _checks(url, options, progress, lifeline):
     selected = [c.name for c in CHECKS if (not options.only_checks or c.name in options.only_checks)
                 and c.name not in options.skip_checks]
 
@@ -147,12 +226,17 @@ def _checks(url, options, progress):
         progress("  check %-4s %-50s %6.2fs %s" % (result.status, result.check.name, result.seconds, result.detail))
 
     progress("conformance checks (%d)" % len(selected))
-    results = run_checks(url, selected, progress=each, **options.connect_options()) if selected else []
+    results = []
+    for name in selected:  # one at a time: after a failure, whether the target is still there
+        results += run_checks(url, [name], progress=each, **lifeline.tapped())
+        if results[-1].status == "fail" and not lifeline.still_answers("the conformance checks"):
+            break
+    ran = {r.check.name for r in results}
     rows = [{"name": r.check.name, "status": r.status, "detail": r.detail, "seconds": round(r.seconds, 3)}
             for r in results]
     counts = {status: sum(1 for r in rows if r["status"] == status) for status in ("pass", "fail", "skip")}
     return {"status": "fail" if counts["fail"] else "pass", "counts": counts, "results": rows,
-            "not_run": [c.name for c in CHECKS if c.name not in selected]}
+            "not_run": [c.name for c in CHECKS if c.name not in ran]}
 
 
 def _fuzz(url, options, progress, test_mode, report_dir):
@@ -167,13 +251,13 @@ def _fuzz(url, options, progress, test_mode, report_dir):
                                allow_ports=options.allow_ports)
 
 
-def _link(url, options, progress):
+def _link(url, options, progress, lifeline):
     progress("link: %d round trips, log download of %d entries at %d baud"
              % (options.round_trips, options.log_entries, options.baud))
     result = {"status": "measured", "baud": options.baud,
               "line_rate_bytes_per_s": measure.line_rate_bytes_per_s(options.baud)}
     try:
-        with connect(url, **options.connect_options()) as session:
+        with connect(url, **lifeline.tapped()) as session:
             if session.test.available:
                 # A known state first: a fuzz campaign stopped mid-example can leave anything behind,
                 # authentication locked out by forged MACs included.
@@ -194,14 +278,14 @@ def _link(url, options, progress):
     return result
 
 
-def _scenario(url, options, report_dir, progress):
+def _scenario(url, options, report_dir, progress, lifeline):
     progress("scenario on the emulator and on the target")
     emulator_path = report_dir / "emulator.jsonl"
     target_path = report_dir / "target.jsonl"
     section = {"emulator_url": options.reference_url, "emulator_transcript": str(emulator_path),
                "target_transcript": str(target_path), "ignored_fields": list(scenario.IGNORED_FIELDS)}
     reference = scenario.record_scenario(options.reference_url, emulator_path)
-    target = scenario.record_scenario(url, target_path, **options.connect_options())
+    target = scenario.record_scenario(url, target_path, tap=lifeline.frames, **options.connect_options())
     section["steps"] = {"emulator": _steps_text(reference), "target": _steps_text(target)}
     if target["status"] != "ran" or reference["status"] != "ran":
         failed = target if target["status"] != "ran" else reference

@@ -24,8 +24,9 @@ from pumpmock.protocol.codes import Alarm, Drug, Fault, Role, Severity
 
 from .. import connect
 from ..checks import MORPHINE_UG_PER_ML, morphine
-from ..errors import LinkError, PumpRefusedError
-from ..transcript import DEFAULT_IGNORE, diff, read_transcript
+from ..errors import HarnessError, PumpRefusedError
+from ..transcript import DEFAULT_IGNORE, TranscriptRecorder, diff, read_transcript
+from .liveness import Tee
 from ..wire import PUMP_TO_HOST
 
 EMULATOR_URL = "pumpmock://?clock=virtual"
@@ -106,18 +107,23 @@ def run_scenario(session):
     return outcomes
 
 
-def record_scenario(url, transcript_path, **connect_options):
-    """Connect to `url`, run the scenario recording every frame; returns a dict (status, steps, error)."""
+def record_scenario(url, transcript_path, tap=None, **connect_options):
+    """Connect to `url`, run the scenario recording every frame; returns a dict (status, steps, error).
+
+    tap: a second recorder that sees the same frames (the bench's LastFrames)."""
     connect_options.setdefault("timeout", ANSWER_TIMEOUT_S)
+    recorder = TranscriptRecorder(str(transcript_path), meta={"url": url})
     try:
-        with connect(url, host_session_id=HOST_SESSION_ID, transcript=str(transcript_path),
+        with connect(url, host_session_id=HOST_SESSION_ID, transcript=recorder if tap is None else Tee(recorder, tap),
                      **connect_options) as session:
             if not session.test.available:
                 return {"status": "skipped", "error": "the target is not in test mode: the scenario "
                         "needs TC_RESET to start both sides from the same state", "steps": []}
             return {"status": "ran", "error": None, "steps": run_scenario(session)}
-    except (LinkError, OSError) as error:
+    except (HarnessError, OSError) as error:  # a board that stops answering mid-scenario: no HELLO answer either
         return {"status": "error", "error": "%s: %s" % (type(error).__name__, error), "steps": []}
+    finally:
+        recorder.close()
 
 
 def _directions(entries):
