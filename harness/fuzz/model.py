@@ -17,8 +17,8 @@ import struct
 from pumpmock.protocol import cobs
 from pumpmock.protocol import messages as m
 from pumpmock.protocol.auth import auth_mac, role_key
-from pumpmock.protocol.catalog import (ALARMS, DEDUP_CACHE_SIZE, DRUGS, MAX_ENCODED, MESSAGES_BY_ID, PUMP,
-                              REANNOUNCE_S, STRUCTS, field_max)
+from pumpmock.protocol.catalog import (ALARMS, DEDUP_CACHE_SIZE, DRUGS, MAX_ENCODED, MESSAGES_BY_ID,
+                                       MESSAGES_BY_NAME, PUMP, REANNOUNCE_S, STRUCTS, field_max)
 from pumpmock.protocol.codes import ENUMS, Error, Limit
 from pumpmock.protocol.crc import crc16
 
@@ -68,8 +68,16 @@ LOG_CAPACITY = PUMP["log_capacity"]
 MAX_ALARMS = PUMP["max_active_alarms"]
 NEVER_DAYS = 65535
 FIRMWARE_VERSION = 0x0100
-TC_INJECT_FAULT, TC_CLEAR_FAULT, TC_SET_RESERVOIR, TC_SET_BATTERY, TC_WARP_CLOCK = 0x61, 0x62, 0x63, 0x64, 0x65
-ALWAYS_SAVING = (0x60, TC_INJECT_FAULT, TC_CLEAR_FAULT, TC_SET_BATTERY, TC_WARP_CLOCK)  # 14: each writes storage
+# Message ids the rules name (the catalog's; TC_* also mark test-control log entries, 12).
+TC_RESET = MESSAGES_BY_NAME["TC_RESET"].id
+TC_INJECT_FAULT = MESSAGES_BY_NAME["TC_INJECT_FAULT"].id
+TC_CLEAR_FAULT = MESSAGES_BY_NAME["TC_CLEAR_FAULT"].id
+TC_SET_RESERVOIR = MESSAGES_BY_NAME["TC_SET_RESERVOIR"].id
+TC_SET_BATTERY = MESSAGES_BY_NAME["TC_SET_BATTERY"].id
+TC_WARP_CLOCK = MESSAGES_BY_NAME["TC_WARP_CLOCK"].id
+ALARM_RAISED = MESSAGES_BY_NAME["ALARM_RAISED"].id
+ALARM_CLEARED = MESSAGES_BY_NAME["ALARM_CLEARED"].id
+ALWAYS_SAVING = (TC_RESET, TC_INJECT_FAULT, TC_CLEAR_FAULT, TC_SET_BATTERY, TC_WARP_CLOCK)  # 14: each writes storage
 CUT_MAX = 64  # bytes: less than a log entry and a state record together, so no record of the cut save lands
 
 
@@ -609,7 +617,7 @@ class PumpModel:
                     self.alarms.append(alarm)
                     self._log(LOG_ALARM_RAISED, code, alarm.instance)
                     self.announced[alarm.instance] = 1
-                    self._event(0x80, alarm.entry(self.t))
+                    self._event(ALARM_RAISED, alarm.entry(self.t))
                 elif alarm is not None and alarm.latched:
                     alarm.latched = False
             elif alarm is not None:
@@ -619,7 +627,7 @@ class PumpModel:
                     self.alarms.remove(alarm)
                     self._log(LOG_ALARM_CLEARED, code, alarm.instance)
                     self.announced.pop(alarm.instance, None)
-                    self._event(0x81, m.AlarmCleared(code, alarm.instance, (self.t // 1000) & U32))
+                    self._event(ALARM_CLEARED, m.AlarmCleared(code, alarm.instance, (self.t // 1000) & U32))
         if self.bolus and not self.delivering():
             self._finish_bolus()
 
@@ -629,7 +637,7 @@ class PumpModel:
             if not alarm.acked_count:
                 count = alarm.count(self.t)
                 if count > self.announced.get(alarm.instance, 0):
-                    self._event(0x80, alarm.entry(self.t))
+                    self._event(ALARM_RAISED, alarm.entry(self.t))
                     self.announced[alarm.instance] = count
 
     def _event(self, msg_id, message):

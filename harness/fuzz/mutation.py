@@ -32,16 +32,16 @@ import time
 from pumpmock.protocol import cobs
 from pumpmock.protocol import messages as m
 from pumpmock.protocol.auth import auth_mac, role_key
-from pumpmock.protocol.catalog import MAX_ENCODED
+from pumpmock.protocol.catalog import MAX_ENCODED, MESSAGES_BY_NAME
 from pumpmock.protocol.codes import Drug, Role, TherapyMode
-from pumpmock.protocol.framing import encode_frame
+from pumpmock.protocol.framing import NAK, REQUEST, RESPONSE, encode_frame
 
 from .oracle import Violation, check_observations
 
 SERIAL = "PM-000001"
 SENTINEL_ID = 0x7E  # no message has this id: the pump answers UNKNOWN_MESSAGE, its cheapest path
 SENTINEL_SEQ = 0xFFFE
-SENTINEL = encode_frame(0, SENTINEL_ID, SENTINEL_SEQ)
+SENTINEL = encode_frame(REQUEST, SENTINEL_ID, SENTINEL_SEQ)
 INVARIANT_EVERY = 512
 SENTINEL_EVERY = 16  # cases between sentinels: a case's own answers prove the pump answers
 REFRESH_EVERY = 4096  # cases between resets to a programmed pump (so mutations hit deep states)
@@ -50,7 +50,12 @@ HANG_ATTEMPTS = 8  # a hang costs HANG_S to reproduce: minimising one gets this 
 INTERESTING = (0, 1, 0x7F, 0x80, 0xFE, 0xFF)
 # Frames the mutator never produces with a valid CRC: an armed power cut makes later answers go
 # missing on purpose, a warp of decades costs seconds, and a reset clears what is being counted.
-TC_RESET, TC_WARP, TC_POWER_LOSS = 0x60, 0x65, 0x66
+TC_RESET = MESSAGES_BY_NAME["TC_RESET"].id
+TC_WARP = MESSAGES_BY_NAME["TC_WARP_CLOCK"].id
+TC_POWER_LOSS = MESSAGES_BY_NAME["TC_POWER_LOSS"].id
+GET_STATUS = MESSAGES_BY_NAME["GET_STATUS"].id  # what _defuse turns a reset or a power cut into
+TC_READ_COUNTERS = MESSAGES_BY_NAME["TC_READ_COUNTERS"].id
+TC_GET_STATUS = MESSAGES_BY_NAME["TC_GET_STATUS"].id
 
 
 class Failure(Exception):
@@ -68,9 +73,9 @@ def _crc(body):
 
 def setup_frames():
     """HELLO, clinician login, a refill and a prescription with PTM boluses: a pump in therapy."""
-    frames = [encode_frame(0, 0x60, 0xFF00, m.TcResetRequest(1).encode()),
-              encode_frame(0, 0x01, 0xFF01, m.HelloRequest(0xF00D, 1).encode()),
-              encode_frame(0, 0x02, 0xFF02, m.AuthChallengeRequest(Role.CLINICIAN).encode())]
+    frames = [m.encode_message(m.TcResetRequest(1), 0xFF00),
+              m.encode_message(m.HelloRequest(0xF00D, 1), 0xFF01),
+              m.encode_message(m.AuthChallengeRequest(Role.CLINICIAN), 0xFF02)]
     return frames
 
 
@@ -86,13 +91,13 @@ def ready_pump(pump, now_ms=0, record=None):
     record("host>pump", hello)
     record("pump>host", out)
     frames, _rest = split_frames(out)
-    nonce = [f for f in frames if f[0] == 1 and f[1] == 0x02][-1][3]
+    nonce = [f for f in frames if f[0] == RESPONSE and f[1] == m.AuthChallengeRequest.MESSAGE.id][-1][3]
     mac = auth_mac(role_key(pump.serial, Role.CLINICIAN), nonce, pump.serial, Role.CLINICIAN)
     rx = m.Prescription(Drug.MORPHINE, 20_000, TherapyMode.FLEX, 0, (m.FlexStep(0, 3_000), m.FlexStep(480, 4_000)),
                         250, 30, 4, 9_000, 30)
-    program = (encode_frame(0, 0x03, 0xFF03, m.AuthResponseRequest(Role.CLINICIAN, mac).encode())
-               + encode_frame(0, 0x20, 0xFF04, m.RefillRequest(Drug.MORPHINE, 20_000, 20_000).encode())
-               + encode_frame(0, 0x13, 0xFF05, m.ProgramPrescriptionRequest((), rx).encode()))
+    program = (m.encode_message(m.AuthResponseRequest(Role.CLINICIAN, mac), 0xFF03)
+               + m.encode_message(m.RefillRequest(Drug.MORPHINE, 20_000, 20_000), 0xFF04)
+               + m.encode_message(m.ProgramPrescriptionRequest((), rx), 0xFF05))
     out = pump.receive(program, now_ms)
     record("host>pump", program)
     record("pump>host", out)
@@ -106,7 +111,7 @@ def _corpus(rng):
     for wire in _vector_wires():
         for block in wire.split(b"\x00"):
             frame = parse_block(block) if block else None
-            if frame and frame[1] == 0 and frame[2] not in (TC_RESET, TC_POWER_LOSS):
+            if frame and frame[1] == REQUEST and frame[2] not in (TC_RESET, TC_POWER_LOSS):
                 body = cobs.decode_block(block)[:-2]
                 bodies.append(_defuse(body))
     for message in (m.PtmBolusRequest(), m.ClinicianBolusRequest(3, 100, 600), m.RefillRequest(1, 20_000, 20_000),
@@ -122,7 +127,7 @@ def _defuse(body):
     if len(body) >= 5 and body[1] == 0:
         msg_id = body[2]
         if msg_id == TC_POWER_LOSS or msg_id == TC_RESET:
-            return body[:2] + b"\x10" + body[3:]  # becomes GET_STATUS (with whatever payload)
+            return body[:2] + bytes([GET_STATUS]) + body[3:]  # with whatever payload
         if msg_id == TC_WARP and len(body) >= 9 and int.from_bytes(body[5:9], "little") > 40 * 86_400:
             return body[:5] + (int.from_bytes(body[5:9], "little") % (40 * 86_400)).to_bytes(4, "little") + body[9:]
     return body
@@ -337,17 +342,18 @@ class Target:
             raise Failure("crash", "%s: %s in Pump.poll%s" % (type(error).__name__, error, _where(error))) from None
 
     def invariants(self, now_ms):
-        request = encode_frame(0, 0x67, 0xFFF0, b"") + encode_frame(0, 0x68, 0xFFF1, b"")
+        request = encode_frame(REQUEST, TC_READ_COUNTERS, 0xFFF0) + encode_frame(REQUEST, TC_GET_STATUS, 0xFFF1)
         out = self.pump.receive(b"\x00" + request, now_ms)
         answers = {}
         for block in out.split(b"\x00")[:-1]:
             body = cobs.decode_block(block)
-            if body[1] in (1, 4):
+            if body[1] in (RESPONSE, NAK):
                 answers[body[2]] = (body[1], body[5:-2])
-        if answers.get(0x67, (4,))[0] != 1 or answers.get(0x68, (4,))[0] != 1:
+        if answers.get(TC_READ_COUNTERS, (NAK,))[0] != RESPONSE \
+                or answers.get(TC_GET_STATUS, (NAK,))[0] != RESPONSE:
             return  # test control refused (a mutated HELLO cannot turn test mode off; a NAK means a role or length issue)
-        counters = m.TcReadCountersResponse.decode(answers[0x67][1])
-        status = m.TcGetStatusResponse.decode(answers[0x68][1])
+        counters = m.TcReadCountersResponse.decode(answers[TC_READ_COUNTERS][1])
+        status = m.TcGetStatusResponse.decode(answers[TC_GET_STATUS][1])
         if counters.frames_bad != self.bad_expected:
             raise Failure("invariant", "frames_bad is %d, the input held %d blocks a pump must drop"
                           % (counters.frames_bad, self.bad_expected))

@@ -17,6 +17,7 @@ import collections
 import struct
 
 from pumpmock.protocol import messages as m
+from pumpmock.protocol.catalog import MESSAGES_BY_NAME
 from pumpmock.protocol.codes import Alarm, Error
 from pumpmock.protocol.jsonify import describe
 
@@ -29,7 +30,12 @@ SAFETY_ERRORS = {Error.HARD_LIMIT, Error.SOFT_LIMIT_NEEDS_OVERRIDE, Error.OVERRI
                  Error.MAX_ACTIVATIONS, Error.DAILY_MAX_REACHED, Error.RESERVOIR_INSUFFICIENT,
                  Error.THERAPY_STOPPED, Error.INVALID_STATE, Error.NOT_PROGRAMMED, Error.PTM_DISABLED,
                  Error.UNAUTHORIZED, Error.WRONG_ROLE, Error.BUSY, Error.SEQUENCE_REUSED}
-BOLUS_IDS = (0x21, 0x22)
+AUTH_CHALLENGE = MESSAGES_BY_NAME["AUTH_CHALLENGE"].id
+TC_RESET = MESSAGES_BY_NAME["TC_RESET"].id
+TC_GET_STATUS = MESSAGES_BY_NAME["TC_GET_STATUS"].id
+TC_GET_CLOCK = MESSAGES_BY_NAME["TC_GET_CLOCK"].id
+ALARM_RAISED = MESSAGES_BY_NAME["ALARM_RAISED"].id
+BOLUS_IDS = (MESSAGES_BY_NAME["CLINICIAN_BOLUS"].id, MESSAGES_BY_NAME["PTM_BOLUS"].id)
 
 
 class Violation(AssertionError):
@@ -48,19 +54,20 @@ def holds_reset(data):
     """Whether a write holds a TC_RESET. With no clock answer from before it, the moment of the
     reset is open: every ms of the window stays a candidate (a slow pump, MicroPython say, handles
     a write well after it left), which is why the fuzzer asks the clock first in such a write."""
-    return any(msg_id == 0x60 for msg_id, _seq, _payload in request_frames(data))
+    return any(msg_id == TC_RESET for msg_id, _seq, _payload in request_frames(data))
 
 
 def _learn_nonces(model, expected, received):
     """`expected` with each nonce the model left pending (it cannot know it) replaced by the one the
     pump answered on that seq; the model takes it as its outstanding nonce. A pump that sent no
     such answer keeps the placeholder, which then differs as any wrong answer does."""
-    if not any(f[0] == RESPONSE and f[1] == 0x02 and f[3].startswith(PENDING_NONCE) for f in expected):
+    if not any(f[0] == RESPONSE and f[1] == AUTH_CHALLENGE and f[3].startswith(PENDING_NONCE) for f in expected):
         return expected
-    sent = {f[2]: f[3] for f in received if f[0] == RESPONSE and f[1] == 0x02 and len(f[3]) == 16}
+    sent = {f[2]: f[3] for f in received if f[0] == RESPONSE and f[1] == AUTH_CHALLENGE and len(f[3]) == 16}
     out = []
     for frame in expected:
-        if frame[0] == RESPONSE and frame[1] == 0x02 and frame[3].startswith(PENDING_NONCE) and frame[2] in sent:
+        if frame[0] == RESPONSE and frame[1] == AUTH_CHALLENGE and frame[3].startswith(PENDING_NONCE) \
+                and frame[2] in sent:
             model.learn_nonce(frame[3], sent[frame[2]])
             frame = frame[:3] + (sent[frame[2]],)
         out.append(frame)
@@ -99,7 +106,7 @@ def describe_frame(frame):
 def _clock_answer(frames, seq):
     """The ms of the TC_GET_CLOCK answer on `seq` among a model's frames, or None."""
     for kind, msg_id, frame_seq, payload in frames:
-        if msg_id == 0x6B and frame_seq == seq and kind == RESPONSE:
+        if msg_id == TC_GET_CLOCK and frame_seq == seq and kind == RESPONSE:
             return struct.unpack("<Q", payload)[0]
     return None
 
@@ -110,7 +117,7 @@ def clock_report(data, received):
     whatever the moment): then the last one before the reset, if any."""
     seq = _pinning_clock_seq(data)
     for frame in reversed(received):
-        if frame[0] == RESPONSE and frame[1] == 0x6B and frame[2] == seq and len(frame[3]) == 8:
+        if frame[0] == RESPONSE and frame[1] == TC_GET_CLOCK and frame[2] == seq and len(frame[3]) == 8:
             return frame[2], struct.unpack("<Q", frame[3])[0]
     return None
 
@@ -119,9 +126,9 @@ def _pinning_clock_seq(data):
     before_reset = after_reset = None
     reset = False
     for msg_id, seq, _payload in request_frames(data):
-        if msg_id == 0x60:
+        if msg_id == TC_RESET:
             reset = True
-        elif msg_id == 0x6B:
+        elif msg_id == TC_GET_CLOCK:
             if reset:
                 after_reset = seq
             else:
@@ -132,9 +139,9 @@ def _pinning_clock_seq(data):
 def _pins(data, seq):
     """Whether the answer to TC_GET_CLOCK `seq` in `data` pins the moment: no TC_RESET before it."""
     for msg_id, frame_seq, _payload in request_frames(data):
-        if msg_id == 0x60:
+        if msg_id == TC_RESET:
             return False
-        if msg_id == 0x6B and frame_seq == seq:
+        if msg_id == TC_GET_CLOCK and frame_seq == seq:
             return True
     return True
 
@@ -294,7 +301,7 @@ class Checker:
         if holds_reset(data):
             self.nonces.clear()
         for kind, msg_id, seq, payload in received:
-            if kind == RESPONSE and msg_id == 0x02 and len(payload) == 16:
+            if kind == RESPONSE and msg_id == AUTH_CHALLENGE and len(payload) == 16:
                 if self.nonces.setdefault(payload, seq) != seq:  # the same answer to a retransmission is one nonce
                     raise Violation("SAFETY: a nonce repeated", "AUTH_CHALLENGE answered nonce %s, which this "
                                     "pump already issued: an AUTH_RESPONSE captured then is accepted now"
@@ -302,7 +309,7 @@ class Checker:
 
     def _remember(self, expected):
         for kind, msg_id, _seq, payload in expected:
-            if kind == EVENT and msg_id == 0x80:
+            if kind == EVENT and msg_id == ALARM_RAISED:
                 self.raised.add((payload[0], struct.unpack_from("<H", payload, 4)[0]))
 
     def _compare(self, expected, received, exact, events_in_any_order=False):
@@ -323,8 +330,9 @@ class Checker:
         if answers != got:
             return "answers differ"
         for frame in received:
-            if frame[0] == EVENT and frame[1] == 0x80 and (frame[3][0], struct.unpack_from("<H", frame[3], 4)[0]) \
-                    not in self.raised and not any(e[0] == EVENT and e[3][:6] == frame[3][:6] for e in expected):
+            if frame[0] == EVENT and frame[1] == ALARM_RAISED \
+                    and (frame[3][0], struct.unpack_from("<H", frame[3], 4)[0]) not in self.raised \
+                    and not any(e[0] == EVENT and e[3][:6] == frame[3][:6] for e in expected):
                 return "an alarm event the model never raised"
         return None
 
@@ -369,7 +377,7 @@ class Checker:
         return Violation(category, "\n".join(lines))
 
 
-_CLOCK_FIELDS = {0x68: (m.TcGetStatusResponse, "clock_s"), 0x6B: (m.TcGetClockResponse, "clock_ms")}
+_CLOCK_FIELDS = {TC_GET_STATUS: (m.TcGetStatusResponse, "clock_s"), TC_GET_CLOCK: (m.TcGetClockResponse, "clock_ms")}
 
 
 def _clock_differs(answers, got):

@@ -27,7 +27,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initial
 
 from pumpmock.protocol import messages as m
 from pumpmock.protocol.auth import auth_mac, role_key
-from pumpmock.protocol.catalog import DRUGS
+from pumpmock.protocol.catalog import DRUGS, MESSAGES_BY_NAME
 from pumpmock.protocol.codes import BolusKind, Limit, Role, TherapyMode
 from pumpmock.protocol.framing import encode_frame
 
@@ -52,6 +52,14 @@ RESERVED_SEQS = frozenset(range(SENTINEL_SEQ_FIRST, 0x10000)) | {RESET_SEQ, CLOC
 ANSWER_TIMEOUT_S = 2.0
 _HYPOTHESIS_DEFAULT = object()  # machine_for's database when none is given
 GONE = "the pump went away"  # the category of a port that failed mid-example
+AUTH_CHALLENGE = MESSAGES_BY_NAME["AUTH_CHALLENGE"].id
+PTM_BOLUS = MESSAGES_BY_NAME["PTM_BOLUS"].id
+TC_RESET = MESSAGES_BY_NAME["TC_RESET"].id
+TC_WARP_CLOCK = MESSAGES_BY_NAME["TC_WARP_CLOCK"].id
+TC_POWER_LOSS = MESSAGES_BY_NAME["TC_POWER_LOSS"].id
+TC_READ_COUNTERS = MESSAGES_BY_NAME["TC_READ_COUNTERS"].id
+TC_GET_STATUS = MESSAGES_BY_NAME["TC_GET_STATUS"].id
+TC_GET_CLOCK = MESSAGES_BY_NAME["TC_GET_CLOCK"].id
 
 
 # ---------------------------------------------------------------------------------------------
@@ -86,8 +94,8 @@ class Link:
         self.clock_report = not self.exact and self._answers_clock()
 
     def _answers_clock(self):
-        self.write(encode_frame(REQUEST, 0x6B, CLOCK_PROBE_SEQ))
-        frames, complete = self.read_until(lambda f: f[1:3] == (0x6B, CLOCK_PROBE_SEQ))
+        self.write(encode_frame(REQUEST, TC_GET_CLOCK, CLOCK_PROBE_SEQ))
+        frames, complete = self.read_until(lambda f: f[1:3] == (TC_GET_CLOCK, CLOCK_PROBE_SEQ))
         return complete and frames[-1][0] == RESPONSE
 
     def now_ms(self):
@@ -254,8 +262,8 @@ def _defuse(data, sentinel_seqs):
         frame = parse_block(block) if block else None
         if frame and frame[1] == REQUEST:
             _version, _kind, msg_id, seq, payload = frame
-            if seq in sentinel_seqs or (msg_id == 0x66 and payload != bytes(4)) or (
-                    msg_id == 0x65 and len(payload) == 4 and int.from_bytes(payload, "little") > 400 * 86_400):
+            if seq in sentinel_seqs or (msg_id == TC_POWER_LOSS and payload != bytes(4)) or (
+                    msg_id == TC_WARP_CLOCK and len(payload) == 4 and int.from_bytes(payload, "little") > 400 * 86_400):
                 continue
         out.append(block)
     return b"\x00".join(out)
@@ -344,17 +352,17 @@ class PumpMachine(RuleBasedStateMachine):
             last = until
         elif observe:
             counters_seq, status_seq = self._sentinel_seq(), self._sentinel_seq()
-            data = data + _sentinel_frame(0x67, counters_seq) + _sentinel_frame(0x68, status_seq)
-            last = (0x68, status_seq)
+            data = data + _sentinel_frame(TC_READ_COUNTERS, counters_seq) + _sentinel_frame(TC_GET_STATUS, status_seq)
+            last = (TC_GET_STATUS, status_seq)
         else:
             requests = [(f[2], f[3]) for f in map(parse_block, data.split(b"\x00")) if f and f[1] == REQUEST]
             last = requests[-1] if requests else None
         if link.clock_report and until is None:
             clock_seq = self._sentinel_seq()
             if holds_reset(data):  # after a reset the clock reads 0 whenever: ask it before, too
-                data = _sentinel_frame(0x6B, self._sentinel_seq()) + data
-            data += _sentinel_frame(0x6B, clock_seq)
-            last = (0x6B, clock_seq)
+                data = _sentinel_frame(TC_GET_CLOCK, self._sentinel_seq()) + data
+            data += _sentinel_frame(TC_GET_CLOCK, clock_seq)
+            last = (TC_GET_CLOCK, clock_seq)
         data = self.acks + data
         self.acks = b""
         lo = link.now_ms()
@@ -380,7 +388,7 @@ class PumpMachine(RuleBasedStateMachine):
         answers = {(f[1], f[2]): f for f in frames if f[0] in (RESPONSE, NAK)}
         if observe and complete:
             # The safety invariants first, on the pump's own word: they name the worst problem.
-            counters, status = answers.get((0x67, counters_seq)), answers.get((0x68, status_seq))
+            counters, status = answers.get((TC_READ_COUNTERS, counters_seq)), answers.get((TC_GET_STATUS, status_seq))
             if counters and status and counters[0] == status[0] == RESPONSE:
                 self.previous_counters = self.counters
                 self.counters = m.TcReadCountersResponse.decode(counters[3])
@@ -419,20 +427,20 @@ class PumpMachine(RuleBasedStateMachine):
     def _reset(self):
         """TC_RESET, HELLO and the clinician's AUTH_CHALLENGE in one write, then AUTH_RESPONSE."""
         link = self.link
-        reset = encode_frame(REQUEST, 0x60, RESET_SEQ, m.TcResetRequest(RESET_SEED).encode())
+        reset = m.encode_message(m.TcResetRequest(RESET_SEED), RESET_SEQ)
         _seq, hello = self.frame(m.HelloRequest(self.session_id, 1))
         challenge_seq, challenge = self.frame(m.AuthChallengeRequest(Role.CLINICIAN))
         rest = hello + challenge
         clock_seq = None
         if link.clock_report:
             clock_seq = self._sentinel_seq()
-            rest += _sentinel_frame(0x6B, clock_seq)
-        last = (0x6B, clock_seq) if clock_seq is not None else (0x02, challenge_seq)
+            rest += _sentinel_frame(TC_GET_CLOCK, clock_seq)
+        last = (TC_GET_CLOCK, clock_seq) if clock_seq is not None else (AUTH_CHALLENGE, challenge_seq)
         lo = link.now_ms()
         link.write(b"\x00" + reset + rest)
         frames, complete = link.read_until(lambda f: f[0] in (RESPONSE, NAK) and (f[1], f[2]) == last)
         hi = link.now_ms()
-        done = [i for i, f in enumerate(frames) if f[0] in (RESPONSE, NAK) and (f[1], f[2]) == (0x60, RESET_SEQ)]
+        done = [i for i, f in enumerate(frames) if f[0] in (RESPONSE, NAK) and (f[1], f[2]) == (TC_RESET, RESET_SEQ)]
         if not complete or not done:
             raise LinkTimeout("no answer to TC_RESET from %s" % link.url)
         self.anchor_ms = (lo, hi)  # the pump's clock read 0 at a host ms in this interval
@@ -441,13 +449,13 @@ class PumpMachine(RuleBasedStateMachine):
         if self.stats is not None:
             self.stats["exchanges"] += 1
         answers = {(f[1], f[2]): f for f in frames if f[0] in (RESPONSE, NAK)}
-        clock = answers.get((0x6B, clock_seq))
+        clock = answers.get((TC_GET_CLOCK, clock_seq))
         reported = (clock_seq, m.TcGetClockResponse.decode(clock[3], strict=False).clock_ms) \
             if clock and clock[0] == RESPONSE and len(clock[3]) == 8 else None
         self.checker.exchange(rest, 0, 0 if link.exact else math.ceil(hi - lo) + link.slack_ms, frames,
                               exact=link.exact, clock=reported)
         self.acks = b"".join(encode_frame(ACK, f[1], f[2]) for f in frames if f[0] == EVENT)
-        self._authenticate(Role.CLINICIAN, answers.get((0x02, challenge_seq)))
+        self._authenticate(Role.CLINICIAN, answers.get((AUTH_CHALLENGE, challenge_seq)))
 
     def login(self, role):
         self._authenticate(role, self.request(m.AuthChallengeRequest(role), observe=False))
@@ -565,14 +573,14 @@ class PumpMachine(RuleBasedStateMachine):
         rx = self.model.rx
         message = m.PtmBolusRequest()
         seq, wire = self.frame(message)
-        answer = self.exchange(wire).get((0x22, seq))
+        answer = self.exchange(wire).get((PTM_BOLUS, seq))
         if answer and answer[0] == RESPONSE and rx is not None and self.checker.certain:
             # The moment the (agreeing) model accepted it. Only a moment the oracle is sure of: a
             # bolus left out can hide a breach, never invent one (it is always sure, but on a real
             # clock without TC_GET_CLOCK).
             self.ptm_accepted.append((self.model.ptm_history[-1], rx.ptm_lockout_min * MINUTE,
                                       rx.ptm_max_per_24h))
-        return (seq, 0x22, b"")
+        return (seq, PTM_BOLUS, b"")
 
     def _ensure_role(self, role):
         wanted = {"patient": Role.PATIENT, "clinician": Role.CLINICIAN}.get(role)
@@ -702,7 +710,7 @@ class PumpMachine(RuleBasedStateMachine):
     def out_of_range(self, item):
         self._count_step()
         msg_id, payload, _position = item
-        if msg_id in (0x66,):
+        if msg_id == TC_POWER_LOSS:
             payload = bytes(len(payload))
         self.exchange(encode_frame(REQUEST, msg_id, self._next_seq(), payload))
 
@@ -732,7 +740,7 @@ class PumpMachine(RuleBasedStateMachine):
                    "reset": m.TcResetRequest(RESET_SEED)}[command]
         arm_seq, arm = self.frame(m.TcPowerLossRequest(cut))
         _seq, wire = self.frame(message)
-        self.exchange(arm + wire, observe=False, until=(0x66, arm_seq))
+        self.exchange(arm + wire, observe=False, until=(TC_POWER_LOSS, arm_seq))
         self.exchange(b"")  # counters and status after the reboot
         self.request(m.TcWarpClockRequest(HOUR // 1000))  # an hour on: delivery must go on as the model's
         self.request(m.TcGetClockRequest())
