@@ -8,8 +8,8 @@ from bench.common import RESULTS
 
 
 def test_bench_runner_writes_one_report_with_machine_info():
-    run = subprocess.run([sys.executable, "-m", "bench", "--only", "codec", "--quick"], capture_output=True,
-                         text=True, timeout=120)
+    run = subprocess.run([sys.executable, "-m", "bench", "--only", "codec", "--quick", "--report-only"],
+                         capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     report = json.loads((RESULTS / "report.json").read_text())
     assert report["machine"]["cpus"] >= 1
@@ -18,8 +18,8 @@ def test_bench_runner_writes_one_report_with_machine_info():
 
 
 def test_the_fuzz_benchmark_measures_every_mode_and_finds_nothing_on_the_emulator():
-    run = subprocess.run([sys.executable, "-m", "bench", "--only", "fuzz", "--quick"], capture_output=True,
-                         text=True, timeout=110)
+    run = subprocess.run([sys.executable, "-m", "bench", "--only", "fuzz", "--quick", "--report-only"],
+                         capture_output=True, text=True, timeout=110)
     assert run.returncode == 0, run.stdout + run.stderr
     fuzz = json.loads((RESULTS / "report.json").read_text())["benchmarks"]["perf_fuzz"]["results"]
     assert fuzz["mutation_cases_per_s"] > 0 and fuzz["stateful_in_process_steps_per_s"] > 0
