@@ -41,7 +41,7 @@ import time
 
 from pumpmock.protocol import REQUEST, ProtocolError, decode_frame, encode_frame
 from pumpmock.protocol.auth import auth_mac, role_key
-from pumpmock.protocol.catalog import MAX_ENCODED
+from pumpmock.protocol.catalog import MAX_ENCODED, MESSAGES, STRUCTS
 from pumpmock.protocol.codes import Role
 
 from .faulty_port import PortWrapper
@@ -500,8 +500,34 @@ def _resign(wire, then, now):
 # ---------------------------------------------------------------------------------------------
 # Diff
 # ---------------------------------------------------------------------------------------------
-def diff(a, b, ignore=DEFAULT_IGNORE):
-    """Readable differences between two transcripts, frame by frame; empty when they are equivalent.
+def _pump_clock_fields():
+    """The catalog's fields that stamp the pump clock in whole seconds (unit s, "pump clock ...")."""
+    fields = [field for layout in STRUCTS.values() for field in layout]
+    for message in MESSAGES:
+        fields += list(message.request) + list(message.response)
+    return frozenset(field.name for field in fields if field.unit == "s" and field.doc.startswith("pump clock"))
+
+
+# Fields the pump stamps from its own clock in whole seconds (clock_s, raised_s, cleared_s, ends_s,
+# next_allowed_s): two runs of the same script on real clocks read it a few ms apart, which can fall
+# on either side of a second boundary (5800 on the emulator, 5801 on a board). diff compares them
+# within CLOCK_TOLERANCE_S and lists such pairs as within tolerance, apart from the differences.
+CLOCK_FIELDS = _pump_clock_fields()
+CLOCK_TOLERANCE_S = 1
+
+
+class Comparison:
+    """What compare() found: `differences` (each counts) and `within_tolerance` (clock stamps that
+    differ by no more than the tolerance: shown, never counted)."""
+
+    def __init__(self, differences, within_tolerance):
+        self.differences = differences
+        self.within_tolerance = within_tolerance
+
+
+def compare(a, b, ignore=DEFAULT_IGNORE, tolerance_s=CLOCK_TOLERANCE_S):
+    """Two transcripts frame by frame: a Comparison. tolerance_s: how far apart the pump-clock
+    fields (CLOCK_FIELDS) may be and still agree; 0 compares them exactly like every other field.
 
     Frames are aligned on (dir, kind, msg_id, seq); put "seq" in `ignore` to align without it (two
     runs of a client that picks its own sequence numbers). Names in `ignore` are entry keys ("t",
@@ -516,20 +542,30 @@ def diff(a, b, ignore=DEFAULT_IGNORE):
         return tuple(entry.get(name) for name in key_names)
 
     a, b = list(a), list(b)
-    differences = []
+    differences, tolerated = [], []
     matcher = difflib.SequenceMatcher(None, [key(e) for e in a], [key(e) for e in b], autojunk=False)
     for tag, a_start, a_end, b_start, b_end in matcher.get_opcodes():
         if tag == "equal" or (tag == "replace" and a_end - a_start == b_end - b_start):
             for i, j in zip(range(a_start, a_end), range(b_start, b_end)):
-                changes = _entry_changes(a[i], b[j], ignore)
+                changes, close = _entry_changes(a[i], b[j], ignore, tolerance_s)
+                where = "a#%d/b#%d %s: " % (i, j, _label(a[i]))
                 if changes:
-                    differences.append("a#%d/b#%d %s: %s" % (i, j, _label(a[i]), "; ".join(changes)))
+                    differences.append(where + "; ".join(changes))
+                if close:
+                    tolerated.append(where + "; ".join(close))
             continue
         for i in range(a_start, a_end):
             differences.append("only in a: a#%d %s" % (i, format_entry(a[i])))
         for j in range(b_start, b_end):
             differences.append("only in b: b#%d %s" % (j, format_entry(b[j])))
-    return differences
+    return Comparison(differences, tolerated)
+
+
+def diff(a, b, ignore=DEFAULT_IGNORE, tolerance_s=CLOCK_TOLERANCE_S):
+    """Readable differences between two transcripts, frame by frame; empty when they are equivalent.
+
+    compare(a, b, ignore, tolerance_s).differences: pump-clock stamps within the tolerance agree."""
+    return compare(a, b, ignore, tolerance_s).differences
 
 
 def _label(entry):
@@ -539,8 +575,9 @@ def _label(entry):
     return "%s %s %s seq=%s" % (entry["dir"], entry["kind"], name, entry["seq"])
 
 
-def _entry_changes(a, b, ignore):
-    changes = []
+def _entry_changes(a, b, ignore, tolerance_s=0):
+    """(changes, close): what differs, and the clock stamps that differ within tolerance_s."""
+    changes, close = [], []
     for name in ("dir", "kind", "msg_id", "seq", "name", "error"):  # (the key differs in a replaced run)
         if name not in ignore and a.get(name) != b.get(name):
             changes.append("%s: %r != %r" % (name, a.get(name), b.get(name)))
@@ -548,30 +585,39 @@ def _entry_changes(a, b, ignore):
     if "fields" in ignore:
         pass
     elif fields_a is not None and fields_b is not None:
-        _value_changes(fields_a, fields_b, "", ignore, changes)
+        _value_changes(fields_a, fields_b, "", ignore, changes, tolerance_s, close)
     elif (fields_a is None) != (fields_b is None):
         changes.append("fields: %s != %s" % ("decoded" if fields_a is not None else "not decoded",
                                               "decoded" if fields_b is not None else "not decoded"))
     elif "wire" not in ignore and a.get("wire") != b.get("wire"):
         changes.append("wire: %s != %s" % (_abbreviate(a.get("wire") or ""), _abbreviate(b.get("wire") or "")))
-    return changes
+    return changes, close
 
 
-def _value_changes(a, b, path, ignore, changes):
+def _value_changes(a, b, path, ignore, changes, tolerance_s=0, close=None, name=None):
     if isinstance(a, dict) and isinstance(b, dict):
-        for name in list(a) + [n for n in b if n not in a]:
-            where = path + "." + name if path else name
-            if name in ignore or where in ignore:
+        for key in list(a) + [n for n in b if n not in a]:
+            where = path + "." + key if path else key
+            if key in ignore or where in ignore:
                 continue
-            if name not in a or name not in b:
-                changes.append("%s: %s" % (where, "missing in a" if name not in a else "missing in b"))
+            if key not in a or key not in b:
+                changes.append("%s: %s" % (where, "missing in a" if key not in a else "missing in b"))
             else:
-                _value_changes(a[name], b[name], where, ignore, changes)
+                _value_changes(a[key], b[key], where, ignore, changes, tolerance_s, close, key)
     elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         for i, (x, y) in enumerate(zip(a, b)):
-            _value_changes(x, y, "%s[%d]" % (path, i), ignore, changes)
+            _value_changes(x, y, "%s[%d]" % (path, i), ignore, changes, tolerance_s, close)
     elif a != b:
-        changes.append("%s: %s != %s" % (path or "value", json.dumps(a), json.dumps(b)))
+        line = "%s: %s != %s" % (path or "value", json.dumps(a), json.dumps(b))
+        if (close is not None and name in CLOCK_FIELDS and _whole(a) and _whole(b)
+                and abs(a - b) <= tolerance_s):
+            close.append(line + " (within %g s)" % tolerance_s)
+        else:
+            changes.append(line)
+
+
+def _whole(value):
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 # ---------------------------------------------------------------------------------------------

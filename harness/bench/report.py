@@ -101,6 +101,13 @@ def summary(report):
         lines.append("  %s" % line)
     if len(differences) > 40:
         lines.append("  ... %d more in report.json and diff.txt" % (len(differences) - 40))
+    tolerated = scenario.get("within_tolerance") or []
+    if tolerated:
+        lines.append("  %d pump-clock stamp(s) within tolerance (%s s: the clock's resolution and how long the "
+                     "run took), not counted:" % (len(tolerated), scenario.get("clock_tolerance_s")))
+        lines += ["    %s" % line for line in tolerated[:10]]
+        if len(tolerated) > 10:
+            lines.append("    ... %d more in report.json and diff.txt" % (len(tolerated) - 10))
     return "\n".join(lines)
 
 

@@ -291,9 +291,12 @@ def _scenario(url, options, report_dir, progress, lifeline):
         failed = target if target["status"] != "ran" else reference
         section.update(status=failed["status"], error=failed["error"], differences=[])
         return section
-    differences, noise_bytes = scenario.compare(emulator_path, target_path)
-    (report_dir / "diff.txt").write_text("".join(line + "\n" for line in differences))
+    differences, noise_bytes, tolerated, tolerance_s = scenario.compare(emulator_path, target_path)
+    (report_dir / "diff.txt").write_text("".join(line + "\n" for line in differences)
+                                         + "".join("within tolerance: %s\n" % line for line in tolerated))
     section["differences"] = differences
+    section["clock_tolerance_s"] = tolerance_s
+    section["within_tolerance"] = tolerated
     section["noise_bytes_before_first_frame"] = noise_bytes
     section["status"] = "different" if differences else "same"
     return section

@@ -2,7 +2,7 @@
 
     outcome = record_scenario(url, "target.jsonl")               # the board
     reference = record_scenario(EMULATOR_URL, "emulator.jsonl")  # the emulator, same script
-    differences = compare("emulator.jsonl", "target.jsonl")      # [] when they behaved alike
+    differences = compare("emulator.jsonl", "target.jsonl")[0]   # [] when they behaved alike
 
 The script starts from a known state (TC_RESET with a fixed seed, so it needs test mode) and
 goes through every kind of exchange a programmer has: authentication, refill, validation with
@@ -11,29 +11,36 @@ time passing, PTM boluses and a lockout refusal, an injected alarm with its even
 ACK_ALARM, a low reservoir, the event log and the counters. Any difference between the two
 transcripts is a finding: the board does not run the emulator's firmware the way CI did.
 
-Both sides run on their own clocks (the board's is the wall clock), each some ms to a few hundred
-ms after the exact warp times, so fields that are pump-clock stamps are not compared; the warps
-are chosen so that no delivery step, midnight or re-announcement falls within a minute of where a
-step lands, and those ms cannot move a dose, a log entry or an alarm. Sequence numbers differ between any two host sessions and are
-not compared either. Each direction is compared on its own, frames aligned by kind and message:
+Both sides run on their own clocks (the board's is the wall clock), each some ms to a few seconds
+after the exact warp times (both start at 0 with the reset), so the pump-clock stamps (clock_s,
+raised_s, cleared_s, ends_s, next_allowed_s) agree when they are within the clock's resolution
+(1 s) plus the longer of the two runs (a side's clock cannot have run on further than its whole
+transcript lasted): a board whose clock ran at real speed is within it, a warp that did not land
+or a clock at the wrong speed is not. The warps are chosen so that no delivery step, midnight or
+re-announcement falls within a minute of where a step lands, and those seconds cannot move a
+dose, a log entry or an alarm. Sequence numbers differ between any two host sessions and are
+not compared. Each direction is compared on its own, frames aligned by kind and message:
 when an event's ACK goes out relative to the next request depends on the line's timing, so the
 host's ACKs are left out (the pump re-sending an event it missed an ACK for still shows).
 """
+
+import math
 
 from pumpmock.protocol.codes import Alarm, Drug, Fault, Role, Severity
 
 from .. import connect
 from ..checks import MORPHINE_UG_PER_ML, morphine
 from ..errors import HarnessError, PumpRefusedError
-from ..transcript import DEFAULT_IGNORE, TranscriptRecorder, diff, read_transcript
+from ..transcript import CLOCK_TOLERANCE_S, DEFAULT_IGNORE, TranscriptRecorder, read_transcript
+from ..transcript import compare as compare_transcripts
 from .liveness import Tee
 from ..wire import PUMP_TO_HOST
 
 EMULATOR_URL = "pumpmock://?clock=virtual"
 SCENARIO_SEED = 7
 HOST_SESSION_ID = 0x50CE7A12  # fixed, so HELLO is byte-identical on both sides
-# Pump-clock stamps (the wall clock moves a board on between steps) and per-session numbers.
-IGNORED_FIELDS = tuple(DEFAULT_IGNORE) + ("seq", "clock_s", "raised_s", "ends_s", "next_allowed_s")
+# Per-session numbers (pump-clock stamps are compared within clock_tolerance_s() instead).
+IGNORED_FIELDS = tuple(DEFAULT_IGNORE) + ("seq",)
 # A generous answer timeout: a retransmission on a slow board would itself show up as a difference.
 ANSWER_TIMEOUT_S = 2.0
 
@@ -141,14 +148,25 @@ def _without_leading_noise(entries):
     return entries[first:], sum(len(e["wire"]) // 2 for e in noise)
 
 
+def clock_tolerance_s(*transcripts):
+    """How far apart the two sides' pump-clock stamps may be: the clock's resolution plus the
+    longest transcript's span in seconds (each pump clock started at 0 with the scenario's reset)."""
+    spans = [max([e["t"] for e in entries] or [0]) - min([e["t"] for e in entries] or [0]) for entries in transcripts]
+    return CLOCK_TOLERANCE_S + math.ceil(max(spans or [0]))
+
+
 def compare(reference_path, target_path, ignore=IGNORED_FIELDS):
-    """(differences, noise bytes): readable differences between the two transcripts (a = emulator, b = target).
+    """(differences, noise bytes, within tolerance, tolerance s): readable differences between the two
+    transcripts (a = emulator, b = target), and the pump-clock stamps that differ within the tolerance.
 
     Each line starts with the direction; a#N / b#N count that direction's frames (host ACKs left out).
     """
     reference, _ = _without_leading_noise(read_transcript(reference_path))
     target, noise_bytes = _without_leading_noise(read_transcript(target_path))
-    differences = []
+    tolerance_s = clock_tolerance_s(reference, target)
+    differences, tolerated = [], []
     for label, a, b in zip(("host>pump", "pump>host"), _directions(reference), _directions(target)):
-        differences += ["%s: %s" % (label, line) for line in diff(a, b, ignore=ignore)]
-    return differences, noise_bytes
+        found = compare_transcripts(a, b, ignore=ignore, tolerance_s=tolerance_s)
+        differences += ["%s: %s" % (label, line) for line in found.differences]
+        tolerated += ["%s: %s" % (label, line) for line in found.within_tolerance]
+    return differences, noise_bytes, tolerated, tolerance_s
