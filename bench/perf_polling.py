@@ -8,13 +8,15 @@ on TCP and on a pty, with three settings of server and client together:
   off      `--busy-poll-us 0`, client busy_poll_s=0: both sleep in select
   always   polling every wait, the server 500 us and the client 300 us (the old default)
 Each round measures every setting idle and then with the hog (one spinning process per CPU,
-started and stopped here), the settings taking turns in short slices (a rotating order) so the
-machine's other load falls on each alike; a setting's figure pools all its slices.
+started and stopped here), the settings taking turns in short slices (each order in turn, so
+each setting follows each other as often) and the machine's other load falls on each alike; a
+setting's figure pools all its slices.
 
     python -m bench.perf_polling [--quick]
 """
 
 import argparse
+import itertools
 import os
 import statistics
 import subprocess
@@ -27,6 +29,7 @@ from pumpmock.harness.portio import BusyPoll, cpus
 from pumpmock.protocol.codes import Role
 
 SETTINGS = ("default", "off", "always")
+ORDERS = list(itertools.permutations(SETTINGS))
 TRANSPORTS = ("tcp", "pty")
 LOADED_MIN_RATIO = 0.9  # default vs polling off under the hog
 IDLE_MIN_RATIO = 0.9  # default vs the best setting, idle
@@ -117,8 +120,11 @@ def run(rounds, slices, seconds):
                 servers[transport, setting] = start_server(transport, setting)
         samples = {(condition, transport, setting): [] for condition in ("idle", "loaded")
                    for transport in TRANSPORTS for setting in SETTINGS}
+        polls = {}
         for number in range(rounds):
-            order = SETTINGS[number % 3:] + SETTINGS[:number % 3]  # no setting always goes first
+            # Every order once in six rounds: each setting follows each other one as often (a
+            # slice right after always-on polling starts behind: the scheduler remembers the spin).
+            order = ORDERS[number % len(ORDERS)]
             for condition in ("idle", "loaded"):
                 hog = Hog() if condition == "loaded" else None
                 if hog:
@@ -134,6 +140,11 @@ def run(rounds, slices, seconds):
                                 for setting in order:
                                     elapsed[setting] += measure(sessions[setting], seconds, latencies[setting])
                         finally:
+                            poll = getattr(sessions["default"]._read, "busy_poll", None)
+                            if poll is not None:
+                                totals = polls.setdefault((condition, transport), dict.fromkeys(poll.stats, 0))
+                                for key, count in poll.stats.items():
+                                    totals[key] += count
                             for session in sessions.values():
                                 session.close()
                         for setting in SETTINGS:
@@ -143,7 +154,7 @@ def run(rounds, slices, seconds):
                 finally:
                     if hog:
                         hog.__exit__()
-        return samples
+        return samples, polls
     finally:
         for process, _where in servers.values():
             process.terminate()
@@ -151,7 +162,7 @@ def run(rounds, slices, seconds):
             process.wait(timeout=10)
 
 
-def summarise(samples, rounds):
+def summarise(samples, polls, rounds):
     """Each setting's round trips/s over all its slices pooled, its median p99, and the ratios."""
     results = {}
     for condition in ("idle", "loaded"):
@@ -163,7 +174,12 @@ def summarise(samples, rounds):
                 entry[setting + "_p99_us"] = statistics.median(p99 for _n, _s, p99 in runs)
             rates = [entry[setting + "_round_trips_per_s"] for setting in SETTINGS]
             entry["default_vs_off"] = entry["default_round_trips_per_s"] / entry["off_round_trips_per_s"]
+            # The spread from round to round: how far one round's noise moves the ratio
+            entry["default_vs_off_by_round"] = [round((d[0] / d[1]) / (o[0] / o[1]), 2) for d, o in
+                                                zip(samples[condition, transport, "default"],
+                                                    samples[condition, transport, "off"])]
             entry["default_vs_best"] = entry["default_round_trips_per_s"] / max(rates)
+            entry["default_client_polls"] = polls.get((condition, transport))  # what its BusyPoll saw
             results["%s_%s" % (transport, condition)] = entry
     targets = {}
     for transport in TRANSPORTS:
@@ -182,8 +198,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds (a CI smoke run)")
     args = parser.parse_args(argv)
-    rounds, slices, seconds = (1, 2, 0.05) if args.quick else (5, 4, 0.06)
-    write("perf_polling", summarise(run(rounds, slices, seconds), rounds))
+    rounds, slices, seconds = (1, 2, 0.05) if args.quick else (6, 8, 0.05)
+    samples, polls = run(rounds, slices, seconds)
+    write("perf_polling", summarise(samples, polls, rounds))
     return 0
 
 

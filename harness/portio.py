@@ -66,20 +66,21 @@ class BusyPoll:
     Polling wins only while the peer answers within the poll and has a CPU of its own to do it
     on. It stops, and every wait sleeps in select as with polling off, when:
     - the CPUs are contended: more tasks are runnable than this process may use CPUs (it and a
-      polling peer count among them; /proc/loadavg, looked at every CHECK_S). Spinning then
-      takes a CPU from whoever would run instead, the peer we wait for among them;
-    - a poll was descheduled (GAP_S or more between two looks): the same, seen from inside;
+      polling peer count among them; /proc/loadavg, looked at every CHECK_S, two looks in a
+      row). Spinning then takes a CPU from whoever would run instead, the peer we wait for;
     - polls stop paying: misses (the poll ran out with nothing) outweigh hits over about the
-      last four polls. A wait longer than the poll gains nothing from it.
-    A miss-suspension lasts MIN_OFF_S, doubling up to MAX_OFF_S while the probes after it fail.
+      last four polls (a wait longer than the poll gains nothing from it), a descheduled poll
+      (GAP_S or more between two looks: contention seen from inside) weighing as two misses.
+      Such a suspension lasts MIN_OFF_S, doubling up to MAX_OFF_S while the probes after it
+      fail; the end of a contended spell forgets them all.
 
     adaptive=False: always poll max_s (the fixed busy-polling that benchmarks compare against).
     """
 
     GAP_S = 0.0002
-    CHECK_S = 0.1
+    CHECK_S = 0.05
     MIN_OFF_S = 0.05
-    MAX_OFF_S = 0.5
+    MAX_OFF_S = 0.25
     KEEP = 0.75  # weight of the past in the pay-off average: about the last four polls count
     SUSPEND_BELOW = 0.4  # pay-off average under which polling is suspended
 
@@ -92,6 +93,7 @@ class BusyPoll:
         self.off_until = 0.0
         self.off_s = self.MIN_OFF_S
         self._next_check = 0.0
+        self._crowded = True  # a first look that finds the CPUs crowded counts at once
         self._contended = False
         self.stats = {"hits": 0, "misses": 0, "descheduled": 0, "suspensions": 0, "contended_checks": 0,
                       "checks": 0, "sleeps_unpolled": 0}
@@ -106,7 +108,14 @@ class BusyPoll:
         if now >= self._next_check:
             self._next_check = now + self.CHECK_S
             running = self._runnable()
-            self._contended = running is not None and running > self.cpus
+            crowded = running is not None and running > self.cpus
+            # Two crowded looks in a row make it contended (a kernel worker that ran for a moment
+            # must not stop polling); one clear look ends it.
+            contended = crowded and self._crowded
+            self._crowded = crowded
+            if self._contended and not crowded:  # the load went: what it taught no longer holds
+                self.payoff, self.off_until, self.off_s = 1.0, 0.0, self.MIN_OFF_S
+            self._contended = contended
             self.stats["checks"] += 1
             self.stats["contended_checks"] += self._contended
         if self._contended or now < self.off_until:
@@ -122,10 +131,10 @@ class BusyPoll:
             stats["descheduled"] += 1
         if not self.adaptive:
             return
-        if descheduled:
-            self._suspend(now)
-            return
-        self.payoff = self.payoff * self.KEEP + (1 - self.KEEP if hit else 0.0)
+        if descheduled:  # weighs as two misses: one alone is noise, a few in a row are contention
+            self.payoff *= self.KEEP * self.KEEP
+        else:
+            self.payoff = self.payoff * self.KEEP + (1 - self.KEEP if hit else 0.0)
         if self.payoff < self.SUSPEND_BELOW:
             self._suspend(now)
         elif hit:
@@ -154,7 +163,9 @@ def reader_for(port, busy_poll_s=DEFAULT_BUSY_POLL_S):
         return port.read_available
     if type(port) in _DESCRIPTOR_PORTS:
         poll = busy_poll(busy_poll_s)
-        return lambda timeout: read_fd(_descriptor(port), timeout, poll)
+        read = lambda timeout: read_fd(_descriptor(port), timeout, poll)  # noqa: E731
+        read.busy_poll = poll  # what it learnt, for a benchmark to show
+        return read
     return lambda timeout: read_port(port, timeout)
 
 

@@ -38,12 +38,23 @@ def test_it_sleeps_while_more_tasks_are_runnable_than_cpus_and_looks_again_later
     load = Load(3)
     poll = BusyPoll(0.0003, cpus_allowed=2, runnable=load)
     assert poll.budget(0.0) == 0.0
-    assert poll.budget(0.05) == 0.0  # within CHECK_S: no new look
+    assert poll.budget(BusyPoll.CHECK_S / 2) == 0.0  # within CHECK_S: no new look
     assert load.looks == 1
     load.runnable = 1  # the hog went away
     assert poll.budget(BusyPoll.CHECK_S + 0.001) == 0.0003
     assert load.looks == 2
     assert poll.stats["contended_checks"] == 1 and poll.stats["sleeps_unpolled"] == 2
+
+
+def test_one_crowded_look_between_clear_ones_does_not_stop_polling():
+    load = Load(1)
+    poll = BusyPoll(0.0003, cpus_allowed=2, runnable=load)
+    assert poll.budget(0.0) == 0.0003
+    load.runnable = 3  # a kernel worker ran for a moment
+    assert poll.budget(BusyPoll.CHECK_S) == 0.0003
+    assert poll.budget(2 * BusyPoll.CHECK_S) == 0.0  # still crowded at the next look: contended
+    load.runnable = 2
+    assert poll.budget(3 * BusyPoll.CHECK_S) == 0.0003
 
 
 def test_without_a_runnable_count_only_the_polls_own_outcomes_decide():
@@ -86,11 +97,30 @@ def test_a_probe_that_pays_brings_polling_back_with_the_short_suspension():
     assert poll.off_s == BusyPoll.MIN_OFF_S
 
 
-def test_a_descheduled_poll_suspends_at_once_even_when_it_hit():
+def test_one_descheduled_poll_is_noise_and_a_few_in_a_row_suspend_polling():
     poll = poll_with(1)
     poll.outcome(True, True, 1.0)
-    assert poll.budget(1.0 + BusyPoll.MIN_OFF_S / 2) == 0.0
-    assert poll.stats["descheduled"] == 1 and poll.stats["suspensions"] == 1
+    assert poll.budget(1.0) > 0
+    poll.outcome(True, True, 1.0)
+    assert poll.budget(1.0) == 0.0
+    assert poll.stats["descheduled"] == 2 and poll.stats["suspensions"] == 1
+
+
+def test_the_end_of_a_contended_spell_forgets_the_suspensions_it_caused():
+    load = Load(1)
+    poll = BusyPoll(0.0003, cpus_allowed=2, runnable=load)
+    now = 0.0
+    for _ in range(8):  # probes that keep failing: the suspension grows to its longest
+        now = max(now, poll.off_until)
+        poll.outcome(False, True, now)
+    assert poll.off_s == BusyPoll.MAX_OFF_S
+    load.runnable = 4
+    now += BusyPoll.CHECK_S
+    assert poll.budget(now) == 0.0  # contended
+    load.runnable = 1
+    now += BusyPoll.CHECK_S
+    assert poll.budget(now) == 0.0003  # the hog went: polling at once, not after the long suspension
+    assert poll.off_s == BusyPoll.MIN_OFF_S
 
 
 def test_fixed_polling_polls_every_time_whatever_happens():
