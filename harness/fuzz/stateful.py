@@ -495,6 +495,10 @@ class PumpMachine(RuleBasedStateMachine):
         self._steps = getattr(self, "_steps", 0) + 1
         if self.stats is not None:
             self.stats["steps"] += 1
+        # Checked at every step too, not only as an example starts: on a slow target (a board, a
+        # loaded machine) one example can outlast the budget's end by many seconds.
+        if self.deadline is not None and not self.run_failed and time.monotonic() >= self.deadline:
+            raise BudgetSpent()
 
     # ---- setup ----------------------------------------------------------------------------------
     @initialize(setup=setup_plans, fill=st.sampled_from(["full", "full", "low", "none"]))
