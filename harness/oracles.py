@@ -18,7 +18,10 @@ dose_limits
     when the daily total looks right;
   - overrides answer findings the pump showed; the prescription's drug and concentration are the
     reservoir's (a stale concentration makes every volume rate wrong);
-  - a clinician bolus fits the programmed prescription's daily maximum.
+  - a clinician bolus fits the programmed prescription's daily maximum;
+  - a bolus the pump refused is not asked for again under a new seq in the same session (a new
+    HELLO is a new command): an app that retries a BUSY or a lockout on its own delivers a dose
+    at a moment nobody confirmed (a refused login, UNAUTHORIZED or WRONG_ROLE, may be retried).
 alarms
   - standing alarms are learnt from every answer that lists them (GET_STATUS's active alarms,
     GET_ALARMS) as well as from events: an app that only listens for events misses an alarm that
@@ -31,15 +34,28 @@ exactly_once
     the answer was lost, it executes twice);
   - a seq is never reused for a different request (the pump refuses it, and an app that does this
     cannot retransmit safely).
+
+Two more checks take what the app said about a run, so a suite calls them per run of its app
+(examples/tests/conftest.py does, for every run):
+outcome(wire_of_the_run, succeeded)
+  - an app that reports success (exit 0) had the pump's yes to the last try of every
+    state-changing request: an alarm believed acknowledged, a refill believed done, was not.
+shown(app_output, wire)
+  - every alarm the app shows (priority, latching, raise time) and every log entry (kind, time,
+    values) is what the pump said: a display slip shows a calm LOW for a HIGH.
 """
 
 from pumpmock.protocol.catalog import MESSAGES_BY_NAME
-from pumpmock.protocol.codes import ALARM_PRIORITY, Alarm, DRUG_LIBRARY, Drug, PUMP_LIMITS, Priority, TherapyMode
+from pumpmock.protocol.codes import (ALARM_PRIORITY, Alarm, DRUG_LIBRARY, Drug, Error, LogKind, PUMP_LIMITS, Priority,
+                                     TherapyMode)
 
 # Requests that change therapy and must wait for a standing high-priority alarm to be acknowledged.
 # REFILL and SUSPEND are how a clinician deals with an alarm, so they are allowed.
 THERAPY_CHANGES = {"PROGRAM_PRESCRIPTION", "CLINICIAN_BOLUS", "PTM_BOLUS", "RESUME"}
 STATE_CHANGING = {name for name, message in MESSAGES_BY_NAME.items() if message.state_changing}
+BOLUSES = ("CLINICIAN_BOLUS", "PTM_BOLUS")
+# A bolus refused for these may be asked for again: a login that had lapsed, not the dose itself.
+RETRYABLE_REFUSALS = {Error.UNAUTHORIZED, Error.WRONG_ROLE}
 
 
 def _name(enum, value):
@@ -138,10 +154,23 @@ def dose_limits(wire):
     shown = set()  # soft limit codes the pump reported to the programmer (VALIDATE, NAK)
     capacity_ul = PUMP_LIMITS["capacity_ul"]
     daily_max_ug = None  # the programmed prescription's max_daily_dose_ug, as last learned
+    refused = {}  # (bolus name, its fields as text) -> refusal code, since the last HELLO
     for entry in wire:
         fields, name = entry["fields"], entry["name"]
         if fields is None:
             continue
+        if entry["dir"] == "host>pump" and entry["kind"] == "REQUEST":
+            if name == "HELLO":
+                refused = {}  # a new session: a new command, asked for again
+            elif name in BOLUSES and refused.get((name, repr(fields))) is not None:
+                violations.append("app asked for the %s the pump refused (%s) again on its own, under a new "
+                                  "sequence number (seq %d): a dose nobody confirmed at this moment"
+                                  % (name, refused[(name, repr(fields))], entry["seq"]))
+                refused[(name, repr(fields))] = None  # once per refusal is enough
+        elif entry["dir"] == "pump>host" and entry["kind"] == "NAK" and name in BOLUSES:
+            request = _request_for(wire, entry)
+            if request is not None and fields["code"] not in RETRYABLE_REFUSALS:
+                refused[(name, repr(request["fields"]))] = _name(Error, fields["code"])
         if entry["dir"] == "pump>host":
             if entry["kind"] == "RESPONSE" and name in ("HELLO",) and fields.get("capacity_ul"):
                 capacity_ul = fields["capacity_ul"]
@@ -326,6 +355,121 @@ def exactly_once(wire):
                                   % (first["name"], first["seq"], later["seq"]))
             break
     return violations
+
+
+def outcome(wire, succeeded):
+    """What one run of the app said about itself against what the pump answered: an app that reports
+    success (exit status 0, `succeeded`) had the pump's yes to the last try of every state-changing
+    request it sent. `wire` holds that run's entries only (everything since it started).
+
+    Hazard: an acknowledgement, a refill or a bolus the pump refused or never answered, reported
+    to the clinician as done (an alarm believed silenced, a reservoir believed full)."""
+    if not succeeded:
+        return []
+    entries = list(wire)
+    last = {}  # name -> the last request of that kind the app sent
+    for entry in entries:
+        if entry["dir"] == "host>pump" and entry["kind"] == "REQUEST" and entry["name"] in STATE_CHANGING:
+            last[entry["name"]] = entry
+    violations = []
+    for name, request in sorted(last.items(), key=lambda item: item[1]["t"]):
+        answers = [e for e in entries if e["dir"] == "pump>host" and e["kind"] in ("RESPONSE", "NAK")
+                   and e["msg_id"] == request["msg_id"] and e["seq"] == request["seq"]]
+        if not answers:
+            violations.append("app reported success (exit 0) though the pump never answered its %s (seq %d): "
+                              "it cannot know the %s happened" % (name, request["seq"], name))
+        elif all(a["kind"] == "NAK" for a in answers):
+            code = answers[-1]["fields"]["code"] if answers[-1]["fields"] else None
+            violations.append("app reported success (exit 0) though the pump refused its %s (seq %d, %s)"
+                              % (name, request["seq"], _name(Error, code) if code is not None else "NAK"))
+    return violations
+
+
+def shown(text, wire):
+    """What the app printed against what the pump said: every alarm it shows (its priority,
+    latching, raise time) and every log entry it shows (its kind, time and values) must be the
+    pump's. `text` is the app's output; JSON documents or JSON lines are read, other text is
+    skipped. Names are compared as the catalog spells them (MOTOR_STALL, HIGH, REFILL).
+
+    Hazard: a display or decoding slip (an enum off by one, a table in the wrong order) shows the
+    clinician a calm LOW where the pump raised a HIGH, or an audit trail of other events."""
+    alarms, log = {}, {}
+    for entry in wire:
+        fields = entry["fields"]
+        if entry["dir"] != "pump>host" or not fields:
+            continue
+        if entry["kind"] == "EVENT" and entry["name"] == "ALARM_RAISED":
+            alarms[(fields["code"], fields["instance"])] = fields
+        elif entry["kind"] == "RESPONSE" and entry["name"] in ("GET_ALARMS", "TC_GET_ALARMS"):
+            for alarm in fields["alarms"]:
+                alarms[(alarm["code"], alarm["instance"])] = alarm
+        elif entry["kind"] == "RESPONSE" and entry["name"] == "READ_LOG":
+            for item in fields["entries"]:
+                log[item["index"]] = item
+    violations = []
+    for shown_item in _json_objects(text):
+        if isinstance(shown_item.get("alarm"), str) and isinstance(shown_item.get("instance"), int):
+            violations += _alarm_shown(shown_item, alarms)
+        elif isinstance(shown_item.get("kind"), str) and isinstance(shown_item.get("index"), int):
+            violations += _log_entry_shown(shown_item, log)
+    return violations
+
+
+def _alarm_shown(item, alarms):
+    code = Alarm.__members__.get(item["alarm"])
+    said = alarms.get((int(code), item["instance"])) if code is not None else None
+    if said is None:
+        return ["app showed alarm %s instance %d, which the pump never reported" % (item["alarm"], item["instance"])]
+    out = []
+    if isinstance(item.get("priority"), str) and item["priority"] != _name(Priority, said["priority"]):
+        out.append("app showed alarm %s instance %d as %s priority; the pump raised it as %s"
+                   % (item["alarm"], item["instance"], item["priority"], _name(Priority, said["priority"])))
+    if isinstance(item.get("latching"), bool) and item["latching"] != bool(said["latching"]):
+        out.append("app showed alarm %s instance %d as %slatching; the pump said %slatching"
+                   % (item["alarm"], item["instance"], "" if item["latching"] else "non-",
+                      "" if said["latching"] else "non-"))
+    if isinstance(item.get("raised_s"), int) and item["raised_s"] != said["raised_s"]:
+        out.append("app showed alarm %s instance %d raised at %d s; the pump said %d s"
+                   % (item["alarm"], item["instance"], item["raised_s"], said["raised_s"]))
+    return out
+
+
+def _log_entry_shown(item, log):
+    said = log.get(item["index"])
+    if said is None:
+        return []  # not a log entry the pump sent in this test (or not a log entry at all)
+    out = []
+    if item["kind"] != _name(LogKind, said["kind"]):
+        out.append("app showed log entry %d as %s; the pump logged %s" % (item["index"], item["kind"],
+                                                                        _name(LogKind, said["kind"])))
+    for key in ("clock_s", "value", "value2"):
+        if isinstance(item.get(key), int) and item[key] != said[key]:
+            out.append("app showed log entry %d with %s %d; the pump logged %d" % (item["index"], key, item[key],
+                                                                                 said[key]))
+    return out
+
+
+def _json_objects(text):
+    """Every JSON object in `text` (one document, or one per line), nested ones included."""
+    import json
+    documents = []
+    try:
+        documents.append(json.loads(text))
+    except ValueError:
+        for line in text.splitlines():
+            try:
+                documents.append(json.loads(line))
+            except ValueError:
+                continue
+    stack, out = documents, []
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            out.append(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return out
 
 
 ORACLES = {"dose_limits": dose_limits, "alarms": alarms, "exactly_once": exactly_once}

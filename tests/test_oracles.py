@@ -209,3 +209,49 @@ def test_acknowledging_an_alarm_the_pump_never_reported_is_named_as_a_blind_ack(
     script = Script().send(m.AckAlarmRequest(Alarm.MOTOR_STALL, 1), 1).answer(m.AckAlarmResponse(0), 1)
     [violation] = alarms(script.wire)
     assert "never reported to it" in violation and "blindly" in violation
+
+
+# ---- a refused bolus asked for again, what an app reports about itself, what it shows ----------------
+from pumpmock.harness.oracles import outcome, shown  # noqa: E402
+from pumpmock.protocol.codes import Error, LogKind  # noqa: E402
+
+
+def test_a_refused_bolus_asked_for_again_on_the_apps_own_is_flagged_and_one_after_a_new_session_is_not():
+    bolus = m.ClinicianBolusRequest(kind=3, dose_ug=500, duration_s=1800)
+    script = Script().send(m.HelloRequest(1, 1), 1).answer(m.HelloResponse(b"PMCK", "NOT FOR CLINICAL USE", 1, 256,
+                                                                          "PM-000001", 1, 20_000), 1)
+    script.send(bolus, 2).answer(m.Nak(bolus.MESSAGE.id, Error.BUSY), 2).send(bolus, 3)
+    found = dose_limits(script.wire)
+    assert len(found) == 1 and "refused (BUSY) again on its own" in found[0], found
+    again = Script().send(bolus, 2).answer(m.Nak(bolus.MESSAGE.id, Error.BUSY), 2).send(m.HelloRequest(1, 1), 3).send(bolus, 4)
+    assert dose_limits(again.wire) == []  # the clinician ran the command again
+    relogin = Script().send(bolus, 2).answer(m.Nak(bolus.MESSAGE.id, Error.UNAUTHORIZED), 2).send(bolus, 3)
+    assert dose_limits(relogin.wire) == []  # a lapsed login, not the dose, was refused
+
+
+def test_success_reported_without_the_pumps_yes_is_flagged():
+    ack = m.AckAlarmRequest(code=Alarm.MOTOR_STALL, instance=1)
+    unanswered = Script().send(ack, 5).send(ack, 5)  # retransmitted, never answered
+    assert "never answered its ACK_ALARM (seq 5)" in outcome(unanswered.wire, succeeded=True)[0]
+    assert outcome(unanswered.wire, succeeded=False) == []  # it said it failed: true
+    refused = Script().send(m.RefillRequest(1, 20_000, 20_000), 6).answer(m.Nak(0x20, Error.INVALID_STATE), 6)
+    assert "refused its REFILL (seq 6, INVALID_STATE)" in outcome(refused.wire, succeeded=True)[0]
+    answered = Script().send(ack, 7).answer(m.Nak(0x31, Error.BUSY), 7).send(ack, 8) \
+        .answer(m.AckAlarmResponse(), 8)
+    assert outcome(answered.wire, succeeded=True) == []  # the last try got its yes
+
+
+def test_what_the_app_shows_is_checked_against_what_the_pump_said():
+    script = Script().answer(raised(), 0x100)
+    script.answer(m.ReadLogResponse(0, 2, (m.LogEntry(0, 10, LogKind.REFILL, 1, 20_000, 20_000),
+                                           m.LogEntry(1, 20, LogKind.PROGRAM, 1, 1, 3_000))), 9)
+    good = '{"alarm": "MOTOR_STALL", "instance": 1, "priority": "HIGH", "latching": true, "raised_s": 100}\n' \
+           '{"entries": [{"index": 0, "kind": "REFILL", "clock_s": 10}, {"index": 1, "kind": "PROGRAM"}]}'
+    assert shown(good, script.wire) == []
+    bad = '{"alarm": "MOTOR_STALL", "instance": 1, "priority": "LOW"}\n' \
+          '{"entries": [{"index": 1, "kind": "REFILL"}]}\n{"alarm": "CATHETER_OCCLUSION", "instance": 4}\nnot json'
+    found = shown(bad, script.wire)
+    assert any("as LOW priority; the pump raised it as HIGH" in f for f in found), found
+    assert any("log entry 1 as REFILL; the pump logged PROGRAM" in f for f in found), found
+    assert any("CATHETER_OCCLUSION instance 4, which the pump never reported" in f for f in found), found
+    assert len(found) == 3

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import pytest
 
+from pumpmock.harness import oracles
 from pumpmock.protocol import messages as m
 from pumpmock.protocol.framing import REQUEST, RESPONSE, FrameDecoder, encode_frame
 
@@ -55,12 +56,24 @@ def _hung(args, timeout_s, stderr=""):
                 pytrace=False)
 
 
+def check_run(result, wire, start):
+    """pumpmock's checks on one run of the app: what it printed is what the pump said (alarms, log
+    entries), and an exit status 0 had the pump's yes to its last try of every state-changing
+    request (pumpmock.harness.oracles.shown and .outcome). A problem fails the test at once."""
+    problems = oracles.shown(result.stdout, wire) + oracles.outcome(list(wire)[start:], result.code == 0)
+    if problems:
+        pytest.fail("\n".join(problems) + "\n(app stdout: %s)" % result.stdout.strip()[-800:], pytrace=False)
+    return result
+
+
 class RunningApp:
     """An app run in the background, for tests that act while it runs (answer a prompt, raise an
     alarm while it watches). Its stderr is read line by line as it comes."""
 
-    def __init__(self, args, command):
+    def __init__(self, args, command, wire=None):
         self.args = args
+        self.wire = wire
+        self.start = len(wire) if wire is not None else 0
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True, encoding="utf-8")
         self._stderr_lines = queue.Queue()
@@ -121,7 +134,8 @@ class RunningApp:
             _hung(self.args, timeout_s, "".join(self._stderr))
         for reader in self._readers:
             reader.join(2)
-        return AppResult(self.process.returncode, "".join(self._stdout), "".join(self._stderr))
+        result = AppResult(self.process.returncode, "".join(self._stdout), "".join(self._stderr))
+        return check_run(result, self.wire, self.start) if self.wire is not None else result
 
     def kill(self):
         if self.process.poll() is None:
@@ -132,8 +146,9 @@ class RunningApp:
 class App:
     """The programmer app under test, bound to the pump's port."""
 
-    def __init__(self, port):
+    def __init__(self, port, wire=None):
         self.port = port
+        self.wire = wire  # the pump's wire: each run is checked against it (check_run)
         self._running = []
 
     def command(self, args):
@@ -141,6 +156,7 @@ class App:
 
     def __call__(self, *args, timeout_s=APP_TIMEOUT_S):
         """Run the app to the end: AppResult(code, stdout, stderr)."""
+        start = len(self.wire) if self.wire is not None else 0
         try:
             done = subprocess.run(self.command(args), stdin=subprocess.DEVNULL, capture_output=True,
                                   text=True, encoding="utf-8", timeout=timeout_s)
@@ -149,11 +165,12 @@ class App:
             done = None
         if done is None:  # outside the except block: the report shows the hang, not a traceback chain
             _hung(args, timeout_s, stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr or "")
-        return AppResult(done.returncode, done.stdout, done.stderr)
+        result = AppResult(done.returncode, done.stdout, done.stderr)
+        return check_run(result, self.wire, start) if self.wire is not None else result
 
     def start(self, *args):
         """Start the app in the background: a RunningApp."""
-        running = RunningApp(args, self.command(args))
+        running = RunningApp(args, self.command(args), self.wire)
         self._running.append(running)
         return running
 
@@ -163,9 +180,9 @@ class App:
 
 
 @pytest.fixture
-def app(pump_port):
+def app(pump_port, wire):
     """The app under test, run against pump_port: app("interrogate") -> AppResult(code, stdout, stderr)."""
-    bound = App(pump_port)
+    bound = App(pump_port, wire)
     yield bound
     bound.kill_all()  # a test that failed half-way leaves no app behind
 
