@@ -255,3 +255,9 @@ def test_what_the_app_shows_is_checked_against_what_the_pump_said():
     assert any("log entry 1 as REFILL; the pump logged PROGRAM" in f for f in found), found
     assert any("CATHETER_OCCLUSION instance 4, which the pump never reported" in f for f in found), found
     assert len(found) == 3
+
+
+def test_an_acknowledgement_of_an_alarm_already_gone_is_no_failure_to_report():
+    ack = m.AckAlarmRequest(code=Alarm.MOTOR_STALL, instance=1)
+    gone = Script().send(ack, 9).answer(m.Nak(ack.MESSAGE.id, Error.NO_SUCH_ALARM), 9)
+    assert outcome(gone.wire, succeeded=True) == []

@@ -56,13 +56,14 @@ def _hung(args, timeout_s, stderr=""):
                 pytrace=False)
 
 
-def check_run(result, wire, start):
+def check_run(result, wire, start, problems):
     """pumpmock's checks on one run of the app: what it printed is what the pump said (alarms, log
     entries), and an exit status 0 had the pump's yes to its last try of every state-changing
-    request (pumpmock.harness.oracles.shown and .outcome). A problem fails the test at once."""
-    problems = oracles.shown(result.stdout, wire) + oracles.outcome(list(wire)[start:], result.code == 0)
-    if problems:
-        pytest.fail("\n".join(problems) + "\n(app stdout: %s)" % result.stdout.strip()[-800:], pytrace=False)
+    request (pumpmock.harness.oracles.shown and .outcome). Problems are collected into `problems`
+    and fail the test at its end (the `app` fixture), after the test's own assertions had their say."""
+    found = oracles.shown(result.stdout, wire) + oracles.outcome(list(wire)[start:], result.code == 0)
+    if found:
+        problems.append("\n".join(found) + "\n(app stdout: %s)" % result.stdout.strip()[-800:])
     return result
 
 
@@ -70,9 +71,10 @@ class RunningApp:
     """An app run in the background, for tests that act while it runs (answer a prompt, raise an
     alarm while it watches). Its stderr is read line by line as it comes."""
 
-    def __init__(self, args, command, wire=None):
+    def __init__(self, args, command, wire=None, problems=None):
         self.args = args
         self.wire = wire
+        self.problems = problems if problems is not None else []
         self.start = len(wire) if wire is not None else 0
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True, encoding="utf-8")
@@ -135,7 +137,7 @@ class RunningApp:
         for reader in self._readers:
             reader.join(2)
         result = AppResult(self.process.returncode, "".join(self._stdout), "".join(self._stderr))
-        return check_run(result, self.wire, self.start) if self.wire is not None else result
+        return check_run(result, self.wire, self.start, self.problems) if self.wire is not None else result
 
     def kill(self):
         if self.process.poll() is None:
@@ -149,6 +151,7 @@ class App:
     def __init__(self, port, wire=None):
         self.port = port
         self.wire = wire  # the pump's wire: each run is checked against it (check_run)
+        self.problems = []  # what check_run found, reported when the test ends
         self._running = []
 
     def command(self, args):
@@ -166,11 +169,11 @@ class App:
         if done is None:  # outside the except block: the report shows the hang, not a traceback chain
             _hung(args, timeout_s, stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr or "")
         result = AppResult(done.returncode, done.stdout, done.stderr)
-        return check_run(result, self.wire, start) if self.wire is not None else result
+        return check_run(result, self.wire, start, self.problems) if self.wire is not None else result
 
     def start(self, *args):
         """Start the app in the background: a RunningApp."""
-        running = RunningApp(args, self.command(args), self.wire)
+        running = RunningApp(args, self.command(args), self.wire, self.problems)
         self._running.append(running)
         return running
 
@@ -185,6 +188,8 @@ def app(pump_port, wire):
     bound = App(pump_port, wire)
     yield bound
     bound.kill_all()  # a test that failed half-way leaves no app behind
+    if bound.problems:
+        pytest.fail("pumpmock's checks of the app's runs:\n" + "\n".join(bound.problems), pytrace=False)
 
 
 # ---- a pump in a known state -------------------------------------------------------------------
