@@ -38,9 +38,9 @@ def add_arguments(parser):
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on with --tcp or --rfc2217 (default %(default)s: this machine only)")
     parser.add_argument("--busy-poll-us", type=int, metavar="US", default=None,
-                        help="after input, keep polling this long before sleeping: a client that talks "
-                             "back and forth finds the pump awake (about 25%% more round trips/s), at "
-                             "the cost of a core while it talks (default " + str(int(SERVER_BUSY_POLL_S * 1e6)) +
+                        help="after input, poll at most this long before sleeping, so a client that talks "
+                             "back and forth finds the pump awake; adaptive: it stops while the CPUs are "
+                             "contended or polls stop paying (default " + str(int(SERVER_BUSY_POLL_S * 1e6)) +
                              " on more than one CPU, else 0; 0 turns it off)")
     parser.add_argument("--test-mode", action="store_true", help="enable test control (off unless given)")
     parser.add_argument("--seed", type=int, default=None,
