@@ -67,6 +67,7 @@ class Authenticator:
         self.key = random_bytes(_KEY_SIZE) if seed is None else None
         self.counter = 0
         self.nonce = None  # (nonce, role, issued_ms)
+        self.nonce_seq = None  # the seq of the challenge that issued it
         self.failures = failures
         self.locked_until_ms = locked_until_ms
 
@@ -75,9 +76,15 @@ class Authenticator:
             remaining_s = (self.locked_until_ms - now_ms + 999) // 1000
             raise Refusal(spec.E_AUTH_LOCKED_OUT, 0, spec.AUTH_LOCKOUT_S, remaining_s)
 
-    def challenge(self, role, now_ms):
-        """A fresh 16-byte nonce for `role`; replaces any outstanding one."""
+    def challenge(self, role, now_ms, seq=None):
+        """A fresh 16-byte nonce for `role`; replaces any outstanding one. A retransmission (the
+        same seq, the same role) of the challenge whose nonce is outstanding gets that nonce again:
+        a duplicated or re-sent challenge must not replace the nonce the host is answering."""
         self._check_lockout(now_ms)
+        outstanding = self.nonce
+        if outstanding is not None and seq is not None and seq == self.nonce_seq and outstanding[1] == role:
+            return outstanding[0]
+        self.nonce_seq = seq
         if self.seed is None:
             material = b"pumpmock-nonce|" + self.key + _COUNTER.pack(self.counter)
         else:

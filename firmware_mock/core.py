@@ -48,6 +48,7 @@ class Pump:
         self.seed = seed  # None: random nonces; an integer: a reproducible test run
         self.nonce_epoch = 0  # saved; up at every boot and TC_RESET (auth.py)
         self.auth = None
+        self.request_seq = None
         self.host_session_id = None
         self.event_seq = 0
         self.requests_executed = 0
@@ -232,6 +233,7 @@ class Pump:
                 return self._send(cached[2], msg_id, seq, cached[3])
         self._dirty = state_changing
         self.requests_executed += 1
+        self.request_seq = seq  # for a handler that answers a retransmission as the first (AUTH_CHALLENGE)
         try:
             request = codec.decode_request(spec.REQUEST[msg_id], payload)
             response = HANDLERS[msg_id](self, request, clock)

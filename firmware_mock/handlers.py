@@ -25,7 +25,7 @@ def hello(pump, request, clock):
 
 
 def auth_challenge(pump, request, clock):
-    return {"nonce": pump.auth.challenge(request["role"], clock)}
+    return {"nonce": pump.auth.challenge(request["role"], clock, pump.request_seq)}
 
 
 def auth_response(pump, request, clock):

@@ -307,3 +307,23 @@ def test_every_fresh_emulator_url_and_serve_issues_new_nonces_unless_seeded():
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     assert parser.parse_args(["--stdio"]).seed is None
+
+
+def test_a_retransmitted_challenge_gets_the_same_nonce_and_a_new_one_a_new_nonce():
+    """A line that duplicates AUTH_CHALLENGE (or a host that retransmits it) must not replace the
+    nonce the host is answering: the login with the first answer's nonce succeeds."""
+    from pumpmock.firmware_mock.core import Pump
+    from pumpmock.protocol import decode_frame
+    pump = Pump(serial=SERIAL, test_mode=True)
+    challenge = m.encode_message(m.AuthChallengeRequest(Role.CLINICIAN), 40)
+    out = pump.receive(challenge + challenge, 0)  # the same frame twice
+    frames = [decode_frame(block + b"\x00") for block in out.split(b"\x00")[:-1]]
+    nonces = [m.AuthChallengeResponse.decode(f.payload).nonce for f in frames]
+    assert len(nonces) == 2 and nonces[0] == nonces[1]
+    mac = auth_mac(role_key(SERIAL, Role.CLINICIAN), nonces[0], SERIAL, Role.CLINICIAN)
+    answer = decode_frame(pump.receive(m.encode_message(m.AuthResponseRequest(Role.CLINICIAN, mac), 41), 0))
+    assert m.AuthResponseResponse.decode(answer.payload).role == Role.CLINICIAN
+    again = decode_frame(pump.receive(challenge, 0))  # the nonce was spent: a retransmission now gets a new one
+    assert m.AuthChallengeResponse.decode(again.payload).nonce != nonces[0]
+    fresh = decode_frame(pump.receive(m.encode_message(m.AuthChallengeRequest(Role.CLINICIAN), 42), 0))
+    assert m.AuthChallengeResponse.decode(fresh.payload).nonce not in nonces

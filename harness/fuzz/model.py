@@ -368,6 +368,7 @@ class PumpModel:
         self.skipping = False
         self.out = []
         self.cut_armed = False  # TC_POWER_LOSS(n > 0) waits for the next save
+        self.request_seq = None  # the seq of the request being handled
         self.auth_failures = 0
         self.auth_locked_until = 0
         self.factory(seed)
@@ -408,6 +409,7 @@ class PumpModel:
         self.role = NONE
         self.nonce_counter = 0
         self.nonce = None  # (nonce, role, issued ms); failures and lockout are saved (10)
+        self.nonce_seq = None  # the seq of the challenge that issued it
         self.announced = {alarm.instance: alarm.count(self.t) for alarm in self.alarms}
         self.partial = b""
         self.skipping = False
@@ -765,6 +767,7 @@ class PumpModel:
             raise Unmodelled("the model has no rule for %s (0x%02x)" % (message.name, msg_id))
         try:
             request = decode_request(msg_id, payload)
+            self.request_seq = seq
             answer_kind, answer = RESPONSE, HANDLERS[msg_id](self, request)
             answer = m.CLASSES[(RESPONSE, msg_id)](*answer).encode()
         except Refuse as refusal:
@@ -797,9 +800,13 @@ class PumpModel:
         # A nonce cannot be predicted (unseeded pumps draw it at random, 10): the model answers a
         # placeholder and learn_nonce() puts in the one the pump sent, once the oracle has seen it.
         self._auth_lockout()
+        role = int(request.role)
+        if self.nonce is not None and self.nonce_seq == self.request_seq and self.nonce[1] == role:
+            return (self.nonce[0],)  # 10: a retransmission of the challenge gets its nonce again
+        self.nonce_seq = self.request_seq
         nonce = PENDING_NONCE + struct.pack("<I", self.nonce_counter & U32)
         self.nonce_counter += 1
-        self.nonce = (nonce, int(request.role), self.t)
+        self.nonce = (nonce, role, self.t)
         return (nonce,)
 
     def learn_nonce(self, placeholder, nonce):
