@@ -316,8 +316,8 @@ def test_a_pump_that_repeats_a_nonce_is_found(monkeypatch, tmp_path):
 
     original = auth.Authenticator.challenge
 
-    def challenge(self, role, now_ms):
-        nonce = original(self, role, now_ms)
+    def challenge(self, role, now_ms, *seq):
+        nonce = original(self, role, now_ms, *seq)
         self.counter = 0  # planted: every challenge of a boot hashes the same counter
         return nonce
 
