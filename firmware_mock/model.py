@@ -182,7 +182,11 @@ class PumpModel:
     def _next_idle_change_ms(self, t0, target_ms):
         """The first ms after t0 at which an idle pump's state changes (a battery threshold, the
         end of an informational alarm's cause), or target_ms + 1 when none comes by then."""
-        t = target_ms + 1
+        return self._capped_by_thresholds(t0, target_ms + 1)
+
+    def _capped_by_thresholds(self, t0, t):
+        """`t`, or the first moment before it after t0 at which a battery threshold is crossed or
+        the daily-maximum or PTM lockout ends: the changes that time alone brings besides delivery."""
         battery = self.battery_ms
         eri = self.battery_eri_ms
         if battery > eri:
@@ -209,17 +213,7 @@ class PumpModel:
             end = bolus.start_ms + bolus.duration_ms
             if end < t:
                 t = end
-        battery = self.battery_ms
-        eri = self.battery_eri_ms
-        due = t0 + battery - eri if battery > eri else (t0 + battery if battery > 0 else t)
-        if due < t:
-            t = due
-        until = self.daily_max_until_ms
-        if t0 < until < t:
-            t = until
-        until = self.ptm_lockout_until_ms
-        if t0 < until < t:
-            t = until
+        t = self._capped_by_thresholds(t0, t)
         if self.delivering():
             left = self.reservoir_ul
             target = left - spec.LOW_RESERVOIR_UL if left > spec.LOW_RESERVOIR_UL else left
