@@ -480,7 +480,8 @@ def _resign(wire, then, now):
     if old_nonce is None or new_nonce is None or old_nonce == new_nonce or serial is None or serial != live_serial:
         return wire
     out = []
-    for block in wire.split(b"\x00")[:-1]:
+    blocks = wire.split(b"\x00")
+    for block in blocks[:-1]:
         frame = None
         try:
             frame = decode_frame(block + b"\x00")
@@ -493,8 +494,7 @@ def _resign(wire, then, now):
                 out.append(encode_frame(REQUEST, 0x03, frame.seq, bytes([role]) + fresh))
                 continue
         out.append(block + b"\x00")
-    rest = wire.split(b"\x00")[-1]
-    return b"".join(out) + rest
+    return b"".join(out) + blocks[-1]
 
 
 # ---------------------------------------------------------------------------------------------
