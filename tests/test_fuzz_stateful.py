@@ -383,3 +383,44 @@ def test_a_cut_save_that_keeps_its_clock_change_is_found(monkeypatch, tmp_path):
     assert "power_cut_during_test_control" in failure["program"], failure["program"]
     monkeypatch.undo()
     assert _replays(failure, planted=False) is None
+
+
+def test_a_runner_outcome_inside_an_example_ends_the_campaign_with_that_outcome(monkeypatch):
+    """pytest-timeout's alarm raises pytest's Failed wherever the test is; hypothesis would count it
+    as the example failing and shrink it, example after example, past the alarm (which fires once).
+    The campaign raises it again at once instead, and no example starts after it."""
+    from pumpmock.harness.fuzz import stateful
+    original, resets = stateful.PumpMachine._reset, []
+
+    def reset_then_time_out(self):
+        resets.append(1)
+        if len(resets) == 5:
+            pytest.fail("Timeout (planted)")
+        original(self)
+
+    monkeypatch.setattr(stateful.PumpMachine, "_reset", reset_then_time_out)
+    stats = __import__("collections").Counter()
+    with pytest.raises(pytest.fail.Exception, match="Timeout \\(planted\\)"):
+        run_stateful(URL, budget_s=None, seed=1, max_examples=500, stats=stats)
+    assert len(resets) == 5, "examples ran after the runner's outcome: %d resets" % len(resets)
+    assert stateful.PumpMachine.interrupted is None  # the next campaign starts clean
+    monkeypatch.undo()
+    assert run_stateful(URL, budget_s=None, seed=1, max_examples=3)["failures"] == []
+
+
+TIMED_OUT_CAMPAIGN = """
+import pytest
+from pumpmock.harness.fuzz.campaign import run_stateful
+
+@pytest.mark.timeout(2)
+def test_a_long_campaign():
+    run_stateful("{url}", budget_s=None, seed=3, max_examples=100000)  # minutes of work
+"""
+
+
+def test_pytest_timeout_stops_a_campaign_from_outside(pytester):
+    """As a team's suite sees it: the test's own timeout ends it, reported as a timeout."""
+    pytester.makepyfile(test_campaign=TIMED_OUT_CAMPAIGN.format(url=URL))
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", timeout=60)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Timeout*"])

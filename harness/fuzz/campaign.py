@@ -159,6 +159,8 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
 
     machine = stateful.machine_for(url, steps=steps or stateful.DEFAULT_STEPS, stats=stats, record=True,
                                    on_example=on_example if progress else None, **connect_options)
+    machine.stop_on_runner_outcome = True
+    stateful.PumpMachine.interrupted = None
     database = DirectoryBasedExampleDatabase(examples_db) if examples_db else None
     # Opened before any example: a target that cannot be reached raises here (HarnessError or
     # OSError), once, instead of failing every example until the budget is spent.
@@ -208,6 +210,10 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
                     run_state_machine_as_test(hypothesis_seed(seed * 1_000_003 + batch)(factory), settings=run_settings)
             except stateful.BudgetSpent:
                 pass  # the budget is spent: the loop ends
+            except stateful.Interrupted:
+                # pytest-timeout's alarm (or pytest.exit) arrived inside an example: the test ends
+                # now, with the runner's own exception, not after hypothesis shrank it as a failure.
+                raise stateful.PumpMachine.interrupted
             except Exception as error:  # every failure the run shrank, as one exception or a group
                 records = list(stateful.PumpMachine.final_records)
                 found = _exceptions(error)
@@ -237,6 +243,7 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
                 progress(stats, time.monotonic() - started, len(failures))
     finally:
         engine.MAX_SHRINKING_SECONDS = shrink_limit
+        stateful.PumpMachine.interrupted = None
         stateful.close_links()
     seconds = time.monotonic() - started
     return {"mode": "stateful", "url": url, "seed": seed, "seconds": round(seconds, 2),

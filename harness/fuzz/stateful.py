@@ -278,6 +278,20 @@ class BudgetSpent(KeyboardInterrupt):
     (any other exception is checked against the choices it expected, and reported as flaky)."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """A test runner's outcome (pytest-timeout's Failed, pytest.exit) arrived inside an example.
+    hypothesis counts pytest's Failed as the example failing and shrinks it, running example after
+    example past the alarm, which fires once; raised instead, it ends the run as Ctrl-C would, and
+    the campaign raises the runner's exception again (PumpMachine.interrupted)."""
+
+
+def _is_runner_outcome(error):
+    """pytest's outcome exceptions (Failed, Exit, Skipped) are BaseExceptions from _pytest.outcomes;
+    looked up in sys.modules so that the firmware-free fuzz code does not import pytest."""
+    outcomes = sys.modules.get("_pytest.outcomes")
+    return outcomes is not None and isinstance(error, outcomes.OutcomeException)
+
+
 class PumpMachine(RuleBasedStateMachine):
     """Rules are programmer actions and line abuse; the model says what the pump must answer."""
 
@@ -292,6 +306,10 @@ class PumpMachine(RuleBasedStateMachine):
     # The first failing example of a run, kept in case hypothesis cannot run it again to shrink it
     # (a pump that never came back; a real clock that made the rules draw differently the next time).
     first_failure = None
+    # Set by the campaign: a runner outcome inside an example stops the run (Interrupted); the
+    # outcome is kept here for the campaign to raise again.
+    stop_on_runner_outcome = False
+    interrupted = None
 
     sent = Bundle("sent")  # (seq, msg_id, payload) of state-changing requests, for retransmission
     alarm_instances = Bundle("alarm_instances")  # (code, instance) seen in GET_ALARMS
@@ -299,10 +317,15 @@ class PumpMachine(RuleBasedStateMachine):
     def __init__(self):
         if self.deadline is not None and not self.run_failed and time.monotonic() >= self.deadline:
             raise BudgetSpent()
+        if self.interrupted is not None:
+            raise Interrupted()
         try:
             self._setup()
         except Exception:
             type(self).run_failed = True
+            raise
+        except BaseException as error:
+            self._stop_if_runner_outcome(error)
             raise
         if self.stats is not None:
             self.stats["examples"] += 1
@@ -490,6 +513,12 @@ class PumpMachine(RuleBasedStateMachine):
                                                    "capacity_ul": link.capacity_ul, "url": link.url,
                                                    "steps": getattr(self, "_steps", 0), "error": error})
             link.record = None
+        self._stop_if_runner_outcome(error)
+
+    def _stop_if_runner_outcome(self, error):
+        if self.stop_on_runner_outcome and _is_runner_outcome(error):
+            PumpMachine.interrupted = error
+            raise Interrupted() from error
 
     def _count_step(self):
         self._steps = getattr(self, "_steps", 0) + 1
