@@ -58,6 +58,10 @@ def one_line_error(capsys):
     ("socket://127.0.0.1:99999", "port from 1 to 65535"),
     ("exec:", "exec:// needs a command"),
     ("cp2110://0001:0004:00", "refusing cp2110://"),
+    # a board's path in an emulator URL would test the emulator in the board's name
+    ("pumpmock:///dev/ttyUSB0", "no path is taken ('/dev/ttyUSB0'): pumpmock:// is the in-process emulator"),
+    ("pumpmock://bench/dev/ttyACM0?seed=1", "no path is taken"),
+    ("pumpmock://?clock=virtual#board", "no #fragment is taken"),
 ])
 def test_a_bad_url_is_one_line_and_status_2_everywhere(command, url, complaint, capsys, transcript):
     lines, write = transcript

@@ -18,7 +18,10 @@ Options (unknown ones are refused):
                     hostile=1 is the default profile, link_noise (harness.hostile). The pump itself is not changed: only this
                     port's view of it (a name= link for test control stays honest)
   name=TEXT         share one emulated pump between ports opened with the same name in this
-                    process (a second link for test control while an app holds the first)
+                    process (a second link for test control while an app holds the first);
+                    pumpmock://TEXT is the same
+A path or a fragment is refused: pumpmock:///dev/ttyUSB0 would test the emulator while its
+writer meant the board on that device.
 
 Registered by `import harness` (it appends harness.urlhandler to
 serial.protocol_handler_packages).
@@ -52,6 +55,11 @@ def parse_url(url):
     options = {"test_mode": True, "seed": None, "serial": "PM-000001", "clock": "real", "baud": None,
                "faults": "", "hostile": "", "name": parts.netloc or ""}
     try:
+        if parts.path not in ("", "/"):
+            raise ValueError("no path is taken (%r): pumpmock:// is the in-process emulator, never a device;"
+                             " a board is opened by its device path" % parts.path)
+        if parts.fragment:
+            raise ValueError("no #fragment is taken (%r)" % parts.fragment)
         for key, values in urllib.parse.parse_qs(parts.query, keep_blank_values=True).items():
             value = values[-1]
             if len(values) > 1:
