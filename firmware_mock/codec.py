@@ -80,16 +80,47 @@ def plan_for(layout):
 # ---- encoding ------------------------------------------------------------------------------
 def encode(layout, values):
     """Payload bytes of a dict (nested dicts and lists as decode returns them)."""
+    return encoder(layout)(values)
+
+
+def encoder(layout):
+    """encode(layout, ...) as a function of the values alone, compiled once per layout."""
+    key = id(layout)
+    function = _FAST.get(key)
+    if function is None:
+        function = _FAST[key] = _compile_encoder(layout)
+    return function
+
+
+def _empty(_values):
+    return b""
+
+
+def _compile_encoder(layout):
     if not layout:
-        return b""
-    fast = _FAST.get(id(layout))
-    if fast is None:
-        fast = _FAST[id(layout)] = _fast_encoder(plan_for(layout))
+        return _empty
+    plan = plan_for(layout)
+    fast = _fast_encoder(plan)
     if fast:
-        return fast(values)
-    out = bytearray()
-    _encode_plan(plan_for(layout), values, out)
-    return bytes(out)
+        return fast
+
+    def encode_plan(values):
+        out = bytearray()
+        _encode_plan(plan, values, out)
+        return bytes(out)
+    return encode_plan
+
+
+def scalars_and_codes(layout, names):
+    """The packer of a layout of scalars ending in a list of u8 codes: pack(*scalars, count),
+    the codes' bytes to follow. `names` are the fields in the order the caller passes them:
+    a catalog change that reorders or renames them fails here, at import, not on the wire."""
+    if tuple(field[0] for field in layout) != tuple(names):
+        raise ValueError("layout fields %r, not %r" % (tuple(field[0] for field in layout), names))
+    plan = plan_for(layout)
+    if len(plan) != 2 or plan[0][0] != _RUN or plan[1][0] != _LIST or _format(plan[1][2][0][1]) != "<B":
+        raise ValueError("not scalars then a list of u8 codes")
+    return packer(_format(plan[0][1]) + "B")
 
 
 def _format(compiled):
@@ -97,7 +128,7 @@ def _format(compiled):
     return fmt.decode() if isinstance(fmt, bytes) else fmt  # bytes before CPython 3.7
 
 
-_FAST = {}  # id(layout) -> a one-struct-call encoder, or False; spec layouts live forever (plan_for)
+_FAST = {}  # id(layout) -> its encoder; spec layouts live forever (plan_for)
 
 
 def _fast_encoder(plan):

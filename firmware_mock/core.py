@@ -26,6 +26,12 @@ from .storage import PowerCut, RamStorage, adapt
 from .therapy import clamp32, days_of
 
 _NAK = packer("<BBII")
+# GET_STATUS's fields in the order status_payload packs them (checked against the catalog).
+_STATUS_FIELDS = ("clock_s", "therapy_state", "mode", "drug", "concentration_ug_per_ml", "reservoir_ul",
+                  "capacity_ul", "basal_rate_ug_per_day", "basal_rate_ul_per_day", "bolus_remaining_ug",
+                  "delivered_24h_ug", "battery_state", "battery_pct", "days_to_low_reservoir", "days_to_empty",
+                  "role", "active_alarms")
+_STATUS = codec.scalars_and_codes(spec.RESPONSE[spec.ID_GET_STATUS], _STATUS_FIELDS)
 _MASK32 = 0xFFFFFFFF
 _PENDING_MAX = 32  # unacknowledged event frames kept for re-sending
 _BOOT_EVENT_SEQ_SKIP = 1024  # after a real reboot, event seqs restart well past the saved one
@@ -211,10 +217,10 @@ class Pump:
             return
         if version != spec.PROTOCOL_VERSION:
             return self._refuse(msg_id, seq, Refusal(spec.E_BAD_VERSION, 0, spec.PROTOCOL_VERSION, version))
-        message = spec.MESSAGES.get(msg_id) if kind == spec.K_REQUEST else None
-        if message is None:
+        route = _ROUTES.get(msg_id) if kind == spec.K_REQUEST else None
+        if route is None:
             return self._refuse(msg_id, seq, Refusal(spec.E_UNKNOWN_MESSAGE))
-        _name, needed_role, state_changing, test_control = message
+        needed_role, state_changing, test_control, handler, request_layout, encode = route
         if test_control and not self.test_mode:
             return self._refuse(msg_id, seq, Refusal(spec.E_NOT_IN_TEST_MODE))
         if needed_role != spec.ROLE_NONE:
@@ -235,9 +241,12 @@ class Pump:
         self.requests_executed += 1
         self.request_seq = seq  # for a handler that answers a retransmission as the first (AUTH_CHALLENGE)
         try:
-            request = codec.decode_request(spec.REQUEST[msg_id], payload)
-            response = HANDLERS[msg_id](self, request, clock)
-            kind_out, body = spec.K_RESPONSE, codec.encode(spec.RESPONSE[msg_id], response or {})
+            # Most reads carry no payload: nothing to parse, and nothing to check but that.
+            request = codec.decode_request(request_layout, payload) if payload or request_layout else {}
+            response = handler(self, request, clock)
+            # A handler may answer with the payload's bytes (GET_STATUS: no dict in between).
+            body = response if isinstance(response, bytes) else encode(response or {})
+            kind_out = spec.K_RESPONSE
         except Refusal as refusal:
             kind_out, body = spec.K_NAK, _nak_payload(refusal)
         if state_changing:
@@ -348,24 +357,24 @@ class Pump:
             self._announced[alarm.instance] = alarm.announce_count(clock)
 
     # ---- readings --------------------------------------------------------------------------------
-    def status(self, clock):
+    def status_payload(self, clock):
+        """GET_STATUS's payload, packed straight from the model (the most frequent answer)."""
         model = self.model
         dose_rate, volume_rate = model.basal_rates(clock)
         daily_ul = model.daily_volume_ul
         reservoir = model.reservoir_ul
         low = reservoir - spec.LOW_RESERVOIR_UL
-        return {
-            "clock_s": (clock // 1000) & _MASK32, "therapy_state": model.therapy_state(),
-            "mode": 0 if model.rx is None else model.rx["mode"], "drug": model.drug,
-            "concentration_ug_per_ml": model.conc, "reservoir_ul": reservoir, "capacity_ul": model.capacity_ul,
-            "basal_rate_ug_per_day": clamp32(dose_rate), "basal_rate_ul_per_day": clamp32(volume_rate),
-            "bolus_remaining_ug": clamp32(model.bolus_remaining_ug()),
-            "delivered_24h_ug": clamp32(model.delivered_24h_ng(clock) // 1000),
-            "battery_state": model.battery_state(), "battery_pct": model.battery_pct(),
-            "days_to_low_reservoir": days_of(low if low > 0 else 0, daily_ul),
-            "days_to_empty": days_of(reservoir, daily_ul), "role": self.role,
-            "active_alarms": [alarm.code for alarm in model.alarms.alarms],
-        }
+        codes = bytes([alarm.code for alarm in model.alarms.alarms])
+        return _STATUS.pack(
+            (clock // 1000) & _MASK32, model.therapy_state(), 0 if model.rx is None else model.rx["mode"],
+            model.drug, model.conc, reservoir, model.capacity_ul, clamp32(dose_rate), clamp32(volume_rate),
+            clamp32(model.bolus_remaining_ug()), clamp32(model.delivered_24h_ng(clock) // 1000),
+            model.battery_state(), model.battery_pct(), days_of(low if low > 0 else 0, daily_ul),
+            days_of(reservoir, daily_ul), self.role, len(codes)) + codes
+
+    def status(self, clock):
+        """The same status as a dict, as the codec decodes it."""
+        return codec.decode(spec.RESPONSE[spec.ID_GET_STATUS], self.status_payload(clock))
 
     def counters(self):
         model = self.model
@@ -375,6 +384,13 @@ class Pump:
                 "delivered_ug": (model.delivered_ng // 1000) & _MASK32,
                 "delivered_ul": model.delivered_ul & _MASK32, "filled_ul": model.filled_ul & _MASK32,
                 "removed_ul": model.removed_ul & _MASK32, "reboots": model.reboots & 0xFFFF}
+
+
+# msg_id -> (role needed, state-changing, test control, handler, request layout, response encoder)
+_ROUTES = {}
+for _id, (_name, _role, _changing, _test) in spec.MESSAGES.items():
+    _ROUTES[_id] = (_role, _changing, _test, HANDLERS.get(_id), spec.REQUEST[_id],
+                    codec.encoder(spec.RESPONSE[_id]))
 
 
 def _nak_payload(refusal):

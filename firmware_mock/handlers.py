@@ -47,7 +47,7 @@ def logout(pump, request, clock):
 
 
 def get_status(pump, request, clock):
-    return pump.status(clock)
+    return pump.status_payload(clock)
 
 
 def get_prescription(pump, request, clock):

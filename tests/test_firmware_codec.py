@@ -85,3 +85,14 @@ def test_a_list_longer_than_its_maximum_is_out_of_range(request, count):
     rx = request.prescription._replace(steps=tuple(m.FlexStep(i, 1) for i in range(count)))
     payload = request._replace(overrides=(), prescription=rx).encode()
     assert refusal(spec.REQUEST[spec.ID_PROGRAM_PRESCRIPTION], payload) == (spec.E_OUT_OF_RANGE, 2, 24, count)
+
+
+def test_the_status_packer_refuses_a_layout_whose_fields_differ():
+    layout = spec.RESPONSE[spec.ID_GET_STATUS]
+    names = tuple(field[0] for field in layout)
+    assert codec.scalars_and_codes(layout, names).size == len(m.GetStatusResponse().encode())
+    swapped = (names[1], names[0]) + names[2:]
+    with pytest.raises(ValueError):
+        codec.scalars_and_codes(layout, swapped)
+    with pytest.raises(ValueError):
+        codec.scalars_and_codes(spec.RESPONSE[spec.ID_HELLO], tuple(field[0] for field in spec.RESPONSE[spec.ID_HELLO]))
