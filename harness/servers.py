@@ -210,7 +210,8 @@ def _read_some(read):
 
 
 class _OpenWatch:
-    """Linux inotify on the pty's path: every open and close by a client, queued, none missed.
+    """Linux inotify on the pty's path: opens and closes by clients, queued in order (two like
+    events in a row may come as one, so they are no count of holders).
 
     Hang-up polling alone misses a close followed at once by another open (the server thread
     not scheduled in between), which would hand the new client the old one's session."""
@@ -282,30 +283,41 @@ class PtyServer(Server):
         self.connected = False
         self.connections = 0
         self._watch = _open_watch(self.path)
-        self._opens = 0  # clients holding the path open (inotify)
 
     def _watch_line(self):
         if self._watch is not None:
             changes = self._watch.changes()
             for i, change in enumerate(changes):
-                self._opens += change
-                if change < 0 and self._opens <= 0:
-                    self._opens = 0
+                if change > 0 and not self.connected:
+                    self._made()
+                elif change > 0:
+                    # A second process opened the path (root passes TIOCEXCL). A pty is one line
+                    # shared by all who hold it and the server cannot tell whose bytes are whose:
+                    # all of them, the first client too, start again from no role.
+                    self.connections += 1
+                    self.pump.connection_made()
+                elif self.connected and self._nobody_holds_it():
                     self._hung_up()
                     # What the old client left unread is dropped with its session, as if the
                     # line were cut, unless a next client already opened: then it may hold that
                     # client's first bytes too (a partial frame before them costs it a retransmission).
                     if 1 not in changes[i + 1:]:
                         self._discard_input()
-                elif change > 0 and self._opens == 1 and not self.connected:
-                    self._made()
+                elif self.connected:
+                    self.pump.connection_made()  # one of several holders left (or left and came back)
             return
-        hung_up = any(events & select.POLLHUP for _fd, events in self._hangup.poll(0))
+        hung_up = self._nobody_holds_it()
         if self.connected and hung_up:
             self._read_all()  # what the client wrote before it closed is still its session's
             self._hung_up()
         elif not self.connected and not hung_up:
             self._made()
+
+    def _nobody_holds_it(self):
+        # The master reads as hung up while no process holds the path open. inotify merges two
+        # like events in a row (two opens, two closes), so its events say when to look, not how
+        # many holders there are.
+        return any(events & select.POLLHUP for _fd, events in self._hangup.poll(0))
 
     def _made(self):
         self.connected = True

@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import threading
+import os
 import time
 
 import pytest
@@ -269,6 +270,24 @@ def test_a_pty_client_after_another_does_not_inherit_the_login(served):
         _log_in(serial_link(port))
         assert m.decode_message(serial_link(port).request(m.GetStatusRequest())[0]).role == 2
     assert server.connections == 2
+
+
+@posix_only
+def test_a_second_opener_of_a_pty_gets_no_role_and_ends_the_first_clients_session(served):
+    """A pty can be opened by several processes at once (root passes TIOCEXCL): the bytes of all of
+    them reach one pump, so a second open or a close of one of several ends the session for all."""
+    server = served(serve.PtyServer(serve.make_pump(test_mode=True)))
+    with serial.Serial(server.path, timeout=0.5) as first:
+        _log_in(serial_link(first))
+        fd = os.open(server.path, os.O_RDWR | os.O_NOCTTY)  # another process, while first is logged in
+        try:
+            with serial.Serial(server.path, timeout=0.5, exclusive=False) as second:
+                assert _hijack(serial_link(second)) == [Error.UNAUTHORIZED] * 2
+                _log_in(serial_link(second))
+        finally:
+            os.close(fd)
+        # the closes of the two others ended the second login: the first client is still nobody
+        assert _hijack(serial_link(first)) == [Error.UNAUTHORIZED] * 2
 
 
 @posix_only
