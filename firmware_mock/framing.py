@@ -54,8 +54,29 @@ def cobs_encode(data):
     return _cobs_encode_blocks(data)
 
 
+_ZEROS = bytes([0] + [1] * 255)  # translate table: a body's zero mask (0 where it has a zero)
+_CODES = {}  # zero mask -> the codes as an int to OR into the body (CPython: see _stuff_short)
+_CODES_MAX = 64
+
+
 def _stuff_short(data, tail):
     """COBS of bytes shorter than 254, followed by `tail` (b"" or the delimiter).
+
+    The codes depend only on where the zeros are, and a pump's answers keep their zeros where
+    they were (a status differs from the last in a few non-zero bytes): with bytes.translate
+    (CPython) the zero mask finds the codes of the last body that had it, and one OR of two
+    integers puts them in, as many bytes as there are. MicroPython takes the loop below."""
+    mask = data.translate(_ZEROS)
+    codes = _CODES.get(mask)
+    if codes is None:
+        if len(_CODES) >= _CODES_MAX:
+            _CODES.clear()
+        codes = _CODES[mask] = int.from_bytes(_stuff_runs(data, b""), "big") ^ int.from_bytes(data, "big")
+    return (int.from_bytes(data, "big") | codes).to_bytes(len(data) + 1, "big") + tail
+
+
+def _stuff_runs(data, tail):
+    """_stuff_short without the memo.
 
     No run between zeros can fill a block, so the output is a code byte in front and every zero
     replaced by the distance to the next zero (or to the end). A zero followed by a zero gets 1:
@@ -73,6 +94,10 @@ def _stuff_short(data, tail):
         else:
             position += 1
     return bytes(out)
+
+
+if not hasattr(b"", "translate"):  # MicroPython
+    _stuff_short = _stuff_runs
 
 
 def _cobs_encode_blocks(data):

@@ -21,12 +21,32 @@ def encode(data):
     return _encode_blocks(data)
 
 
+_ZERO_MASK = bytes([0] + [1] * 255)  # translate table: 0 where the data has a zero, 1 elsewhere
+_CODES = {}  # zero mask -> the code bytes as an int, 0 between them (see stuff_short)
+_CODES_MAX = 64
+
+
 def stuff_short(data, tail=b""):
     """encode() of bytes shorter than 254 (no run can fill a block), followed by `tail`.
 
     The output is a code byte in front and each zero replaced by the distance to the next zero
-    (or the end). A zero that another zero follows gets 1, so every code is set to 1 first and
-    only the codes in front of non-empty runs are written (a status frame is mostly zeros)."""
+    (or the end): the codes depend only on where the zeros are. Frames of one kind keep their
+    zeros in place from one to the next, so the codes found for a zero mask are kept, and one
+    OR of two integers writes them into the data, however many there are."""
+    mask = data.translate(_ZERO_MASK)
+    codes = _CODES.get(mask)
+    if codes is None:
+        if len(_CODES) >= _CODES_MAX:
+            _CODES.clear()
+        codes = _CODES[mask] = int.from_bytes(stuff_runs(data), "big") ^ int.from_bytes(data, "big")
+    return (int.from_bytes(data, "big") | codes).to_bytes(len(data) + 1, "big") + tail
+
+
+def stuff_runs(data, tail=b""):
+    """stuff_short without the memo: a step per run between zeros.
+
+    A zero that another zero follows gets 1, so every code is set to 1 first and only the codes
+    in front of non-empty runs are written (a status frame is mostly zeros)."""
     out = bytearray(b"\x01")
     out += data.replace(b"\x00", b"\x01")
     out += tail

@@ -36,6 +36,25 @@ def test_cobs_encode_is_byte_identical_to_the_host(data):
     assert framing.cobs_decode(encoded) == data
 
 
+@given(st.lists(st.booleans(), max_size=253), st.lists(st.binary(min_size=253, max_size=253), min_size=2, max_size=4))
+@settings(max_examples=200)
+def test_cobs_codes_kept_per_zero_mask_are_the_codes_of_every_body_with_that_mask(zeros, fillings):
+    """Bodies with their zeros in the same places and anything else between them (status
+    answers one after another) take the kept codes: each is what the plain loop writes."""
+    for filling in fillings:
+        data = bytes(0 if zero else (byte or 1) for zero, byte in zip(zeros, filling))
+        for stuff, plain in ((framing._stuff_short, framing._stuff_runs),
+                             (host_cobs.stuff_short, host_cobs.stuff_runs)):
+            assert stuff(data, b"\x00") == plain(data, b"\x00"), data.hex()
+
+
+def test_cobs_code_memo_stays_bounded():
+    for n in range(200):
+        data = bytes((n >> bit) & 1 for bit in range(8))
+        assert framing.cobs_encode(data) == host_cobs.encode(data) == framing._stuff_runs(data, b"")
+    assert len(framing._CODES) <= framing._CODES_MAX and len(host_cobs._CODES) <= host_cobs._CODES_MAX
+
+
 def test_cobs_full_block_at_the_end_gets_no_extra_code():
     data = b"\x01" * 254
     assert framing.cobs_encode(data) == b"\xff" + data
