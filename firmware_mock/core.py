@@ -32,6 +32,10 @@ _STATUS_FIELDS = ("clock_s", "therapy_state", "mode", "drug", "concentration_ug_
                   "delivered_24h_ug", "battery_state", "battery_pct", "days_to_low_reservoir", "days_to_empty",
                   "role", "active_alarms")
 _STATUS = codec.scalars_and_codes(spec.RESPONSE[spec.ID_GET_STATUS], _STATUS_FIELDS)
+# spec's constants the per-request path reads, bound here (a module attribute costs a lookup each)
+_VERSION, _K_REQUEST, _K_RESPONSE, _K_ACK, _K_NAK = (spec.PROTOCOL_VERSION, spec.K_REQUEST, spec.K_RESPONSE,
+                                                     spec.K_ACK, spec.K_NAK)
+_ROLE_NONE = spec.ROLE_NONE
 _MASK32 = 0xFFFFFFFF
 _PENDING_MAX = 32  # unacknowledged event frames kept for re-sending
 _BOOT_EVENT_SEQ_SKIP = 1024  # after a real reboot, event seqs restart well past the saved one
@@ -80,7 +84,7 @@ class Pump:
         out = self._out
         for frame in self.reader.feed(data):
             mark = len(out)
-            clock = self._clock()  # a warp or a reset earlier in this input moved it
+            clock = self._base_ms + (self._last_now - self._origin_ms)  # a warp or a reset earlier in this input moved it
             # What a handler may change in RAM besides the model, the cache and what storage
             # holds: a cut save means the request never happened, so these go back with it.
             volatile = (self._base_ms, self.event_seq, self.requests_executed, self.dedup_hits,
@@ -166,16 +170,17 @@ class Pump:
                 if count > self._announced.get(alarm.instance, 0):
                     self._emit(spec.ID_ALARM_RAISED, alarm.entry(clock))
                     self._announced[alarm.instance] = count
-        now = self._now_shell
-        keep = []
-        for entry in self._pending:
-            if entry[3] <= now and entry[4] > 0:
-                out.append(entry[2])
-                entry[3] = now + spec.EVENT_RETRY_MS
-                entry[4] -= 1
-            if entry[4] > 0:
-                keep.append(entry)
-        self._pending = keep
+        if self._pending:
+            now = self._now_shell
+            keep = []
+            for entry in self._pending:
+                if entry[3] <= now and entry[4] > 0:
+                    out.append(entry[2])
+                    entry[3] = now + spec.EVENT_RETRY_MS
+                    entry[4] -= 1
+                if entry[4] > 0:
+                    keep.append(entry)
+            self._pending = keep
         self._out = None
         return b"".join(out)
 
@@ -211,20 +216,20 @@ class Pump:
     # ---- requests ------------------------------------------------------------------------------
     def _handle(self, frame, clock):
         version, kind, msg_id, seq, payload = frame
-        if kind == spec.K_ACK:
-            if version == spec.PROTOCOL_VERSION and not payload:
+        if kind == _K_ACK:
+            if version == _VERSION and not payload:
                 self._acknowledged(msg_id, seq)
             return
-        if version != spec.PROTOCOL_VERSION:
-            return self._refuse(msg_id, seq, Refusal(spec.E_BAD_VERSION, 0, spec.PROTOCOL_VERSION, version))
-        route = _ROUTES.get(msg_id) if kind == spec.K_REQUEST else None
+        if version != _VERSION:
+            return self._refuse(msg_id, seq, Refusal(spec.E_BAD_VERSION, 0, _VERSION, version))
+        route = _ROUTES.get(msg_id) if kind == _K_REQUEST else None
         if route is None:
             return self._refuse(msg_id, seq, Refusal(spec.E_UNKNOWN_MESSAGE))
         needed_role, state_changing, test_control, handler, request_layout, encode = route
         if test_control and not self.test_mode:
             return self._refuse(msg_id, seq, Refusal(spec.E_NOT_IN_TEST_MODE))
-        if needed_role != spec.ROLE_NONE:
-            if self.role == spec.ROLE_NONE:
+        if needed_role != _ROLE_NONE:
+            if self.role == _ROLE_NONE:
                 return self._refuse(msg_id, seq, Refusal(spec.E_UNAUTHORIZED))
             if self.role < needed_role:
                 return self._refuse(msg_id, seq, Refusal(spec.E_WRONG_ROLE, needed_role))
@@ -246,21 +251,23 @@ class Pump:
             response = handler(self, request, clock)
             # A handler may answer with the payload's bytes (GET_STATUS: no dict in between).
             body = response if isinstance(response, bytes) else encode(response or {})
-            kind_out = spec.K_RESPONSE
+            kind_out = _K_RESPONSE
         except Refusal as refusal:
-            kind_out, body = spec.K_NAK, _nak_payload(refusal)
+            kind_out, body = _K_NAK, _nak_payload(refusal)
         if state_changing:
             self.cache.store(seq, msg_id, digest, kind_out, body)
         if self._dirty:
             self._save()
-        self._send(kind_out, msg_id, seq, body)
+        if kind_out == _K_NAK:  # after the save: a power cut in it sent nothing
+            self.naks_sent += 1
+        self._out.append(encode_frame(kind_out, msg_id, seq, body))
 
     def _refuse(self, msg_id, seq, refusal):
         self.requests_executed += 1
         self._send(spec.K_NAK, msg_id, seq, _nak_payload(refusal))
 
     def _send(self, kind, msg_id, seq, body):
-        if kind == spec.K_NAK:
+        if kind == _K_NAK:
             self.naks_sent += 1
         self._out.append(encode_frame(kind, msg_id, seq, body))
 
@@ -364,11 +371,16 @@ class Pump:
         daily_ul = model.daily_volume_ul
         reservoir = model.reservoir_ul
         low = reservoir - spec.LOW_RESERVOIR_UL
-        codes = bytes([alarm.code for alarm in model.alarms.alarms])
+        alarms = model.alarms.alarms
+        codes = bytes([alarm.code for alarm in alarms]) if alarms else b""
+        bolus_ug = model.bolus_remaining_ug()
+        delivered_ug = model.delivered_24h_ng(clock) // 1000
+        # clamp32 written out: four calls are a tenth of this method
         return _STATUS.pack(
             (clock // 1000) & _MASK32, model.therapy_state(), 0 if model.rx is None else model.rx["mode"],
-            model.drug, model.conc, reservoir, model.capacity_ul, clamp32(dose_rate), clamp32(volume_rate),
-            clamp32(model.bolus_remaining_ug()), clamp32(model.delivered_24h_ng(clock) // 1000),
+            model.drug, model.conc, reservoir, model.capacity_ul,
+            dose_rate if dose_rate <= _MASK32 else _MASK32, volume_rate if volume_rate <= _MASK32 else _MASK32,
+            bolus_ug if bolus_ug <= _MASK32 else _MASK32, delivered_ug if delivered_ug <= _MASK32 else _MASK32,
             model.battery_state(), model.battery_pct(), days_of(low if low > 0 else 0, daily_ul),
             days_of(reservoir, daily_ul), self.role, len(codes)) + codes
 

@@ -13,6 +13,7 @@ from .packing import packer
 HEADER = packer("<BBBH")
 _CRC = packer(">H")
 _MIN_BODY = spec.HEADER_SIZE + spec.CRC_SIZE
+_HEADER_SIZE, _CRC_SIZE, _MAX_ENCODED = spec.HEADER_SIZE, spec.CRC_SIZE, spec.MAX_ENCODED
 _LAST_KIND = spec.K_NAK
 
 
@@ -206,9 +207,9 @@ class FrameReader:
         return frames
 
     def _block(self, block, frames):
-        body = cobs_decode(block) if len(block) <= spec.MAX_ENCODED else None
+        body = cobs_decode(block) if len(block) <= _MAX_ENCODED else None
         if body is None or len(body) < _MIN_BODY or _crc_of(body, 0xFFFF) != 0 or body[1] > _LAST_KIND:
             self.frames_bad += 1
             return
         version, kind, msg_id, seq = HEADER.unpack_from(body)
-        frames.append((version, kind, msg_id, seq, body[spec.HEADER_SIZE:-spec.CRC_SIZE]))
+        frames.append((version, kind, msg_id, seq, body[_HEADER_SIZE:-_CRC_SIZE]))
