@@ -154,7 +154,8 @@ class Pump:
         self._out = []
         self._deadline = None
         clock = self._clock()
-        self.model.advance(clock)
+        if clock > self.model.clock_ms:  # else advance has nothing to do
+            self.model.advance(clock)
         return clock
 
     def _clock(self):

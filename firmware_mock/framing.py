@@ -211,5 +211,4 @@ class FrameReader:
         if body is None or len(body) < _MIN_BODY or _crc_of(body, 0xFFFF) != 0 or body[1] > _LAST_KIND:
             self.frames_bad += 1
             return
-        version, kind, msg_id, seq = HEADER.unpack_from(body)
-        frames.append((version, kind, msg_id, seq, body[_HEADER_SIZE:-_CRC_SIZE]))
+        frames.append(HEADER.unpack_from(body) + (body[_HEADER_SIZE:-_CRC_SIZE],))  # version, kind, msg_id, seq, payload
