@@ -5,7 +5,8 @@ identity before anything else, retransmits a timed-out request with the SAME seq
 (never a new one), gives up after bounded retries, ACKs every event and de-duplicates them by
 sequence number, and turns every NAK into a typed exception. An answer that does not decode
 (MalformedAnswerError) or cannot be true (ImplausibleAnswerError, see harness.plausibility) is
-raised as a BadAnswerError, never returned.
+raised as a BadAnswerError, never returned. Those rules are harness.connection's (sans-I/O);
+this module is the blocking shell that moves bytes between it and a port and reads the clock.
 
     with harness.connect("pumpmock://?test_mode=1", role=Role.CLINICIAN) as session:
         session.program(rx)
@@ -22,30 +23,28 @@ from pumpmock.protocol.auth import auth_mac, role_key
 from pumpmock.protocol.catalog import BANNER, MAGIC, MAX_RETRIES, PROTOCOL_VERSION, RESPONSE_TIMEOUT_MS
 from pumpmock.protocol.codes import Role
 from pumpmock.protocol.errors import RemoteProtocolError
-from pumpmock.protocol.framing import EVENT, NAK, RESPONSE, FrameDecoder, encode_frame
 
-from . import plausibility
-from .errors import (BadAnswerError, ImplausibleAnswerError, LinkTimeout, MalformedAnswerError, NotAMockError,
-                     PortError, refusal)
+from .connection import BadEvent, Connection, Event, Outcome
+from .errors import BadAnswerError, LinkTimeout, NotAMockError, PortError
 from .portio import DEFAULT_BUSY_POLL_S, reader_for, writer_for
 from .testcontrol import TestControl
 
 LOG_PAGE = 12  # entries per READ_LOG page (the catalog's maximum)
 EVENT_QUEUE_LIMIT = 1024  # events kept for an app that never takes them; older ones are dropped and counted
-# Answers looked at twice: decoded, then checked against each other (harness.plausibility)
-_PLAUSIBLE = {m.GetStatusResponse: plausibility.status_problems, m.TcGetStatusResponse: plausibility.status_problems,
-              m.HelloResponse: plausibility.hello_problems}
 
 
 class PumpSession:
-    """One protocol session with a pump (or the mock of one) over an open port."""
+    """One protocol session with a pump (or the mock of one) over an open port.
+
+    The protocol rules are its harness.connection.Connection's (`self.connection`); this class
+    only moves bytes between it and the port, reads the clock and blocks until an outcome.
+    """
 
     def __init__(self, port, *, timeout=RESPONSE_TIMEOUT_MS / 1000, retries=MAX_RETRIES,
                  host_session_id=None, clock=time.monotonic, initial_seq=None, busy_poll_s=DEFAULT_BUSY_POLL_S):
         self.busy_poll_s = busy_poll_s  # a tty's or socket's read polls this long before sleeping (portio)
+        self.connection = Connection(timeout_ms=timeout * 1000, retries=retries, initial_seq=initial_seq)
         self.port = port
-        self.timeout = timeout
-        self.retries = retries
         self.host_session_id = host_session_id if host_session_id is not None else int.from_bytes(os.urandom(4), "little")
         self.clock = clock
         self.identity = None  # HelloResponse once the handshake passed
@@ -55,15 +54,8 @@ class PumpSession:
         self.events = collections.deque(maxlen=EVENT_QUEUE_LIMIT)
         self.bad_events = collections.deque(maxlen=64)  # (Frame, error): events that did not decode
         self.test = TestControl(self)
-        self.stats = collections.Counter()
-        self._decoder = FrameDecoder()
-        # The first request takes initial_seq + 1. Random by default, so a restarted host does not
-        # collide with its last session's cached answers; fixed when a test must replay exactly.
-        self._seq = (initial_seq if initial_seq is not None else int.from_bytes(os.urandom(2), "little")) & 0xFFFF
-        self._answers = {}  # seq -> Frame for requests still outstanding
-        self._pending = {}  # seq -> (msg_id, wire bytes)
-        self._recent_events = collections.deque(maxlen=64)
-        self._need_delimiter = True
+        self.stats = self.connection.stats
+        self._outcomes = {}  # seq -> Outcome that came before its wait()
 
     @property
     def port(self):
@@ -76,83 +68,80 @@ class PumpSession:
         self._read = reader_for(port, self.busy_poll_s)
         self._write_port = writer_for(port)
 
+    @property
+    def timeout(self):
+        """Seconds to wait for each attempt's answer."""
+        return self.connection.timeout_ms / 1000
+
+    @timeout.setter
+    def timeout(self, seconds):
+        self.connection.timeout_ms = seconds * 1000
+
+    @property
+    def retries(self):
+        """Retransmissions of a request, with the same seq, before LinkTimeout."""
+        return self.connection.retries
+
+    @retries.setter
+    def retries(self, count):
+        self.connection.retries = count
+
+    @property
+    def _seq(self):  # the last seq taken; a test that replays a recording sets it
+        return self.connection.seq
+
+    @_seq.setter
+    def _seq(self, seq):
+        self.connection.seq = seq & 0xFFFF
+
     # ---- the exchange --------------------------------------------------------------------------
     def request(self, message):
         """Send a request and return its typed response; raise the typed refusal on NAK."""
-        seq = self.send(message)
-        return self.wait(seq, message)
+        return self.wait(self.send(message), message)
 
     def send(self, message):
         """Send a request without waiting; returns its seq (see wait)."""
-        self._seq = (self._seq + 1) & 0xFFFF
-        seq = self._seq
-        msg_id = message.MESSAGE.id
-        wire = encode_frame(0, msg_id, seq, message.encode())
-        self._pending[seq] = (msg_id, wire)
-        self._write(wire)
-        return seq
+        connection = self.connection
+        self._write(connection.send(message, self.clock() * 1000))
+        return connection.seq
 
-    def wait(self, seq, message):
-        """Wait for the answer to `seq`, retransmitting the identical frame on timeout."""
-        msg_id, wire = self._pending[seq]
+    def wait(self, seq, message=None):
+        """Block until `seq` has its outcome, retransmitting the identical frame at each deadline.
+
+        Returns the answer, or raises the typed refusal (NAK), BadAnswerError or LinkTimeout.
+        (`message` is not needed: the connection knows what was sent under `seq`.)
+        """
+        outcomes = self._outcomes
+        connection = self.connection
         try:
-            missed = 0
-            while True:
-                frame = self._read_until(seq, self.clock() + self.timeout)
-                if frame is not None:
-                    break
-                # A pump in a child the port just started (exec://) may still be booting: until it
-                # has said anything, or its start-up grace ran out, a missed answer does not count.
-                if not self._peer_booting():
-                    missed += 1
-                    if missed > self.retries:
-                        raise LinkTimeout("no answer to %s (seq %d) after %d retransmissions of %.0f ms"
-                                          % (type(message).__name__, seq, self.retries, self.timeout * 1000))
-                self.stats["retransmissions"] += 1
-                self._need_delimiter = True
-                self._write(wire)
-        finally:
-            del self._pending[seq]
-        try:
-            if frame.kind == NAK:
-                nak = m.Nak.decode(frame.payload, frame.msg_id)
-            else:
-                answer = m.CLASSES[(RESPONSE, msg_id)].decode(frame.payload)
-        except RemoteProtocolError as error:  # the CRC held, so this is the pump's fault, not the line's
-            raise MalformedAnswerError("the answer to %s (seq %d) does not decode: %s"
-                                       % (type(message).__name__, seq, error), error.reason, error.raw) from None
-        if frame.kind == NAK:
-            raise refusal(nak, message)
-        check = _PLAUSIBLE.get(type(answer))
-        if check is not None:
-            problems = check(answer)
-            if problems:
-                raise ImplausibleAnswerError(problems, answer)
-        return answer
+            while seq not in outcomes:
+                deadline_ms = connection.deadline_of(seq)
+                if deadline_ms is None:
+                    raise KeyError("no request with seq %d is outstanding" % seq)
+                now_ms = self.clock() * 1000
+                if now_ms < deadline_ms:
+                    self._receive((deadline_ms - now_ms) / 1000)
+                else:
+                    # A pump in a child the port just started (exec://) may still be booting: until it
+                    # has said anything, or its start-up grace ran out, a missed answer does not count.
+                    self._write(connection.poll(now_ms, count_misses=not self._peer_booting()))
+                    self._collect()
+        except BaseException:
+            connection.abandon(seq)
+            raise
+        return outcomes.pop(seq).result()
 
     def _peer_booting(self):
         booting_until = getattr(self.port, "startup_deadline", None)
         return booting_until is not None and time.monotonic() < booting_until
 
-    def _write(self, wire):
-        if self._need_delimiter:
-            wire = b"\x00" + wire
-            self._need_delimiter = False
+    def _write(self, data):
+        if not data:
+            return
         try:
-            self._write_port(wire, self.timeout)
+            self._write_port(data, self.connection.timeout_ms / 1000)
         except OSError as error:  # pyserial's SerialException is one
             raise _port_failed("write", error) from error
-
-    def _read_until(self, seq, deadline):
-        """Read and dispatch frames until the answer to `seq` arrives or the deadline passes."""
-        while True:
-            frame = self._answers.pop(seq, None)
-            if frame is not None:
-                return frame
-            remaining = deadline - self.clock()
-            if remaining <= 0:
-                return None
-            self._receive(remaining)
 
     def _receive(self, timeout):
         """Read what the port has (waiting at most `timeout` s for the first byte) and dispatch it."""
@@ -160,36 +149,27 @@ class PumpSession:
             data = self._read(timeout)
         except OSError as error:
             raise _port_failed("read", error) from error
-        if not data:
-            return
-        for item in self._decoder.feed(data):
-            if isinstance(item, RemoteProtocolError):
-                self.stats["bad_frames"] += 1
-            elif item.kind == EVENT:
-                self._on_event(item)
-            elif item.kind in (RESPONSE, NAK) and item.seq in self._pending \
-                    and self._pending[item.seq][0] == item.msg_id:
-                self._answers[item.seq] = item
-            else:
-                self.stats["stale_frames"] += 1  # a late answer to an earlier attempt, say
+        if data:
+            out = self.connection.receive_data(data)
+            if out:
+                self._write(out)
+            self._collect()
 
-    def _on_event(self, frame):
-        try:
-            event = m.CLASSES[(EVENT, frame.msg_id)].decode(frame.payload)
-        except (KeyError, RemoteProtocolError) as error:
-            # Not ACKed, so the pump sends it again; kept for the caller to see, never dropped
-            # silently, and never raised into whichever request happens to be waiting.
-            self.stats["bad_events"] += 1
-            self.bad_events.append((frame, error))
-            return
-        self._write(encode_frame(3, frame.msg_id, frame.seq))  # ACK every copy
-        if frame.seq in self._recent_events:
-            self.stats["duplicate_events"] += 1
-            return
-        self._recent_events.append(frame.seq)
-        if len(self.events) == self.events.maxlen:
-            self.stats["events_dropped"] += 1
-        self.events.append(event)
+    def _collect(self):
+        """Take the connection's results: outcomes kept for their wait(), events queued for the caller."""
+        connection = self.connection
+        result = connection.next_result()
+        while result is not None:
+            if isinstance(result, Outcome):
+                self._outcomes[result.seq] = result
+            elif isinstance(result, Event):
+                if len(self.events) == self.events.maxlen:
+                    self.stats["events_dropped"] += 1
+                self.events.append(result.message)
+            elif isinstance(result, BadEvent):
+                self.bad_events.append((result.frame, result.error))
+            # BadFrame, StaleFrame: counted in stats by the connection, nothing to act on
+            result = connection.next_result()
 
     def poll_events(self, timeout=0.0):
         """Read for up to `timeout` s; return (and take) every event that arrived so far."""

@@ -17,7 +17,7 @@ LAYERS = (
                          "harness/inprocess.py", "harness/portio.py", "harness/servers.py", "harness/mux.py",
                          "harness/hostile.py")),
     ("records", ("harness/wire.py", "harness/transcript.py")),
-    ("session", ("harness/__init__.py", "harness/client.py", "harness/testcontrol.py", "harness/plausibility.py")),
+    ("session", ("harness/__init__.py", "harness/connection.py", "harness/client.py", "harness/testcontrol.py", "harness/plausibility.py")),
     ("checks", ("harness/checks.py", "harness/oracles.py", "harness/pytest_plugin.py", "harness/fuzz/*")),
     ("commands", ("harness/cli.py", "harness/*_cmd.py", "harness/soak.py", "harness/proxy.py", "harness/bench/*")),
 )
