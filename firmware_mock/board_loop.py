@@ -14,6 +14,8 @@ days, on most ports), ticks_diff() does not mind as long as two readings are les
 period apart, and the loop reads the clock at least every max_wait_ms.
 """
 
+from . import heap
+
 MAX_WAIT_MS = 1000
 READ_CHUNK = 256  # a frame is at most MAX_ENCODED + 1 = 249 bytes
 
@@ -127,7 +129,9 @@ class BoardLoop:
         now = self.clock.now_ms()
         if data:
             self.bytes_in += len(data)
-            self._send(self.pump.receive(data, now))
+            out = self.pump.receive(data, now)
+            heap.point()  # after an input, its answer still held: TC_HEAP_INFO's watch
+            self._send(out)
             return
         deadline = self.pump.next_deadline_ms()
         if deadline is not None and now >= deadline:

@@ -6,6 +6,7 @@ protocol fields to them and back.
 """
 
 from . import commands
+from . import heap
 from . import spec
 from .errors import Refusal
 from .therapy import finding_dicts
@@ -166,6 +167,10 @@ def tc_get_clock(pump, request, clock):
     return {"clock_ms": clock}
 
 
+def tc_heap_info(pump, request, clock):
+    return heap.info(pump.persistence.take_largest())
+
+
 HANDLERS = {
     spec.ID_HELLO: hello, spec.ID_AUTH_CHALLENGE: auth_challenge, spec.ID_AUTH_RESPONSE: auth_response,
     spec.ID_LOGOUT: logout, spec.ID_GET_STATUS: get_status, spec.ID_GET_PRESCRIPTION: get_prescription,
@@ -178,5 +183,5 @@ HANDLERS = {
     spec.ID_TC_WARP_CLOCK: tc_warp_clock, spec.ID_TC_POWER_LOSS: tc_power_loss,
     spec.ID_TC_READ_COUNTERS: tc_read_counters, spec.ID_TC_GET_STATUS: get_status,
     spec.ID_TC_GET_PRESCRIPTION: get_prescription, spec.ID_TC_GET_ALARMS: get_alarms,
-    spec.ID_TC_GET_CLOCK: tc_get_clock,
+    spec.ID_TC_GET_CLOCK: tc_get_clock, spec.ID_TC_HEAP_INFO: tc_heap_info,
 }

@@ -18,6 +18,7 @@ the log shift so that its first entry still lands in the slot after the committe
 import hashlib
 import struct
 
+from . import heap
 from .framing import crc16
 from .packing import packer
 
@@ -70,14 +71,28 @@ class Persistence:
         self.saved_log_next = 0  # log entries below this index are on storage
         self._attempt = None  # (slot, generation) of the record being written
         self._buf = bytearray(CHUNK)  # a view of it is made per call: a pump must stay deep-copyable
+        self.largest_buffer = 0  # bytes: the largest storage read, write or body since take_largest()
+
+    def take_largest(self):
+        """The largest single buffer since the last call (TC_HEAP_INFO), and start counting again."""
+        largest, self.largest_buffer = self.largest_buffer, 0
+        return largest
+
+    def _note(self, size):
+        if size > self.largest_buffer:
+            self.largest_buffer = size
+
+    def _read(self, name, offset, view):
+        self._note(len(view))
+        return self.storage.read_into(name, offset, view)
 
     # ---- state records ---------------------------------------------------------------------------
     def _check(self, name):
         """(generation, log shift, body length) of the intact record in file `name`, else None.
 
         The digest is checked in CHUNK-byte reads, so a torn or foreign file costs no memory."""
-        storage, view = self.storage, memoryview(self._buf)
-        if storage.read_into(name, 0, view[:_HEAD.size]) < _HEAD.size:
+        view = memoryview(self._buf)
+        if self._read(name, 0, view[:_HEAD.size]) < _HEAD.size:
             return None
         magic, generation, log_shift, size = _HEAD.unpack_from(self._buf, 0)
         if magic != _MAGIC:
@@ -86,12 +101,12 @@ class Persistence:
         offset, end = _HEAD.size, _HEAD.size + size
         while offset < end:
             want = end - offset if end - offset < CHUNK else CHUNK
-            got = storage.read_into(name, offset, view[:want])
+            got = self._read(name, offset, view[:want])
             if got < want:
                 return None
             digest.update(view[:want])
             offset += want
-        if storage.read_into(name, end, view[:_DIGEST]) < _DIGEST:
+        if self._read(name, end, view[:_DIGEST]) < _DIGEST:
             return None
         if digest.digest()[:_DIGEST] != bytes(view[:_DIGEST]):
             return None
@@ -117,6 +132,7 @@ class Persistence:
             self.generation, self.slot, self.log_shift, self.saved_log_next = 0, 1, 0, 0
             return None
         self.generation, self.slot, self.log_shift = best[0], best[1], best[2]
+        self._note(best[3])
         body = bytearray(best[3])
         view = memoryview(body)
         offset = 0
@@ -124,13 +140,14 @@ class Persistence:
             step = len(body) - offset if len(body) - offset < CHUNK else CHUNK
             self.storage.read_into(SLOTS[best[1]], _HEAD.size + offset, view[offset:offset + step])
             offset += step
+        heap.point()
         return body
 
     # ---- the journal ------------------------------------------------------------------------------
     def _scan(self, first, last):
         """(index, entry or None when its slot is torn or stale) for first .. last - 1, read in
         CHUNK-byte runs of consecutive slots."""
-        buf, storage = self._buf, self.storage
+        buf = self._buf
         view = memoryview(buf)
         index = first
         while index < last:
@@ -140,7 +157,7 @@ class Persistence:
                 count = _PER_CHUNK
             if count > self.slots - slot:  # a run ends at the end of the ring
                 count = self.slots - slot
-            got = storage.read_into(LOG_FILE, slot * ENTRY_SIZE, view[:count * ENTRY_SIZE])
+            got = self._read(LOG_FILE, slot * ENTRY_SIZE, view[:count * ENTRY_SIZE])
             for i in range(count):
                 offset = i * ENTRY_SIZE
                 values = None
@@ -180,6 +197,7 @@ class Persistence:
                 struct.pack_into(_ENTRY_FORMAT, buf, offset, (index + i) & 0xFFFFFFFF, *log.entry(index + i))
                 struct.pack_into(_CRC_FORMAT, buf, offset + _ENTRY.size,
                                  crc16(view[offset:offset + _ENTRY.size]))
+            self._note(count * ENTRY_SIZE)
             yield view[:count * ENTRY_SIZE]
             index += count
 
@@ -208,8 +226,10 @@ class Persistence:
         slot = 1 - self.slot
         self._attempt = (slot, generation)
         head = _HEAD.pack(_MAGIC, generation, shift, len(body))
+        self._note(len(body))  # the body is one buffer, built by snapshot.encode
         self.storage.write_parts(SLOTS[slot], 0, self._record_parts(head, body))
         self.generation, self.slot, self.log_shift, self.saved_log_next = generation, slot, shift, log.next_index
+        heap.point()  # the body is still alive here: the save's fullest moment
 
     def _record_parts(self, head, body):
         yield head

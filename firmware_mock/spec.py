@@ -221,6 +221,7 @@ MESSAGES = {
     0x69: ('TC_GET_PRESCRIPTION', ROLE_NONE, False, True),
     0x6a: ('TC_GET_ALARMS', ROLE_NONE, False, True),
     0x6b: ('TC_GET_CLOCK', ROLE_NONE, False, True),
+    0x6c: ('TC_HEAP_INFO', ROLE_NONE, False, True),
 }
 EVENTS = {
     0x80: 'ALARM_RAISED',
@@ -255,6 +256,7 @@ ID_TC_GET_STATUS = 0x68
 ID_TC_GET_PRESCRIPTION = 0x69
 ID_TC_GET_ALARMS = 0x6a
 ID_TC_GET_CLOCK = 0x6b
+ID_TC_HEAP_INFO = 0x6c
 ID_ALARM_RAISED = 0x80
 ID_ALARM_CLEARED = 0x81
 
@@ -288,6 +290,7 @@ REQUEST = {
     0x69: (),
     0x6a: (),
     0x6b: (),
+    0x6c: (),
 }
 RESPONSE = {
     0x01: (('magic', 'b', 4, 0, 0, None), ('banner', 't', 32, 0, 32, None), ('protocol_version', 'B', None, 0, 255, None), ('firmware_version', 'H', None, 0, 65535, None), ('serial', 't', 16, 0, 16, None), ('test_mode', 'B', None, 0, 1, None), ('capacity_ul', 'I', None, 0, 4294967295, None)),
@@ -318,6 +321,7 @@ RESPONSE = {
     0x69: (('version', 'H', None, 0, 65535, None), ('prescription', 'S', (('drug', 'B', None, 1, 255, 'drug'), ('concentration_ug_per_ml', 'I', None, 1, 4294967295, None), ('mode', 'B', None, 1, 255, 'therapy_mode'), ('daily_dose_ug', 'I', None, 0, 4294967295, None), ('steps', 'L', ((('start_min', 'H', None, 0, 1439, None), ('dose_rate_ug_per_day', 'I', None, 0, 4294967295, None)), 24, False), 0, 24, None), ('ptm_dose_ug', 'I', None, 0, 4294967295, None), ('ptm_lockout_min', 'H', None, 0, 65535, None), ('ptm_max_per_24h', 'B', None, 0, 255, None), ('max_daily_dose_ug', 'I', None, 0, 4294967295, None), ('refill_interval_days', 'H', None, 0, 65535, None)), 0, 0, None)),
     0x6a: (('alarms', 'L', ((('code', 'B', None, 0, 255, 'alarm'), ('priority', 'B', None, 0, 255, 'priority'), ('latching', 'B', None, 0, 1, None), ('state', 'B', None, 0, 255, 'alarm_state'), ('instance', 'H', None, 0, 65535, None), ('raised_s', 'I', None, 0, 4294967295, None), ('announce_count', 'B', None, 0, 255, None)), 16, False), 0, 16, None),),
     0x6b: (('clock_ms', 'Q', None, 0, 18446744073709551615, None),),
+    0x6c: (('free_bytes', 'I', None, 0, 4294967295, None), ('low_free_bytes', 'I', None, 0, 4294967295, None), ('used_bytes', 'I', None, 0, 4294967295, None), ('peak_used_bytes', 'I', None, 0, 4294967295, None), ('largest_buffer_bytes', 'I', None, 0, 4294967295, None)),
 }
 EVENT = {
     0x80: (('code', 'B', None, 0, 255, 'alarm'), ('priority', 'B', None, 0, 255, 'priority'), ('latching', 'B', None, 0, 1, None), ('state', 'B', None, 0, 255, 'alarm_state'), ('instance', 'H', None, 0, 65535, None), ('raised_s', 'I', None, 0, 4294967295, None), ('announce_count', 'B', None, 0, 255, None)),

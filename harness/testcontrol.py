@@ -48,6 +48,11 @@ class TestControl:
         """Reboot from non-volatile storage now (0), or arm a cut in the next storage writes."""
         return self._session.request(m.TcPowerLossRequest(cut_after_bytes)).reboots
 
+    def heap_info(self):
+        """TC_HEAP_INFO: free/used heap after a collect now, their extremes since the last call (the
+        first call starts the firmware's watch) and the largest storage buffer; heap figures 0 = unknown."""
+        return self._session.request(m.TcHeapInfoRequest())
+
     def clock_ms(self):
         """The pump clock in ms when the pump handled this request (TC_GET_CLOCK)."""
         return self._session.request(m.TcGetClockRequest()).clock_ms

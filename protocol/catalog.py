@@ -518,6 +518,21 @@ MESSAGES = (
             "a host on a real clock learns the exact moment the pump handled what it sent with it.",
             request=(), response=(f("clock_ms", "u64", "pump clock", "ms"),),
             role="NONE", test_control=True),
+    Message(0x6C, "TC_HEAP_INFO", "The firmware's heap, for a bench on a small board: free and used bytes "
+            "after a garbage collection now, the extremes seen at the firmware's watch points (after each "
+            "input, each save and each load) since the previous TC_HEAP_INFO, and the largest single buffer "
+            "its storage layer asked for in that time. The first TC_HEAP_INFO since boot starts the watch. "
+            "A heap figure of 0 means the port cannot tell (CPython has no gc.mem_free).",
+            request=(),
+            response=(f("free_bytes", "u32", "gc.mem_free() after gc.collect(), now; 0 = unknown"),
+                      f("low_free_bytes", "u32", "lowest free_bytes at a watch point since the last "
+                        "TC_HEAP_INFO; 0 = unknown"),
+                      f("used_bytes", "u32", "gc.mem_alloc() after gc.collect(), now; 0 = unknown"),
+                      f("peak_used_bytes", "u32", "highest used_bytes at a watch point since the last "
+                        "TC_HEAP_INFO; 0 = unknown"),
+                      f("largest_buffer_bytes", "u32", "largest single buffer a storage read or write, or a "
+                        "state record body, needed since the last TC_HEAP_INFO")),
+            role="NONE", test_control=True),
     # ---- events (pump to host) ---------------------------------------------------------------
     Message(0x80, "ALARM_RAISED", "An alarm was raised or re-announced (announce_count > 1 means "
             "the same instance again, not a new alarm).",

@@ -80,6 +80,9 @@ EXAMPLES = {
                             m.TcGetPrescriptionResponse(version=4, prescription=MORPHINE_RX)),
     "TC_GET_ALARMS": (m.TcGetAlarmsRequest(), m.TcGetAlarmsResponse(alarms=(ALARM,))),
     "TC_GET_CLOCK": (m.TcGetClockRequest(), m.TcGetClockResponse(clock_ms=86_400_123)),
+    "TC_HEAP_INFO": (m.TcHeapInfoRequest(), m.TcHeapInfoResponse(free_bytes=61_440, low_free_bytes=52_224,
+                                                                 used_bytes=129_024, peak_used_bytes=138_240,
+                                                                 largest_buffer_bytes=240)),
     "ALARM_RAISED": (m.AlarmRaised(*ALARM),),
     "ALARM_CLEARED": (m.AlarmCleared(code=Alarm.LOW_RESERVOIR, instance=3, cleared_s=180_000),),
 }

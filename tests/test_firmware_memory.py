@@ -8,19 +8,25 @@ section 14, "Memory"). Measured here under CPython with a recording storage: the
 asks for are the same on MicroPython.
 """
 
+import pathlib
+import shutil
+
 import pytest
 
+from pumpmock import harness
 from pumpmock.protocol import messages as m
-from pumpmock.protocol.codes import Alarm, BolusKind, Fault, Role
+from pumpmock.protocol.codes import Alarm, BolusKind, Drug, Fault, Role
 
 from pumpmock.firmware_mock import persist, spec
 from pumpmock.firmware_mock.core import Pump
 from pumpmock.firmware_mock.storage import RamStorage
 from pumpmock.harness.checks import run_checks
+from pumpmock.harness.micropython_cmd import micropython_mjs
 from pumpmock.harness.urlhandler import protocol_pumpmock
 
 from test_firmware_support import DAY_S, SERIAL, Host, flex, morphine
 
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 STORAGE_BUFFER_BUDGET = 512  # bytes: docs/PUMP_MODEL.md section 14 "Memory" says the same
 
 
@@ -141,3 +147,64 @@ def test_the_recording_storage_sees_a_big_write():
     storage.write("log", 0, bytes(STORAGE_BUFFER_BUDGET + 1))
     with pytest.raises(AssertionError, match="513 bytes"):
         within_budget(storage)
+
+
+# ---- TC_HEAP_INFO: the heap and the largest buffer, through test control ---------------------------
+def test_heap_info_on_cpython_says_unknown_and_counts_the_largest_buffer_per_window():
+    storage = RecordingStorage()
+    host = full_log_pump(storage)
+    first = host.call(m.TcHeapInfoRequest())
+    # CPython has no gc.mem_free: 0 is the documented "unknown", never a made-up figure.
+    assert (first.free_bytes, first.low_free_bytes, first.used_bytes, first.peak_used_bytes) == (0, 0, 0, 0)
+    # every storage call the recorder saw, and the state body besides
+    assert first.largest_buffer_bytes >= storage.largest > 0
+    assert host.call(m.TcHeapInfoRequest()).largest_buffer_bytes == 0  # nothing since the last ask
+    host.call(m.TcPowerLossRequest(0))
+    assert host.call(m.TcHeapInfoRequest()).largest_buffer_bytes > 0  # the reboot read the full log
+
+
+def test_heap_info_counts_a_state_body_as_a_buffer():
+    """A load makes one buffer as long as the state body: the count must see it, not only storage calls."""
+    host = Host()
+    host.ready()
+    for _i in range(spec.DEDUP_CACHE_SIZE):
+        host.request(m.ProgramPrescriptionRequest((), morphine(daily_dose_ug=2_500)))
+    host.call(m.TcHeapInfoRequest())
+    host.call(m.TcPowerLossRequest(0))
+    body = len(host.pump._body())
+    assert body > persist.CHUNK
+    assert host.call(m.TcHeapInfoRequest()).largest_buffer_bytes >= body
+
+
+def test_heap_info_needs_test_mode():
+    host = Host(test_mode=False)
+    host.hello()
+    assert host.refused(m.TcHeapInfoRequest()).code == spec.E_NOT_IN_TEST_MODE
+
+
+needs_micropython = pytest.mark.skipif(shutil.which("node") is None or not micropython_mjs().exists(),
+                                       reason="the MicroPython runner needs node and its npm package")
+
+
+@needs_micropython
+def test_heap_info_under_micropython_reads_the_heap_and_its_extremes():
+    """Under the real MicroPython the figures are the interpreter's: a full log raises the peak."""
+    url = "exec://node %s --test-mode" % (ROOT / "firmware_mock" / "wasm_runner.mjs")
+    with harness.connect(url, role=Role.CLINICIAN, timeout=20) as session:
+        test = session.test
+        test.reset(seed=1)
+        start = test.heap_info()
+        assert start.free_bytes > 0 and start.used_bytes > 0
+        assert (start.low_free_bytes, start.peak_used_bytes) == (start.free_bytes, start.used_bytes)  # the watch starts
+        at_rest = test.heap_info()
+        session.authenticate(Role.CLINICIAN)
+        session.refill(Drug.MORPHINE, 20_000, 20_000)
+        session.program(morphine())
+        for _i in range(spec.LOG_CAPACITY):
+            test.set_battery(100)  # each logs a test-control entry: the log is full
+        page = session.read_log(0, 1)
+        assert page.next_index - page.oldest_index == spec.LOG_CAPACITY
+        full = test.heap_info()
+        assert full.peak_used_bytes >= full.used_bytes > at_rest.used_bytes
+        assert full.low_free_bytes <= full.free_bytes
+        assert full.largest_buffer_bytes > 0

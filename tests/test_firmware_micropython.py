@@ -29,7 +29,7 @@ from test_firmware_support import DAY_MS, SERIAL, flex
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORE = sorted(p for p in (ROOT / "firmware_mock").glob("*.py"))
 MICROPYTHON = micropython_mjs()
-ALLOWED_IMPORTS = {"struct", "hashlib", "binascii", "os", "json", "time", "micropython", "sys", "random"}
+ALLOWED_IMPORTS = {"struct", "hashlib", "binascii", "os", "json", "time", "micropython", "sys", "random", "gc"}
 
 
 @pytest.mark.parametrize("path", CORE, ids=lambda p: p.name)

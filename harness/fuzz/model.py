@@ -769,7 +769,8 @@ class PumpModel:
             request = decode_request(msg_id, payload)
             self.request_seq = seq
             answer_kind, answer = RESPONSE, HANDLERS[msg_id](self, request)
-            answer = m.CLASSES[(RESPONSE, msg_id)](*answer).encode()
+            if not isinstance(answer, _AnyPayload):  # already encoded
+                answer = m.CLASSES[(RESPONSE, msg_id)](*answer).encode()
         except Refuse as refusal:
             answer_kind, answer = NAK, _nak(refusal)
         if message.state_changing:
@@ -1092,6 +1093,25 @@ class PumpModel:
     def tc_get_clock(self, request):
         return (self.t,)
 
+    def tc_heap_info(self, request):
+        """Heap figures are the port's own (0 where it cannot tell): any five u32 are right."""
+        return ANY_HEAP_INFO
+
+
+class _AnyPayload(bytes):
+    """An encoded answer whose values the model cannot know: equal to any payload of its length."""
+
+    def __eq__(self, other):
+        return isinstance(other, (bytes, bytearray)) and len(other) == len(self)
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    __hash__ = bytes.__hash__
+
+
+ANY_HEAP_INFO = _AnyPayload(m.TcHeapInfoResponse(0, 0, 0, 0, 0).encode())
+
 
 def _nak(refusal):
     code, subject, value, actual = refusal.values
@@ -1112,7 +1132,7 @@ _RULES = {
     "TC_WARP_CLOCK": PumpModel.tc_warp_clock, "TC_POWER_LOSS": PumpModel.tc_power_loss,
     "TC_READ_COUNTERS": PumpModel.tc_read_counters, "TC_GET_STATUS": PumpModel.status,
     "TC_GET_PRESCRIPTION": PumpModel.get_prescription, "TC_GET_ALARMS": PumpModel.get_alarms,
-    "TC_GET_CLOCK": PumpModel.tc_get_clock,
+    "TC_GET_CLOCK": PumpModel.tc_get_clock, "TC_HEAP_INFO": PumpModel.tc_heap_info,
 }
 HANDLERS = {mid: _RULES[message.name] for mid, message in MESSAGES_BY_ID.items() if message.name in _RULES}
 UNMODELLED = sorted(message.name for message in MESSAGES_BY_ID.values()
