@@ -90,15 +90,56 @@ def decode(data):
     return decode_block(data)
 
 
+_CODE_MASK = bytes([0xFF] + [0] * 255)  # translate table: 0xFF where a decoded block has a zero
+_CHAINS = {}  # block length -> [(mask, codes, keep)], the code chains last seen at that length
+_CHAINS_PER_LENGTH = 4
+_CHAIN_LENGTHS_MAX = 64
+
+
 def decode_block(data):
-    """decode() for a block already cut at delimiters (so known to hold no zero byte)."""
+    """decode() for a block already cut at delimiters (so known to hold no zero byte).
+
+    A pump's frames of one kind keep their zeros in place, so their code bytes form the same
+    chain from one frame to the next. The chains last seen at this length are tried first, as
+    integers: a block whose bytes at a chain's positions are that chain's codes walks exactly
+    that chain, and clearing those bytes (and dropping the first) decodes it."""
+    size = len(data)
+    chains = _CHAINS.get(size)
+    if chains:
+        value = int.from_bytes(data, "big")
+        for mask, codes, keep in chains:
+            if value & mask == codes:
+                return (value & keep).to_bytes(size - 1, "big")
+    decoded = _walk(data)
+    if decoded is not None:
+        _remember(data, decoded)
+        return decoded
+    return _decode_general(data)
+
+
+def _remember(data, decoded):
+    size = len(data)
+    # Codes stand where the decoded block, shifted by the first code, has its zeros.
+    mask = int.from_bytes((b"\x00" + decoded).translate(_CODE_MASK), "big")
+    chains = _CHAINS.get(size)
+    if chains is None:
+        if len(_CHAINS) >= _CHAIN_LENGTHS_MAX:
+            _CHAINS.clear()
+        chains = _CHAINS[size] = []
+    chains.insert(0, (mask, int.from_bytes(data, "big") & mask, ~mask & ((1 << 8 * (size - 1)) - 1)))
+    del chains[_CHAINS_PER_LENGTH:]
+
+
+def _walk(data):
+    """The decoded block, stepping from code to code; None where a full block (0xFF) needs the
+    general path. Raises RemoteProtocolError when a code points past the end."""
     buf = bytearray(data)
     n = len(buf)
     i = 0
     while i < n:
         code = buf[i]
         if code == 0xFF:
-            return _decode_general(data)
+            return None
         buf[i] = 0
         i += code
     if i != n:

@@ -48,11 +48,38 @@ def test_cobs_codes_kept_per_zero_mask_are_the_codes_of_every_body_with_that_mas
             assert stuff(data, b"\x00") == plain(data, b"\x00"), data.hex()
 
 
+@given(st.lists(st.booleans(), max_size=200), st.lists(st.binary(min_size=200, max_size=200), min_size=2, max_size=4),
+       st.lists(st.tuples(st.integers(0, 200), st.integers(1, 255)), max_size=3))
+@settings(max_examples=200)
+def test_host_cobs_decode_through_a_kept_chain_equals_a_walk(zeros, fillings, edits):
+    """The host keeps the code chains it walked: blocks on the same chain (frames of one kind),
+    and blocks of that length with a byte changed anywhere, a code included, decode as the
+    firmware's decoder (which keeps nothing) decodes them, or are refused where it refuses."""
+    for filling in fillings:
+        data = bytes(0 if zero else (byte or 1) for zero, byte in zip(zeros, filling))
+        block = host_cobs.encode(data)
+        assert host_cobs.decode_block(block) == data
+        for position, value in edits:
+            changed = bytearray(block)
+            changed[position % len(changed)] = value
+            try:
+                got = host_cobs.decode_block(bytes(changed))
+            except Exception:
+                got = None
+            assert got == framing.cobs_decode(bytes(changed)), changed.hex()
+
+
 def test_cobs_code_memo_stays_bounded():
     for n in range(200):
         data = bytes((n >> bit) & 1 for bit in range(8))
         assert framing.cobs_encode(data) == host_cobs.encode(data) == framing._stuff_runs(data, b"")
     assert len(framing._CODES) <= framing._CODES_MAX and len(host_cobs._CODES) <= host_cobs._CODES_MAX
+    for size in range(1, 240):
+        for n in range(6):
+            block = bytes([size] + [1 + n] * (size - 1))
+            assert host_cobs.decode_block(block) == framing.cobs_decode(block)
+    assert len(host_cobs._CHAINS) <= host_cobs._CHAIN_LENGTHS_MAX
+    assert all(len(chains) <= host_cobs._CHAINS_PER_LENGTH for chains in host_cobs._CHAINS.values())
 
 
 def test_cobs_full_block_at_the_end_gets_no_extra_code():
