@@ -17,6 +17,9 @@ status 4 and one line), not a failure of every test. So is a --pump-url the inte
 
 Fixtures: pump_port, pump, programmer, wire, pump_target (see `pytest --fixtures`).
 Markers: needs_test_control, bench, pump_oracles(*names).
+
+State lives in pytest's stashes: the run's PumpTarget in config.stash[TARGET], each test's
+PumpEnvironment in item.stash[ENVIRONMENT].
 """
 
 import io
@@ -69,7 +72,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "needs_test_control: skip unless the target pump runs in test mode")
     config.addinivalue_line("markers", "bench: only for a real board on the bench (--pump-url /dev/tty...)")
     config.addinivalue_line("markers", "pump_oracles(*names): check these oracles on the wire after the test")
-    config._pumpmock = PumpTarget.from_config(config)
+    config.stash[TARGET] = PumpTarget.from_config(config)
 
 
 def _option(config, name):
@@ -93,7 +96,7 @@ class PumpTarget:
         self.transcripts = transcripts
         self.oracles = tuple(oracles)
         self.allowlist = allowlist
-        self._test_mode = None
+        self._test_mode = None  # learnt from the first HELLO any test's line passed
 
     @classmethod
     def from_config(cls, config):
@@ -134,20 +137,28 @@ class PumpTarget:
         return self.url is not None and is_device_path(self.url)
 
     def test_mode(self):
-        """Whether the target has test control (asked once per run)."""
+        """Whether the target has test control: what the run's first handshake said. Only a run
+        that asks before any test opened a line to the pump opens one to ask (once)."""
         if self._test_mode is None:
             if self.is_emulator:
                 self._test_mode = True
             else:
                 with connect(self.url, baudrate=self.baud, allowlist=self.allowlist) as session:
-                    self._test_mode = bool(session.identity.test_mode)
+                    self.identified(session.identity)
         return self._test_mode
+
+    def identified(self, identity):
+        """A line to the target passed HELLO with `identity` (a HelloResponse)."""
+        self._test_mode = bool(identity.test_mode)
 
     def open(self, emulator_url, handshake=True):
         """The line to the pump, behind the run's faults; with `handshake`, its peer answered the
         mock's HELLO on it first (an app's bytes are relayed only to such a line)."""
         return open_port(self.url or emulator_url, baudrate=self.baud, faults=self.faults, allowlist=self.allowlist,
                          handshake=handshake)
+
+
+TARGET = pytest.StashKey[PumpTarget]()  # config.stash: the run's target
 
 
 class PumpControl(TestControl):
@@ -237,9 +248,7 @@ class PumpEnvironment:
             self.mux.start()
             self._closers.insert(0, self.mux.close)
             control = PumpSession(self.mux.control)
-            control.hello()
-            if control.identity.test_mode:
-                control.test.reset(seed=0)
+            self._greet(control)
             self.control = PumpControl(control, self.mux)
         return self.mux.path
 
@@ -253,13 +262,18 @@ class PumpEnvironment:
             clock = getattr(port, "clock", None)
             clock = clock if callable(clock) else time.monotonic
             session = PumpSession(TappedPort(port, self._recorder(clock), clock), clock=clock)
-            session.hello()
-            if session.identity.test_mode:
-                session.test.reset(seed=0)
+            self._greet(session)
             session.authenticate(Role.CLINICIAN)
             self.session = session
             self.control = PumpControl(session)
         return self.session
+
+    def _greet(self, session):
+        """HELLO (NotAMockError unless the mock answers), then factory state when test control allows."""
+        session.hello()
+        self.target.identified(session.identity)
+        if session.identity.test_mode:
+            session.test.reset(seed=0)
 
     def settle(self, quiet_s=0.05, limit_s=0.5):
         """Wait until the app's line has been quiet a moment, so the wire is complete."""
@@ -279,17 +293,20 @@ class PumpEnvironment:
                 pass
 
 
+ENVIRONMENT = pytest.StashKey[PumpEnvironment]()  # item.stash: the test's pump link, wire and teardown
+
+
 # ---- fixtures --------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def pump_target(request):
     """The run's target: .url (None = in-process emulator), .baud, .faults, .is_board, .test_mode()."""
-    return request.config._pumpmock
+    return request.config.stash[TARGET]
 
 
 @pytest.fixture
 def _pumpmock_env(request, pump_target):
     env = PumpEnvironment(pump_target, request.node.nodeid)
-    request.node._pumpmock_env = env
+    request.node.stash[ENVIRONMENT] = env
     yield env
     env.settle()
     env.close()
@@ -318,12 +335,13 @@ def pump(request, _pumpmock_env, pump_target):
     Skips the test when the target is not in test mode. With pump_port, it controls the pump
     the app talks to (and can silence or drop the app's line); otherwise the programmer's.
     """
-    if not pump_target.test_mode():
-        pytest.skip("needs test control: %s is not in test mode" % pump_target.url)
+    # The line first: its HELLO says whether the pump has test control, no other connection asks.
     if "pump_port" in request.fixturenames:
         request.getfixturevalue("pump_port")
     else:
         _pumpmock_env.open_session()
+    if not pump_target.test_mode():
+        pytest.skip("needs test control: %s is not in test mode" % pump_target.url)
     return _pumpmock_env.control
 
 
@@ -354,16 +372,20 @@ def _timeout_configured(config):
     return bool(config.getoption("timeout", None) or config.getini("timeout"))
 
 
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item):
-    target = item.config._pumpmock
+    target = item.config.stash[TARGET]
     if item.get_closest_marker("bench") and not target.is_board:
         pytest.skip("bench test: needs a board (--pump-url /dev/ttyACM0)")
+    result = yield
+    # After the fixtures: a line they opened already told whether the pump has test control.
     if item.get_closest_marker("needs_test_control") and not target.test_mode():
         pytest.skip("needs test control: %s is not in test mode" % target.url)
+    return result
 
 
 def _oracles_for(item):
-    names = list(item.config._pumpmock.oracles)
+    names = list(item.config.stash[TARGET].oracles)
     for marker in item.iter_markers("pump_oracles"):
         unknown = [n for n in marker.args if n not in ORACLES]
         if unknown:
@@ -384,7 +406,7 @@ def pytest_runtest_call(item):
         raise
     except BaseException as error:
         failure, result = error, None
-    env = getattr(item, "_pumpmock_env", None)
+    env = item.stash.get(ENVIRONMENT, None)
     names = _oracles_for(item)
     if env is not None and names:
         env.settle()
@@ -403,14 +425,14 @@ def pytest_runtest_call(item):
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
-    env = getattr(item, "_pumpmock_env", None)
+    env = item.stash.get(ENVIRONMENT, None)
     if report.failed and env is not None and len(env.wire):
         report.sections.append(("pumpmock wire (last %d frames)" % TAIL_FRAMES, "\n".join(env.wire.tail(TAIL_FRAMES))))
     return report
 
 
 def pytest_report_header(config):
-    target = config._pumpmock
+    target = config.stash[TARGET]
     where = target.url or "in-process emulator (test mode)"
     extra = ", faults %s" % target.faults if target.faults else ""
     extra += ", oracles %s" % " ".join(target.oracles) if target.oracles else ""

@@ -75,6 +75,46 @@ def test_test_control_tests_are_skipped_on_a_pump_without_test_mode(suite):
     result.stdout.fnmatch_lines(["*needs test control*"])
 
 
+COUNT_OPENS = """
+    import serial
+    opened = []
+    _open = serial.serial_for_url
+    def counting(url, *args, **kwargs):
+        opened.append(url)
+        return _open(url, *args, **kwargs)
+    serial.serial_for_url = counting
+    def pytest_sessionfinish(session):
+        with open("opened.txt", "w") as out:
+            out.write(str(len(opened)))
+"""
+
+
+def test_the_target_s_test_mode_comes_from_the_tests_own_handshake_not_an_extra_connection(suite):
+    suite.makeconftest(COUNT_OPENS)
+    suite.makepyfile(test_control="""
+        import pytest
+        def test_warp(pump):
+            assert pump.warp_clock(60) >= 60
+        @pytest.mark.needs_test_control
+        def test_marked(programmer):
+            programmer.status()
+    """)
+    suite.runpytest_subprocess("-q", "--pump-url", "pumpmock://?test_mode=1&clock=virtual").assert_outcomes(passed=2)
+    assert (suite.path / "opened.txt").read_text() == "2"  # one line per test, none to ask about test mode
+
+
+def test_plugin_state_is_in_the_stashes(suite):
+    suite.makepyfile(test_stash="""
+        from pumpmock.harness import pytest_plugin
+        def test_stash(request, programmer, pump_target):
+            assert request.config.stash[pytest_plugin.TARGET] is pump_target
+            env = request.node.stash[pytest_plugin.ENVIRONMENT]
+            assert env.session is programmer
+            assert not hasattr(request.config, "_pumpmock") and not hasattr(request.node, "_pumpmock_env")
+    """)
+    suite.runpytest_subprocess("-q").assert_outcomes(passed=1)
+
+
 def test_bench_tests_run_only_against_a_board(suite):
     suite.makepyfile(test_bench="""
         import pytest
