@@ -285,7 +285,7 @@ class Pump:
 
     def _load(self):
         """Load the newest saved state; False (and factory state) when there is none."""
-        body = self.persistence.load()
+        body = self.persistence.load_stream()  # read field by field, never the whole body
         loaded = None
         if body is not None:
             try:

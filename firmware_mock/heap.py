@@ -16,6 +16,9 @@ _MEM_FREE = getattr(gc, "mem_free", None)
 _MEM_ALLOC = getattr(gc, "mem_alloc", None)
 
 _watch = [False, 0, 0]  # watching, lowest free, highest used since the last ask
+# False where a collect inside a call cannot free that call's garbage (the WebAssembly port,
+# see docs/PUMP_MODEL.md section 14): the shell then calls outer_point() between calls instead.
+INNER_POINTS = [True]
 
 
 def _read():
@@ -28,6 +31,12 @@ def _read():
 
 def point():
     """A watch point: a moment the heap may be at its fullest (cheap when nobody asked)."""
+    if INNER_POINTS[0]:
+        outer_point()
+
+
+def outer_point():
+    """A watch point the shell calls between two calls into the pump."""
     if not _watch[0]:
         return
     free, used = _read()

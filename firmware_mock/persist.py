@@ -57,9 +57,9 @@ class Persistence:
     """Saves and loads through a storage object (see storage.py for the interface).
 
     Every read and every journal write goes through one CHUNK-byte buffer made at boot; a state
-    record is written as its head, its body in CHUNK-byte views and its digest, so storage is
-    never asked for more than CHUNK bytes at a time. The one larger buffer is the body a load
-    returns, exactly as long as the body the last save wrote."""
+    record is written as its head, its body's parts in CHUNK-byte views and its digest, so storage
+    is never asked for more than CHUNK bytes at a time, and a body is never joined: the pump loads
+    one through a BodyReader, field group by field group (load() joins one, for tests and tools)."""
 
     def __init__(self, storage, log_capacity):
         self.storage = storage
@@ -121,8 +121,9 @@ class Persistence:
         checked = self._check(SLOTS[attempt[0]])
         return checked is not None and checked[0] == attempt[1]
 
-    def load(self):
-        """The newest intact state body (a bytearray), or None (factory state)."""
+    def _newest(self):
+        """(generation, slot, log shift, body length) of the newest intact record, or None; loads
+        that record's place (or the factory's) into self."""
         best = None
         for slot, name in enumerate(SLOTS):
             checked = self._check(name)
@@ -132,6 +133,23 @@ class Persistence:
             self.generation, self.slot, self.log_shift, self.saved_log_next = 0, 1, 0, 0
             return None
         self.generation, self.slot, self.log_shift = best[0], best[1], best[2]
+        return best
+
+    def load_stream(self):
+        """The newest intact state body as a BodyReader (snapshot.decode reads it piece by piece
+        through the one buffer), or None (factory state)."""
+        best = self._newest()
+        if best is None:
+            return None
+        heap.point()
+        return BodyReader(self, SLOTS[best[1]], best[3])
+
+    def load(self):
+        """The newest intact state body as one bytearray, or None: for tests and tools (the pump
+        itself reads with load_stream, never holding the body whole)."""
+        best = self._newest()
+        if best is None:
+            return None
         self._note(best[3])
         body = bytearray(best[3])
         view = memoryview(body)
@@ -204,8 +222,10 @@ class Persistence:
     def save(self, body, log):
         """Journal the new log entries, then write the state record (may raise PowerCut).
 
-        Nothing in RAM changes until the record is written, so after a cut the pump reloads
-        exactly the committed state (and its log shift)."""
+        body: bytes, or a list of parts (snapshot.encode's) written one after the other, never
+        joined. Nothing in RAM changes until the record is written, so after a cut the pump
+        reloads exactly the committed state (and its log shift)."""
+        parts = body if isinstance(body, list) else [body]
         self._attempt = None  # a cut in the journal: the record was not even begun
         saved = self.saved_log_next
         shift = self.log_shift
@@ -225,15 +245,48 @@ class Persistence:
         generation = self.generation + 1
         slot = 1 - self.slot
         self._attempt = (slot, generation)
-        head = _HEAD.pack(_MAGIC, generation, shift, len(body))
-        self._note(len(body))  # the body is one buffer, built by snapshot.encode
-        self.storage.write_parts(SLOTS[slot], 0, self._record_parts(head, body))
+        size = 0
+        for part in parts:
+            self._note(len(part))
+            size += len(part)
+        head = _HEAD.pack(_MAGIC, generation, shift, size)
+        self.storage.write_parts(SLOTS[slot], 0, self._record_parts(head, parts))
         self.generation, self.slot, self.log_shift, self.saved_log_next = generation, slot, shift, log.next_index
-        heap.point()  # the body is still alive here: the save's fullest moment
+        heap.point()  # the body's parts are still alive here: the save's fullest moment
 
-    def _record_parts(self, head, body):
+    def _record_parts(self, head, parts):
+        digest = hashlib.sha256(head[4:])
+        for part in parts:
+            digest.update(part)
         yield head
-        view = memoryview(body)
-        for offset in range(0, len(body), CHUNK):
-            yield view[offset:offset + CHUNK]
-        yield _digest(head, body)
+        for part in parts:
+            view = memoryview(part)
+            for offset in range(0, len(part), CHUNK):
+                yield view[offset:offset + CHUNK]
+        yield digest.digest()[:_DIGEST]
+
+
+class BodyReader:
+    """A stored state body read on demand, a field group at a time, through the persistence's
+    CHUNK-byte buffer (the reader snapshot.decode takes). The record's digest was checked before."""
+
+    def __init__(self, persistence, name, size):
+        self.persistence = persistence
+        self.name = name
+        self.size = size
+        self.offset = 0
+
+    def _fill(self, size):
+        if size > CHUNK or self.offset + size > self.size:
+            raise ValueError("snapshot field of %d bytes at %d of %d" % (size, self.offset, self.size))
+        view = memoryview(self.persistence._buf)[:size]
+        if self.persistence._read(self.name, _HEAD.size + self.offset, view) < size:
+            raise ValueError("snapshot truncated")
+        self.offset += size
+        return view
+
+    def unpack(self, compiled):
+        return compiled.unpack_from(self._fill(compiled.size), 0)
+
+    def take(self, size):
+        return bytes(self._fill(size))

@@ -4,6 +4,12 @@ Everything a reboot must keep except the log entries themselves (persist.py jour
 the model, the exactly-once cache, the host session id, the nonce seed (or none), the nonce
 epoch, the authentication failures and lockout, and the event counter.
 Fixed-size fields are one struct call; lists carry a one-byte count.
+
+A body is never one buffer (up to ~6.7 KB with 32 cached prescription answers and 16 alarms, a
+block a fragmented board heap may not have): encode() returns its parts, each at most a few
+hundred bytes (the exactly-once cache's records are the ones it already holds), and decode()
+takes them back through a reader that asks storage for one field group at a time
+(persist.BodyReader, through its 240-byte buffer) or walks bytes (BytesReader, for tests).
 """
 
 from . import codec
@@ -20,6 +26,7 @@ _BUCKET_HOURS = packer("<B")  # ng width (4 or 8), then ng of the window's hours
 _TIME = packer("<Q")
 _ALARM = packer("<BHBQQ")
 _RX_SIZE = packer("<H")
+_ANSWER = packer("<HB8sBB")  # dedup's record head: seq, msg_id, digest, answer kind, payload length
 _RX_LAYOUT = spec.REQUEST[spec.ID_VALIDATE_PRESCRIPTION][0][2]
 
 
@@ -42,10 +49,50 @@ def _prescription(rx):
     return _RX_MEMO[1]
 
 
+class Body(list):
+    """A body's parts, in order. Equal to the bytes they make, so a test can compare what a pump
+    holds (Pump._body()) with what storage holds (Persistence.load())."""
+
+    def __eq__(self, other):
+        if isinstance(other, list):
+            return list.__eq__(self, other)
+        return b"".join(self) == other
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    __hash__ = None
+
+
+class BytesReader:
+    """The reader decode() takes, over a body in memory."""
+
+    def __init__(self, data):
+        self.data = data
+        self.offset = 0
+        self.size = len(data)
+
+    def unpack(self, compiled):
+        if self.offset + compiled.size > self.size:
+            raise ValueError("snapshot truncated")
+        values = compiled.unpack_from(self.data, self.offset)
+        self.offset += compiled.size
+        return values
+
+    def take(self, size):
+        if self.offset + size > self.size:
+            raise ValueError("snapshot truncated")
+        data = bytes(self.data[self.offset:self.offset + size])
+        self.offset += size
+        return data
+
+
 def encode(model, cache, host_session_id, seed, event_seq, auth):
-    """auth: (nonce epoch, failures, lockout end ms)."""
+    """The body as a list of parts (persist.Persistence.save writes them one after the other).
+
+    auth: (nonce epoch, failures, lockout end ms)."""
     bolus = model.bolus
-    n_answers, answers = cache.records()
+    order, answers = cache.order, cache.answers
     newest = model.clock_ms // HOUR_MS  # only the hours of the rolling window are worth keeping
     hour_ng = model.buckets.get
     buckets = [hour_ng(hour, 0) for hour in range(newest - (WINDOW_HOURS - 1), newest + 1)]
@@ -59,8 +106,8 @@ def encode(model, cache, host_session_id, seed, event_seq, auth):
         model.basal_log_ng, model.basal_log_ul, model.battery_ms, model.faults, model.alarms.last_instance,
         model.daily_max_until_ms, model.ptm_lockout_until_ms, model.log.oldest_index, model.log.next_index,
         model.rx_version, 0 if model.rx is None else 1, 0 if bolus is None else 1,
-        len(model.ptm_times), len(alarms), n_answers)
-    parts = [fixed, _AUTH.pack(auth[0], auth[1], auth[2])]
+        len(model.ptm_times), len(alarms), len(order))
+    parts = Body((fixed, _AUTH.pack(auth[0], auth[1], auth[2])))
     if model.rx is not None:
         parts.append(_prescription(model.rx))
     if bolus is not None:
@@ -73,24 +120,27 @@ def encode(model, cache, host_session_id, seed, event_seq, auth):
     for alarm in alarms:
         parts.append(_ALARM.pack(alarm.code, alarm.instance, 1 if alarm.latched else 0, alarm.raised_ms,
                                  alarm.acked_count))
-    parts.append(answers)
-    return b"".join(parts)
+    for seq in order:
+        parts.append(answers[seq][4])  # the record the cache already holds: no copy
+    return parts
 
 
 def decode(body, model, cache):
-    """Load a body into the model and the cache; returns (host_session_id, seed, event_seq, log span,
-    auth) with auth as encode() takes it."""
-    if not body or body[0] != VERSION:
-        raise ValueError("snapshot version %d" % (body[0] if body else -1))
-    values = _FIXED.unpack_from(body, 0)
-    offset = _FIXED.size
+    """Load a body (a reader: BytesReader or persist.BodyReader; bytes are wrapped) into the model and
+    the cache; returns (host_session_id, seed, event_seq, log span, auth) with auth as encode() takes it.
+    ValueError for another format version (before anything changed) or a body too short."""
+    reader = body if hasattr(body, "unpack") else BytesReader(body)
+    if reader.size < _FIXED.size:
+        raise ValueError("snapshot of %d bytes" % reader.size)
+    values = reader.unpack(_FIXED)
+    if values[0] != VERSION:
+        raise ValueError("snapshot version %d" % values[0])
     (version, clock_ms, reboots, has_seed, seed, has_session, session_id, event_seq, suspended, drug, conc,
      reservoir_ul, phase, delivered_ng, delivered_ul, filled_ul, removed_ul, boluses_started,
      basal_log_ng, basal_log_ul, battery_ms, faults, last_instance, daily_max_until_ms,
      ptm_lockout_until_ms, log_oldest, log_next, rx_version, has_rx, has_bolus,
      n_ptm, n_alarms, n_answers) = values
-    auth = _AUTH.unpack_from(body, offset)
-    offset += _AUTH.size
+    auth = reader.unpack(_AUTH)
     model.reset()
     model.clock_ms = clock_ms
     model.reboots = reboots
@@ -104,29 +154,25 @@ def decode(body, model, cache):
     model.daily_max_until_ms, model.ptm_lockout_until_ms = daily_max_until_ms, ptm_lockout_until_ms
     rx = None
     if has_rx:
-        size = _RX_SIZE.unpack_from(body, offset)[0]
-        offset += _RX_SIZE.size
-        rx = codec.decode(_RX_LAYOUT, body[offset:offset + size])
-        offset += size
+        size = reader.unpack(_RX_SIZE)[0]
+        rx = codec.decode(_RX_LAYOUT, reader.take(size))
     model.set_prescription(rx, rx_version)
     if has_bolus:
-        model.bolus = Bolus(*_BOLUS.unpack_from(body, offset))
-        offset += _BOLUS.size
-    width = _BUCKET_HOURS.unpack_from(body, offset)[0]
-    offset += _BUCKET_HOURS.size
-    values = _repeated("I" if width == 4 else "Q", WINDOW_HOURS).unpack_from(body, offset)
-    offset += width * WINDOW_HOURS
+        model.bolus = Bolus(*reader.unpack(_BOLUS))
+    width = reader.unpack(_BUCKET_HOURS)[0]
+    values = reader.unpack(_repeated("I" if width == 4 else "Q", WINDOW_HOURS))
     newest = clock_ms // HOUR_MS
     for i in range(WINDOW_HOURS):
         if values[i]:
             model.buckets[newest - (WINDOW_HOURS - 1) + i] = values[i]
     for _i in range(n_ptm):
-        model.ptm_times.append(_TIME.unpack_from(body, offset)[0])
-        offset += _TIME.size
+        model.ptm_times.append(reader.unpack(_TIME)[0])
     for _i in range(n_alarms):
-        code, instance, latched, raised_ms, acked_count = _ALARM.unpack_from(body, offset)
+        code, instance, latched, raised_ms, acked_count = reader.unpack(_ALARM)
         model.alarms.alarms.append(Alarm(code, instance, raised_ms, bool(latched), acked_count))
-        offset += _ALARM.size
-    cache.load(n_answers, body, offset)
+    cache.clear()
+    for _i in range(n_answers):  # as ExactlyOnceCache.store packed them: a head, then the payload
+        seq, msg_id, digest, kind, size = reader.unpack(_ANSWER)
+        cache.store(seq, msg_id, bytes(digest), kind, reader.take(size))
     return ((session_id if has_session else None), (seed if has_seed else None), event_seq, (log_oldest, log_next),
             auth)

@@ -222,6 +222,7 @@ async function servePump(loadMicroPython, options) {
   const config = JSON.stringify({ serial: options.serial, test_mode: options.testMode, seed: options.seed === null ? null : String(options.seed),
                                   storage: Boolean(options.storage) });
   let step;
+  let heapPoint;
   try {
     mp.runPython(
       "import json\n" +
@@ -235,8 +236,12 @@ async function servePump(loadMicroPython, options) {
       "_seed = None if _config['seed'] is None else int(_config['seed'])\n" +
       "_shell = StdioShell(_config['serial'], _config['test_mode'], _seed, _storage)\n" +
       "_step = _shell.step\n" +
+      "from firmware_mock import heap\n" +
+      "heap.INNER_POINTS[0] = False\n" +
+      "_heap_point = heap.outer_point\n" +
       "_version = '%d.%d.%d' % sys.implementation.version[:3]\n");
     step = mp.globals.get("_step");
+    heapPoint = mp.globals.get("_heap_point");
   } catch (error) {
     fail(`the firmware did not start:\n${pythonError(error)}`, 1);
   }
@@ -248,6 +253,7 @@ async function servePump(loadMicroPython, options) {
     let answer;
     try {
       answer = step(hex, now);
+      if (hex) heapPoint(); // between calls: where this port's collect frees the call's garbage
     } catch (error) {
       fail(`the firmware raised an exception:\n${pythonError(error)}`, 1);
     }

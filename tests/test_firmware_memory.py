@@ -163,17 +163,36 @@ def test_heap_info_on_cpython_says_unknown_and_counts_the_largest_buffer_per_win
     assert host.call(m.TcHeapInfoRequest()).largest_buffer_bytes > 0  # the reboot read the full log
 
 
-def test_heap_info_counts_a_state_body_as_a_buffer():
-    """A load makes one buffer as long as the state body: the count must see it, not only storage calls."""
-    host = Host()
+def test_the_largest_state_body_is_saved_and_loaded_in_small_pieces():
+    """A full exactly-once cache of the largest answers (240-byte payloads) and two alarms: a body
+    of ~8 KB that never exists as one buffer (snapshot.encode's parts are written one by one, a
+    load reads it field by field)."""
+    storage = RecordingStorage()
+    host = Host(storage=storage)
+    storage.phase = "the largest body"
     host.ready()
-    for _i in range(spec.DEDUP_CACHE_SIZE):
-        host.request(m.ProgramPrescriptionRequest((), morphine(daily_dose_ug=2_500)))
+    for fault in (Fault.MOTOR_STALL, Fault.CATHETER_OCCLUSION, Fault.LOW_BATTERY):
+        host.call(m.TcInjectFaultRequest(fault))
+    cache = host.pump.cache
+    for seq in range(spec.DEDUP_CACHE_SIZE):
+        cache.store(0x7000 + seq, spec.ID_PROGRAM_PRESCRIPTION, bytes([seq]) * 8, 1, bytes([seq]) * 240)
+    host.call(m.TcSetBatteryRequest(90))  # saves
+    parts = host.pump._body()
+    assert sum(len(part) for part in parts) > 8_000
     host.call(m.TcHeapInfoRequest())
+    storage.phase = "TC_POWER_LOSS with the largest body"
     host.call(m.TcPowerLossRequest(0))
-    body = len(host.pump._body())
-    assert body > persist.CHUNK
-    assert host.call(m.TcHeapInfoRequest()).largest_buffer_bytes >= body
+    assert 0 < host.call(m.TcHeapInfoRequest()).largest_buffer_bytes <= STORAGE_BUFFER_BUDGET
+    storage.phase = "a real reboot with the largest body"
+    reborn = Pump(serial=SERIAL, test_mode=True, storage=storage)
+    assert [reborn.cache.answers[seq][3] for seq in reborn.cache.order] == \
+        [bytes([seq]) * 240 for seq in range(spec.DEDUP_CACHE_SIZE)]
+    def alarms(pump):
+        return [(a.code, a.instance, a.raised_ms) for a in pump.model.alarms.alarms]
+
+    assert len(alarms(reborn)) == 2 and alarms(reborn) == alarms(host.pump)
+    assert reborn.model.rx == host.pump.model.rx
+    within_budget(storage)
 
 
 def test_heap_info_needs_test_mode():
