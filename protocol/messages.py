@@ -15,6 +15,7 @@ two to the same bytes.
 
 import struct
 from collections import namedtuple
+from operator import itemgetter
 
 from . import codes as _codes
 from .catalog import ERROR_LAYOUT, KIND_MAX, MAX_PAYLOAD, MESSAGES, STRUCTS, field_max
@@ -262,6 +263,7 @@ class Layout:
         if run:
             self.steps.append((len(run), _Scalars(run)))
         self.single = self.steps[0][1] if len(self.steps) == 1 else None
+        self.fast = None  # set below for the layouts _fast_decoder takes
         defaults = [_default(field) for field in fields]
         base = namedtuple(class_name, [field.name for field in fields], defaults=defaults)
         self.cls = type(class_name, (_MessageBase, base), {"__slots__": (), "__doc__": doc or None,
@@ -304,6 +306,10 @@ class _MessageBase:
     def decode(cls, payload, strict=True):
         """Parse a payload. strict=False keeps unknown codes and out-of-range values as ints."""
         layout = cls._layout
+        if strict and layout.fast is not None and type(payload) is bytes:
+            message = layout.fast(payload)
+            if message is not None:
+                return message  # else the payload is refused below, with the reason
         if layout.single is not None and type(layout.single) is _Scalars:
             step = layout.single  # fast path: a payload of fixed-size fields only
             if len(payload) != step.size:
@@ -319,6 +325,92 @@ class _MessageBase:
         return message
 
 
+_MEMO_MAX = 256
+
+
+def _fits_fast(layout):
+    steps = [step for _count, step in layout.steps]
+    if not steps or type(steps[0]) is not _Scalars or len(steps[0].fields) < 2 or len(steps) > 2:
+        return False
+    return len(steps) == 1 or (type(steps[1]) is _List and steps[1].bare)
+
+
+def _fast_decoder(layout):
+    """Strict decoding of a layout of scalars, optionally ending in a list of single values
+    (GET_STATUS and most answers), without a step per field: payload -> message, or None.
+
+    The checked fields of a run (codes and ranges) change rarely from one payload to the next:
+    their values as a tuple find the enum members they decoded to last time, checked then,
+    and one itemgetter puts them in field order among the unchecked values. A list's bytes find
+    its decoded items the same way. Anything not seen before, or malformed, goes the general
+    way once; None when that way must refuse the payload (the caller asks it to say why)."""
+    steps = [step for _count, step in layout.steps]
+    cls = layout.cls
+    run = steps[0]
+    items_step = steps[1] if len(steps) == 2 else None
+    size = run.size
+    unpack = run.packer.unpack_from
+    pack = run.packer.pack
+    checked = sorted({i for i, _lookup, _field in run._codes} | {i for i, _low, _high, _field in run._ranges})
+    # itemgetter of one index returns the value, not a tuple: a checked field twice keeps it a tuple
+    pick = itemgetter(*(checked if len(checked) != 1 else checked * 2)) if checked else None
+    width = len(run.fields)
+    arrange = itemgetter(*[width + checked.index(i) if i in checked else i for i in range(width)])
+    known_members = {}  # checked values -> their members
+    known_items = {}  # a list's bytes -> its items
+    new = tuple.__new__
+
+    def check(values, key):
+        out = []
+        try:
+            run.decode(pack(*values), 0, out, True)
+        except RemoteProtocolError:
+            return None
+        if len(known_members) >= _MEMO_MAX:
+            known_members.clear()
+        members = known_members[key] = tuple(out[i] for i in checked)
+        return members
+
+    def list_items(payload, raw):
+        out = []
+        try:
+            end = items_step.decode(payload, size, out, True)
+        except RemoteProtocolError:
+            return None
+        if end != len(payload):
+            return None
+        if len(known_items) >= _MEMO_MAX:
+            known_items.clear()
+        items = known_items[raw] = out[0]
+        return items
+
+    def decode(payload):
+        if items_step is None:
+            if len(payload) != size:
+                return None
+        elif len(payload) <= size:
+            return None
+        values = unpack(payload, 0)
+        if pick is not None:
+            key = pick(values)
+            members = known_members.get(key)
+            if members is None:
+                members = check(values, key)
+                if members is None:
+                    return None
+            values = arrange(values + members)
+        if items_step is None:
+            return new(cls, values)
+        raw = payload[size:]
+        items = known_items.get(raw)
+        if items is None:
+            items = list_items(payload, raw)
+            if items is None:
+                return None
+        return new(cls, values + (items,))
+    return decode
+
+
 LAYOUTS_BY_STRUCT = {}
 for _name in ("flex_step", "finding", "alarm_entry", "log_entry", "prescription"):
     LAYOUTS_BY_STRUCT[_name] = Layout(_camel(_name), STRUCTS[_name])
@@ -330,7 +422,10 @@ Prescription = LAYOUTS_BY_STRUCT["prescription"].cls
 
 
 def _message_class(name, fields, message, kind):
-    cls = Layout(name, fields, message.doc if message else "").cls
+    layout = Layout(name, fields, message.doc if message else "")
+    if _fits_fast(layout):
+        layout.fast = _fast_decoder(layout)
+    cls = layout.cls
     cls.MESSAGE = message
     cls.KIND = kind
     return cls
@@ -347,6 +442,7 @@ for _message in MESSAGES:
         CLASSES[(RESPONSE, _message.id)] = _message_class(_base + "Response", _message.response, _message, RESPONSE)
 
 _NakPayload = _message_class("NakPayload", ERROR_LAYOUT, None, NAK)
+_FAST = {key: cls._layout.fast for key, cls in CLASSES.items() if cls._layout.fast is not None}
 globals().update({cls.__name__: cls for cls in CLASSES.values()})
 
 
@@ -403,6 +499,12 @@ def decode_message(frame, strict=True):
         return Nak.decode(frame.payload, frame.msg_id, strict)
     if kind == ACK:
         return Ack.decode(frame.payload, frame.msg_id, strict)
+    if strict:
+        fast = _FAST.get((kind, frame.msg_id))
+        if fast is not None:
+            message = fast(frame.payload) if type(frame.payload) is bytes else None
+            if message is not None:
+                return message
     cls = CLASSES.get((kind, frame.msg_id))
     if cls is None:
         raise RemoteProtocolError("no %s message with id 0x%02x"

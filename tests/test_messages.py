@@ -128,3 +128,45 @@ def test_defaults_make_building_messages_short():
     assert rx.steps == () and rx.ptm_dose_ug == 0
     assert m.ProgramPrescriptionRequest(prescription=rx).overrides == ()
     assert isinstance(m.ProgramPrescriptionRequest().prescription, m.Prescription)
+
+
+FAST_CLASSES = sorted((key, cls) for key, cls in m.CLASSES.items() if cls._layout.fast is not None)
+
+
+def _outcome(decode, payload):
+    try:
+        return decode(payload)
+    except RemoteProtocolError as error:
+        return (str(error), error.reason)
+
+
+@pytest.mark.parametrize("key,cls", FAST_CLASSES, ids=[cls.__name__ for _k, cls in FAST_CLASSES])
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_the_fast_decoder_agrees_with_the_general_one_on_any_payload(key, cls, data):
+    """Valid payloads (twice: the second through what the first left kept), and every byte
+    of one changed, decode to the same message or are refused with the same words."""
+    layout = cls._layout
+    payload = data.draw(layout_strategy(cls)).encode()
+    edits = data.draw(st.lists(st.tuples(st.integers(0, 300), st.integers(0, 255)), max_size=4))
+    grown = data.draw(st.binary(max_size=3))
+    candidates = [payload, payload, payload + grown, payload[:-1]]
+    for position, value in edits:
+        changed = bytearray(payload + grown)
+        if changed:
+            changed[position % len(changed)] = value
+        candidates += [bytes(changed), bytes(changed)]
+    fast = [_outcome(cls.decode, p) for p in candidates]
+    layout.fast, kept = None, layout.fast
+    try:
+        general = [_outcome(cls.decode, p) for p in candidates]
+    finally:
+        layout.fast = kept
+    assert fast == general
+    for got in fast:
+        if isinstance(got, cls):
+            assert all(type(a) is type(b) for a, b in zip(got, general[fast.index(got)]))
+
+
+def test_the_fast_decoder_covers_the_status_answer():
+    assert m.GetStatusResponse._layout.fast is not None
