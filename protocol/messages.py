@@ -16,6 +16,7 @@ two to the same bytes.
 """
 
 import struct
+import warnings
 from collections import namedtuple
 from operator import itemgetter
 
@@ -233,8 +234,9 @@ class Layout:
 
     def __init__(self, cls, fields):
         if cls._fields != tuple(field.name for field in fields):
-            raise TypeError("%s has fields %r, its layout %r" % (cls.__name__, cls._fields,
-                                                                  tuple(field.name for field in fields)))
+            # A warning, not an error: the generator that fixes it imports this module.
+            warnings.warn("%s has fields %r, the catalog %r: run python -m pumpmock.protocol.classes_gen"
+                          % (cls.__name__, cls._fields, tuple(field.name for field in fields)), stacklevel=2)
         self.fields = fields
         self.steps = []
         run = []
