@@ -29,6 +29,7 @@ from . import plausibility
 from .errors import ImplausibleAnswerError, LinkTimeout, MalformedAnswerError, refusal
 
 RECENT_EVENTS = 64  # event seqs remembered to drop a re-announced copy (the pump re-sends until ACKed)
+_RESPONSES = {msg_id: cls for (kind, msg_id), cls in m.CLASSES.items() if kind == RESPONSE}
 # Answers looked at twice: decoded, then checked against each other (harness.plausibility)
 _PLAUSIBLE = {m.GetStatusResponse: plausibility.status_problems, m.TcGetStatusResponse: plausibility.status_problems,
               m.HelloResponse: plausibility.hello_problems}
@@ -139,15 +140,9 @@ class StaleFrame:
 
 
 # ---- the connection ------------------------------------------------------------------------------
-class _Pending:
-    __slots__ = ("request", "msg_id", "wire", "deadline_ms", "misses")
-
-    def __init__(self, request, msg_id, wire, deadline_ms):
-        self.request = request
-        self.msg_id = msg_id
-        self.wire = wire
-        self.deadline_ms = deadline_ms
-        self.misses = 0
+# A request waiting for its answer: [request, msg_id, wire bytes, deadline of this attempt, misses].
+# A list, not an object: one is made on every round trip, and a list costs a third as much.
+_REQUEST, _MSG_ID, _WIRE, _DEADLINE, _MISSES = range(5)
 
 
 class Connection:
@@ -161,7 +156,7 @@ class Connection:
         self.seq = (initial_seq if initial_seq is not None else int.from_bytes(os.urandom(2), "little")) & 0xFFFF
         self.stats = collections.Counter()
         self._decoder = FrameDecoder()  # the one splitter, capped at MAX_ENCODED
-        self._pending = {}  # seq -> _Pending, for requests still waiting for their answer
+        self._pending = {}  # seq -> [request, msg_id, wire, deadline_ms, misses] until its outcome
         self._results = collections.deque()
         self._recent_events = collections.deque(maxlen=RECENT_EVENTS)
         self._need_delimiter = True  # a 0x00 first ends whatever partial frame the pump holds
@@ -172,7 +167,7 @@ class Connection:
         seq = self.seq = (self.seq + 1) & 0xFFFF
         msg_id = request.MESSAGE.id
         wire = encode_frame(REQUEST, msg_id, seq, request.encode())
-        self._pending[seq] = _Pending(request, msg_id, wire, now_ms + self.timeout_ms)
+        self._pending[seq] = [request, msg_id, wire, now_ms + self.timeout_ms, 0]
         if self._need_delimiter:  # _out, inline: this is every round trip's path
             self._need_delimiter = False
             return b"\x00" + wire
@@ -201,17 +196,17 @@ class Connection:
                 self.stats["bad_frames"] += 1
                 results.append(BadFrame(item))
                 continue
-            kind = item.kind
+            kind, msg_id, seq, payload, _version = item
             if kind == EVENT:
                 out += self._on_event(item)
                 continue
-            pending = self._pending.get(item.seq) if kind == RESPONSE or kind == NAK else None
-            if pending is None or pending.msg_id != item.msg_id:
+            pending = self._pending.get(seq) if kind == RESPONSE or kind == NAK else None
+            if pending is None or pending[_MSG_ID] != msg_id:
                 self.stats["stale_frames"] += 1
                 results.append(StaleFrame(item))
                 continue
-            del self._pending[item.seq]
-            results.append(_outcome(item, pending.request))
+            del self._pending[seq]
+            results.append(_outcome(kind, msg_id, seq, payload, pending[_REQUEST]))
         return out
 
     def poll(self, now_ms, *, count_misses=True):
@@ -222,33 +217,33 @@ class Connection:
         """
         out = b""
         for seq, pending in list(self._pending.items()):
-            if pending.deadline_ms > now_ms:
+            if pending[_DEADLINE] > now_ms:
                 continue
             if count_misses:
-                pending.misses += 1
-                if pending.misses > self.retries:
+                pending[_MISSES] += 1
+                if pending[_MISSES] > self.retries:
                     del self._pending[seq]
-                    request = pending.request
+                    request = pending[_REQUEST]
                     self._results.append(TimedOut(seq, request, LinkTimeout(
                         "no answer to %s (seq %d) after %d retransmissions of %.0f ms"
                         % (type(request).__name__, seq, self.retries, self.timeout_ms))))
                     continue
             self.stats["retransmissions"] += 1
-            pending.deadline_ms = now_ms + self.timeout_ms
+            pending[_DEADLINE] = now_ms + self.timeout_ms
             self._need_delimiter = True  # the answer may have died in a half-received frame
-            out += self._out(pending.wire)
+            out += self._out(pending[_WIRE])
         return out
 
     def next_deadline_ms(self):
         """When poll() next has work (a request's answer is overdue), or None with nothing outstanding."""
         if not self._pending:
             return None
-        return min(pending.deadline_ms for pending in self._pending.values())
+        return min(pending[_DEADLINE] for pending in self._pending.values())
 
     def deadline_of(self, seq):
         """The deadline of request `seq`'s current attempt, or None once it has its outcome."""
         pending = self._pending.get(seq)
-        return None if pending is None else pending.deadline_ms
+        return None if pending is None else pending[_DEADLINE]
 
     def abandon(self, seq):
         """Stop waiting for `seq` (its caller gave up): no more retransmissions, a late answer is stale."""
@@ -282,13 +277,12 @@ class Connection:
         return ack
 
 
-def _outcome(frame, request):
-    """The answer `frame` (its seq and id already matched to `request`) as an Outcome."""
-    seq = frame.seq
+def _outcome(kind, msg_id, seq, payload, request):
+    """The answer in a frame (its seq and id already matched to `request`) as an Outcome."""
     try:
-        if frame.kind == NAK:
-            return Refused(seq, request, refusal(m.Nak.decode(frame.payload, frame.msg_id), request))
-        answer = m.CLASSES[(RESPONSE, frame.msg_id)].decode(frame.payload)
+        if kind == NAK:
+            return Refused(seq, request, refusal(m.Nak.decode(payload, msg_id), request))
+        answer = _RESPONSES[msg_id].decode(payload)
     except RemoteProtocolError as error:  # the CRC held, so this is the pump's fault, not the line's
         return BadAnswer(seq, request, MalformedAnswerError(
             "the answer to %s (seq %d) does not decode: %s" % (type(request).__name__, seq, error),

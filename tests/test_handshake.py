@@ -30,7 +30,9 @@ def test_nothing_but_hello_is_sent_to_a_refused_peer():
     port.close()
     sent = b"".join(bytes.fromhex(line.split()[-1]) for line in port.stderr_tail if line.startswith("fake got"))
     frames = FrameDecoder().feed(sent)
-    assert [(f.kind, f.msg_id) for f in frames] == [(REQUEST, 0x01)]  # HELLO and nothing else
+    # HELLO and nothing else; under load the child may still be booting when the first attempt
+    # times out, and that HELLO is sent again, the same frame (a booting peer's misses are free).
+    assert frames and set(frames) == {frames[0]} and (frames[0].kind, frames[0].msg_id) == (REQUEST, 0x01)
 
 
 def test_an_echo_is_refused_it_only_says_hello_back():
