@@ -68,6 +68,7 @@ def parse_body(body):
 
 
 _new_frame = tuple.__new__
+_decode_block = cobs.decode_block
 
 
 def decode_frame(wire):
@@ -133,7 +134,7 @@ class FrameDecoder:
             return RemoteProtocolError("frame of %d encoded bytes exceeds %d" % (len(block), MAX_ENCODED),
                                        "oversized", block[:MAX_ENCODED])
         try:
-            frame = parse_body(cobs.decode_block(block))
+            frame = parse_body(_decode_block(block))
         except RemoteProtocolError as error:
             self.frames_bad += 1
             return error
