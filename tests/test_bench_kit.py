@@ -332,6 +332,13 @@ def test_bench_rehearsal_of_a_board_on_a_uart(tmp_path):
     assert 50 <= report["link"]["log_download"]["line_efficiency_pct"] <= 100, output
     fuzz = report["fuzz"]
     assert fuzz["status"] == "passed" and fuzz["examples"] > 0, output
+    # One runner behind the pty: every phase's heap is watched, in MicroPython's own figures.
+    heap = report["heap"]
+    assert heap["status"] == "within budget", heap
+    assert {row["phase"]: row["status"] for row in heap["phases"]} == dict.fromkeys(
+        ["conformance checks", "a full event log", "log download", "power loss with a full log", "fuzz",
+         "link measurements", "scenario diff"], "within budget"), heap["phases"]
+    assert all(row["used_bytes"] > 0 and row["largest_buffer_bytes"] <= 512 for row in heap["phases"])
     assert report["verdict"] == "pass" and status == 0, output
 
 

@@ -58,6 +58,8 @@ def summary(report):
         lines.append("  %-4s %-50s %6.2fs  %s" % (result["status"].upper() if result["status"] != "skip" else "skip",
                                                    result["name"], result["seconds"], result["detail"]))
 
+    lines += _heap(report.get("heap"), report.get("memory"))
+
     fuzz = report.get("fuzz") or {}
     lines += ["", "fuzz: %s" % fuzz.get("status", "not run")]
     for key in ("reason", "examples", "cases", "seconds", "seed"):
@@ -109,6 +111,38 @@ def summary(report):
         if len(tolerated) > 10:
             lines.append("    ... %d more in report.json and diff.txt" % (len(tolerated) - 10))
     return "\n".join(lines)
+
+
+def _kb(value):
+    return "?" if value is None else "%.1f KB" % (value / 1024)
+
+
+def _heap(heap, memory):
+    """The summary's lines for the heap watch: one row per phase, with the budgets."""
+    if not heap:
+        return []
+    budgets = heap["budgets"]
+    lines = ["", "heap (the firmware's TC_HEAP_INFO, per phase): %s" % heap["status"],
+             "  budgets: at most %s above the phase's at-rest figure, at least %s free, one buffer at most %d B"
+             % (_kb(budgets["peak_growth_bytes"]), _kb(budgets["low_free_bytes"]), budgets["largest_buffer_bytes"])]
+    if heap.get("reason"):
+        lines.append("  %s" % heap["reason"])
+    if memory and memory.get("status") not in (None, "ran"):
+        lines.append("  memory workload: %s (%s)" % (memory["status"], memory.get("reason", "")))
+    for row in heap["phases"]:
+        if row["status"] == "not measured":
+            lines.append("  %-28s not measured: %s" % (row["phase"], row["reason"]))
+            continue
+        if row.get("heap"):
+            heap_text = "heap %s" % row["heap"]
+        else:
+            heap_text = "used at rest %s, peak %s (+%s), lowest free %s" % (
+                _kb(row["at_rest_used_bytes"]), _kb(row["peak_used_bytes"]), _kb(row["peak_growth_bytes"]),
+                _kb(row["low_free_bytes"]))
+        lines.append("  %-28s %s; largest buffer %d B  %s" % (row["phase"], heap_text, row["largest_buffer_bytes"],
+                                                             row["status"].upper()))
+        lines += ["      over budget: %s" % crossed for crossed in row["over_budget"]]
+    return lines
 
 
 def _died(death):

@@ -1,5 +1,7 @@
-"""Run the bench against a board: conformance checks, a bounded fuzz campaign, link measurements,
-and the same scripted scenario on the board and on the emulator, diffed. Writes a report.
+"""Run the bench against a board: conformance checks, a memory workload (a full event log, its
+download, a power loss with it), a bounded fuzz campaign, link measurements, and the same scripted
+scenario on the board and on the emulator, diffed; the firmware's heap read around every phase
+(heapwatch.py). Writes a report.
 
     pumpmock bench --port /dev/ttyACM0                        # a board flashed with --test-mode
     pumpmock bench --port "exec:pumpmock micropython --test-mode"   # rehearsal
@@ -12,8 +14,8 @@ too (exec:..., socket://..., pumpmock://...), which is how CI rehearses the benc
 The report directory gets report.json (everything), summary.txt (readable), the two scenario
 transcripts (emulator.jsonl, target.jsonl), diff.txt and target-session.jsonl (every frame the
 bench exchanged with the target outside the fuzz campaign). Exit status: 0 (verdict pass) when
-every section ran, no check failed, fuzzing found nothing and the transcripts agree; 1 (fail)
-when something failed, the target stopping answering included; 2 when the target was refused or
+every section ran, no check failed, fuzzing found nothing, the transcripts agree and no phase
+crossed a heap budget; 1 (fail) when something failed, the target stopping answering included; 2 when the target was refused or
 never answered its first HELLO; 3 (incomplete) when nothing failed but a section could not run
 (no test mode, no fuzzing available): never a pass by omission. Link findings (a 16 ms latency
 timer, say) are reported but do not fail the run.
@@ -38,7 +40,7 @@ from .. import connect, is_device_path, normalize_url, vet_url
 from ..checks import CHECKS, run_checks
 from ..errors import HarnessError, SafetyInterlockError
 from ..interlock import Allowlist, add_allow_arguments, is_pty
-from . import fuzzing, liveness, measure, report as reporting, scenario
+from . import fuzzing, heapwatch, liveness, measure, report as reporting, scenario
 from .deploy import CRASH_FILE, MpremoteDeployer
 
 DEFAULT_BAUD = 115200
@@ -54,7 +56,7 @@ class BenchOptions:
     def __init__(self, baud=DEFAULT_BAUD, timeout_s=None, round_trips=DEFAULT_ROUND_TRIPS,
                  log_entries=DEFAULT_LOG_ENTRIES, fuzz_seconds=DEFAULT_FUZZ_SECONDS, fuzz_seed=DEFAULT_FUZZ_SEED,
                  only_checks=None, skip_checks=(), reference_url=scenario.EMULATOR_URL, allow_usb=(),
-                 allow_ports=(), crash_reader=None):
+                 allow_ports=(), crash_reader=None, heap_budgets=None):
         self.baud = baud
         self.timeout_s = timeout_s
         self.round_trips = round_trips
@@ -70,6 +72,8 @@ class BenchOptions:
         # () -> the board's crash file text or None, asked when the target stopped answering;
         # None: mpremote on a serial device, nothing for other targets.
         self.crash_reader = crash_reader
+        # The heap watch's budgets (heapwatch.BUDGETS; a test passes tiny ones to see a phase fail).
+        self.heap_budgets = dict(heapwatch.BUDGETS, **(heap_budgets or {}))
 
     def connect_options(self):
         options = {"baudrate": self.baud, "allowlist": self.allowlist}
@@ -161,15 +165,25 @@ def bench(port, report_dir, options=None, progress=print):
 
     frames = liveness.LastFrames(report_dir / "target-session.jsonl")
     lifeline = Lifeline(url, options, frames, started_wall, progress)
+    # The firmware's heap, read around every section (where the target keeps one pump across
+    # connections) and through the memory workload: a phase over its budget fails the run.
+    heap = heapwatch.HeapWatch(url, lifeline.tapped(), budgets=options.heap_budgets,
+                               available=bool(identity.test_mode))
     sections = (
-        ("checks", "the conformance checks", lambda: _checks(url, options, progress, lifeline),
+        ("checks", "the conformance checks",
+         lambda: heap.around("conformance checks", lambda: _checks(url, options, progress, lifeline)),
          lambda why: {"status": "not run", "reason": why, "counts": {"pass": 0, "fail": 0, "skip": 0},
                       "results": [], "not_run": [c.name for c in CHECKS]}),
-        ("fuzz", "the fuzz campaign", lambda: _fuzz(url, options, progress, bool(identity.test_mode), report_dir),
+        ("memory", "the memory workload", lambda: heap.memory_workload(progress),
          lambda why: {"status": "not run", "reason": why}),
-        ("link", "the link measurements", lambda: _link(url, options, progress, lifeline),
+        ("fuzz", "the fuzz campaign",
+         lambda: heap.around("fuzz", lambda: _fuzz(url, options, progress, bool(identity.test_mode), report_dir)),
+         lambda why: {"status": "not run", "reason": why}),
+        ("link", "the link measurements",
+         lambda: heap.around("link measurements", lambda: _link(url, options, progress, lifeline)),
          lambda why: {"status": "not run", "error": why}),
-        ("transcript_diff", "the scenario", lambda: _scenario(url, options, report_dir, progress, lifeline),
+        ("transcript_diff", "the scenario",
+         lambda: heap.around("scenario diff", lambda: _scenario(url, options, report_dir, progress, lifeline)),
          lambda why: {"status": "not run", "error": why, "differences": []}),
     )
     try:
@@ -186,6 +200,7 @@ def bench(port, report_dir, options=None, progress=print):
     finally:
         frames.close()
     report["died"] = lifeline.death
+    report["heap"] = heap.report()
     if lifeline.death is not None:
         death = lifeline.death
         report["findings"].insert(0, "the target stopped answering during %s (its last answer %s s into the run, "
@@ -202,14 +217,23 @@ def bench(port, report_dir, options=None, progress=print):
     if report["transcript_diff"]["status"] == "different":
         report["findings"].append("the target's transcript differs from the emulator's in %d place(s)"
                                   % len(report["transcript_diff"]["differences"]))
+    for row in report["heap"]["phases"]:
+        for crossed in row.get("over_budget", []):
+            report["findings"].append("heap: %s %s" % (row["phase"], crossed))
+    if report["memory"]["status"] == "error":
+        report["findings"].append("the memory workload broke: %s" % report["memory"]["reason"])
     report["findings"] += report["link"].get("notes", [])
     failing = (failed_checks or lifeline.death is not None or report["fuzz"]["status"] in ("failed", "error")
                or report["transcript_diff"]["status"] in ("different", "error")
-               or report["link"]["status"] == "error")
+               or report["link"]["status"] == "error"
+               or report["heap"]["status"] == "over budget" or report["memory"]["status"] == "error")
     # A section that could not run is not a pass: the verdict says so, and so does the exit status.
     not_run = [name for name, ran in (("fuzzing", report["fuzz"]["status"] in ("passed", "failed")),
                                       ("the scenario diff", report["transcript_diff"]["status"] in ("same", "different")),
-                                      ("checks that need test control", identity.test_mode)) if not ran]
+                                      ("checks that need test control", identity.test_mode),
+                                      ("the heap watch", not identity.test_mode
+                                       or report["heap"]["status"] not in ("not available", "not measured")))
+               if not ran]
     report["not_run"] = not_run
     report["verdict"] = "fail" if failing else "incomplete" if not_run else "pass"
     report["seconds"] = round(time.monotonic() - started, 2)
