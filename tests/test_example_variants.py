@@ -6,10 +6,15 @@ effect). Nothing in the suite or the plugin knows the variants: the catching is 
 Also here: the example app's local drug library check agrees with the pump's hard findings.
 """
 
+import json
 import os
+import queue
+import select
+import signal
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -20,8 +25,9 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 APP_DIR = EXAMPLES / "programmer_app"
 VARIANTS_DIR = APP_DIR / "variants"
+RUNNER = Path(__file__).resolve().parent / "example_suite_runner.py"
 SUITE_TIMEOUT_S = 300  # one whole run of the example suite; a healthy run takes well under a minute
-WORKERS = 2  # CI machines have two cores; every suite run drives its own emulator and ptys
+WORKERS = 3  # on two cores: a suite run mostly waits (its app's timeouts, alarm watches), a third of a core busy
 
 # variant -> words its failure must contain: the defect's effect, as the suite words it
 EXPECTED = {
@@ -78,38 +84,105 @@ BLIND2_CAUGHT = {
     "reservoir_duration_auto_confirmed": "app overrode RESERVOIR_DURATION without --confirm-soft",
 }
 
-pytestmark = pytest.mark.timeout(SUITE_TIMEOUT_S * 3)
+pytestmark = pytest.mark.timeout(SUITE_TIMEOUT_S * 6)  # the first test waits for every run
 
 
 def variant_names(directory=VARIANTS_DIR):
     return sorted(p.stem for p in directory.glob("*.py") if not p.stem.startswith("_"))
 
 
-def run_suite(app_script, stop_at_first_failure):
-    """Run examples/tests with PUMPMOCK_APP set to `app_script`: (exit code, output)."""
-    env = dict(os.environ, PUMPMOCK_APP="%s %s" % (sys.executable, app_script), PYTHONIOENCODING="utf-8")
-    env.pop("PYTEST_ADDOPTS", None)  # the outer run's options are not the example suite's
-    command = [sys.executable, "-m", "pytest", str(EXAMPLES / "tests"), "-q", "-p", "no:cacheprovider"]
-    if stop_at_first_failure:
-        command.append("-x")
-    try:
-        done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, encoding="utf-8",
-                              timeout=SUITE_TIMEOUT_S)
-    except subprocess.TimeoutExpired as expired:
-        return None, "the example suite did not finish within %d s:\n%s" % (SUITE_TIMEOUT_S, expired.stdout or "")
-    return done.returncode, done.stdout + done.stderr
+class SuiteRunner:
+    """A process that runs the example suite once per job (tests/example_suite_runner.py): the
+    interpreter, pytest and pumpmock start once for many runs, not once per run."""
+
+    def __init__(self):
+        env = dict(os.environ, PYTHONIOENCODING="utf-8")
+        env.pop("PYTEST_ADDOPTS", None)  # the outer run's options are not the example suite's
+        # its own session: a runner stopped at a timeout takes the apps it started with it
+        self.process = subprocess.Popen([sys.executable, str(RUNNER)], cwd=REPO, env=env, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, start_new_session=True)
+        self._buffer = b""
+
+    def run(self, app_script, stop_at_first_failure):
+        """One run of examples/tests with PUMPMOCK_APP set to `app_script`: (exit code, output), or
+        (None, why) when it did not finish within SUITE_TIMEOUT_S (the runner is then stopped)."""
+        job = {"app": "%s %s" % (sys.executable, app_script), "stop": stop_at_first_failure}
+        try:
+            self.process.stdin.write((json.dumps(job) + "\n").encode())
+            self.process.stdin.flush()
+        except OSError as error:
+            self.stop()
+            return None, "the example suite runner died before the run: %s" % error
+        deadline = time.monotonic() + SUITE_TIMEOUT_S
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.process.stdout], [], [], left)[0]:
+                self.stop()
+                return None, "the example suite did not finish within %d s" % SUITE_TIMEOUT_S
+            chunk = os.read(self.process.stdout.fileno(), 65536)
+            if not chunk:
+                self.stop()
+                return None, "the example suite runner died (exit %s)" % self.process.returncode
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        answer = json.loads(line)
+        return answer["code"], answer["output"]
+
+    def stop(self):
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+def run_jobs(jobs):
+    """{name: (exit code, output)} for {name: (app script, stop at first failure)}: WORKERS runner
+    processes, each taking the next job when it finishes one (runs differ tenfold in length)."""
+    pending = queue.Queue()
+    for name, job in jobs.items():
+        pending.put((name, job))
+    results = {}
+
+    def work():
+        runner = None
+        while True:
+            try:
+                name, (script, stop) = pending.get_nowait()
+            except queue.Empty:
+                break
+            runner = runner if runner is not None and runner.process.poll() is None else SuiteRunner()
+            results[name] = runner.run(script, stop)
+        if runner is not None:
+            runner.process.stdin.close()  # end of jobs: it exits
+            try:
+                runner.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+            runner.stop()
+
+    threads = [threading.Thread(target=work) for _ in range(WORKERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
 
 
 @pytest.fixture(scope="module")
 def suite_runs():
-    """Every suite run (the app and each variant), two at a time: {name: (exit code, output)}."""
-    jobs = {"app": (APP_DIR / "app.py", False)}
+    """Every suite run (the app and each variant), WORKERS at a time: {name: (exit code, output)}."""
+    jobs = {"app": (APP_DIR / "app.py", False)}  # the longest run first: it is the whole suite
     jobs.update({name: (VARIANTS_DIR / (name + ".py"), True) for name in variant_names()})
     jobs.update({name: (UNSEEN_DIR / (name + ".py"), True) for name in UNSEEN_CAUGHT})
     jobs.update({name: (BLIND2_DIR / (name + ".py"), True) for name in BLIND2_CAUGHT})
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        futures = {name: pool.submit(run_suite, script, stop) for name, (script, stop) in jobs.items()}
-        return {name: future.result() for name, future in futures.items()}
+    return run_jobs(jobs)
 
 
 def test_every_variant_has_an_expected_effect():
