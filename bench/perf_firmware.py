@@ -116,6 +116,17 @@ def main(argv=None):
     calls = 10_000
     best = min(timeit.repeat(lambda: pump.receive(status_frame, 1_000), number=calls, repeat=repeats))
     results["get_status_requests_per_s"] = calls / best
+    # As a host polls: every request a new seq, the clock a ms further on (reported, no target).
+    frames = [encode_message(m.GetStatusRequest(), 0x2000 + i) for i in range(calls)]
+    clock = [2_000]
+
+    def polled():
+        now = clock[0]
+        for i in range(calls):
+            pump.receive(frames[i], now + i)
+        clock[0] = now + calls
+    best = min(timeit.repeat(polled, number=1, repeat=repeats))
+    results["get_status_polled_requests_per_s"] = calls / best
 
     fast = min((year() for _ in range(repeats // 2 + 1)), key=lambda run: run[0])
     counters = fast[1]
