@@ -18,13 +18,23 @@ from .core import Pump
 class HostFiles:
     """Storage (see storage.py) whose files the runner keeps on the host, one per name.
 
-    `host` has read_hex(name) -> hex text or None, and write_hex(name, offset, hex text):
-    the runner's JavaScript functions, which write through to the host file at once, so the
-    state survives the runner exactly as a board's flash survives a reset.
+    `host` has read_hex_at(name, offset, size) -> hex text of at most size bytes from offset ("" past
+    the end or for no file), read_hex(name) -> hex text or None (the whole file, for tools), and
+    write_hex(name, offset, hex text): the runner's JavaScript functions, which write through to
+    the host file at once, so the state survives the runner exactly as a board's flash survives a
+    reset. The pump reads with read_into, a buffer at a time, never a whole file.
     """
 
     def __init__(self, host):
         self.host = host
+
+    def read_into(self, name, offset, buf):
+        data = binascii.unhexlify(self.host.read_hex_at(name, offset, len(buf)))
+        size = len(data)
+        if size > len(buf):  # a host that answered more than it was asked for
+            size = len(buf)
+        buf[:size] = data[:size]
+        return size
 
     def read(self, name):
         text = self.host.read_hex(name)

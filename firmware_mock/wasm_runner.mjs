@@ -144,13 +144,26 @@ function installFirmware(mp) {
 }
 
 // Functions MicroPython code reaches as `import pumpmock_host`: the pump's storage files on the
-// host (hex text in and out, see stdio_shell.HostFiles) and reading host files from scripts.
+// host (hex text in and out, read a buffer at a time, see stdio_shell.HostFiles) and reading host
+// files from scripts.
 function hostModule(storageDir) {
   const storagePath = (name) => {
     if (!/^[A-Za-z0-9_]{1,32}$/.test(name)) throw new Error(`bad storage file name ${JSON.stringify(name)}`);
     return path.join(storageDir, `pumpmock_${name}.bin`);
   };
   return {
+    read_hex_at(name, offset, size) {
+      // at most `size` bytes from `offset`: the pump reads through a small buffer, never a whole file
+      const file = storagePath(name);
+      if (!fs.existsSync(file)) return "";
+      const data = Buffer.alloc(size);
+      const fd = fs.openSync(file, "r");
+      try {
+        return data.subarray(0, fs.readSync(fd, data, 0, size, offset)).toString("hex");
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
     read_hex(name) {
       const file = storagePath(name);
       return fs.existsSync(file) ? fs.readFileSync(file).toString("hex") : null;

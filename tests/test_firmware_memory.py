@@ -19,6 +19,7 @@ from pumpmock.protocol.codes import Alarm, BolusKind, Drug, Fault, Role
 
 from pumpmock.firmware_mock import persist, spec
 from pumpmock.firmware_mock.core import Pump
+from pumpmock.firmware_mock.stdio_shell import HostFiles
 from pumpmock.firmware_mock.storage import RamStorage
 from pumpmock.harness.checks import run_checks
 from pumpmock.harness.micropython_cmd import micropython_mjs
@@ -227,3 +228,42 @@ def test_heap_info_under_micropython_reads_the_heap_and_its_extremes():
         assert full.peak_used_bytes >= full.used_bytes > at_rest.used_bytes
         assert full.low_free_bytes <= full.free_bytes
         assert full.largest_buffer_bytes > 0
+
+
+class HexHost:
+    """The WebAssembly runner's pumpmock_host functions, in CPython: files as hex text."""
+
+    def __init__(self):
+        self.files = {}
+        self.asked = []  # sizes read_hex_at was asked for
+        self.whole = []  # names read whole
+
+    def read_hex_at(self, name, offset, size):
+        self.asked.append(size)
+        return bytes(self.files.get(name, b"")[offset:offset + size]).hex()
+
+    def read_hex(self, name):
+        self.whole.append(name)
+        return None if name not in self.files else bytes(self.files[name]).hex()
+
+    def write_hex(self, name, offset, text):
+        data = bytes.fromhex(text)
+        blob = self.files.setdefault(name, bytearray())
+        if len(blob) < offset + len(data):
+            blob.extend(bytes(offset + len(data) - len(blob)))
+        blob[offset:offset + len(data)] = data
+
+
+def test_the_runners_host_files_are_read_a_buffer_at_a_time():
+    """HostFiles (the runner's --storage) reads through read_hex_at, never a whole file."""
+    hexhost = HexHost()
+    host = Host(pump=Pump(serial=SERIAL, test_mode=True, storage=HostFiles(hexhost), capacity_ul=200_000))
+    host.ready(volume_ul=200_000)
+    host.warp(600 * DAY_S)
+    host.call(m.TcPowerLossRequest(0))
+    reborn = Host(pump=Pump(serial=SERIAL, test_mode=True, storage=HostFiles(hexhost), capacity_ul=200_000))
+    reborn.seq = host.seq
+    reborn.hello()
+    reborn.authenticate()
+    assert len(reborn.log()) == spec.LOG_CAPACITY
+    assert hexhost.whole == [] and hexhost.asked and max(hexhost.asked) <= persist.CHUNK
