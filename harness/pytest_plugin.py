@@ -41,7 +41,7 @@ from .mux import PortMux
 from .oracles import ORACLES
 from .oracles import check as check_oracles
 from .testcontrol import TestControl
-from .transcript import TappedPort, TranscriptRecorder
+from .transcript import TranscriptRecorder
 from .wire import Wire
 
 EMULATOR_FAST = "pumpmock://?clock=virtual"  # for the reference client: waiting costs no wall time
@@ -197,10 +197,21 @@ class PumpControl(TestControl):
         `name` reaches the pump: state that changes between two of the app's requests."""
         self._need_mux().before_rules.append([_message_name(name), action, count])
 
+    def lose_next_acks(self, count=1, name=None):
+        """Lose the app's next `count` ACKs of events (of event `name`, e.g. "ALARM_RAISED") on
+        their way to the pump: the pump re-sends the event, and the app must ACK the copy too."""
+        self._need_mux().lose_ack_rules.append([None if name is None else _message_name(name), count])
+
+    def hold_next_response(self, name, count=1):
+        """Keep the pump's next `count` answers to `name` from the app until it sends `name` again
+        under another seq, then deliver each just before that request's own answer: an answer so
+        late that it arrives while the app waits for another (its retransmission is answered)."""
+        self._need_mux().hold_rules.append([_message_name(name), count])
+
     def _need_mux(self):
         if self._mux is None:
-            raise RuntimeError("silence(), drop_next_responses(), refuse_next(), corrupt_next() and "
-                               "before_next() need an app on the pump_port fixture")
+            raise RuntimeError("silence(), drop_next_responses(), refuse_next(), corrupt_next(), before_next(), "
+                               "lose_next_acks() and hold_next_response() need an app on the pump_port fixture")
         return self._mux
 
 
@@ -248,7 +259,8 @@ class PumpEnvironment:
             self.mux.start()
             self._closers.insert(0, self.mux.close)
             control = PumpSession(self.mux.control)
-            self._greet(control)
+            control.hello()
+            self._prepare(control)
             self.control = PumpControl(control, self.mux)
         return self.mux.path
 
@@ -257,20 +269,23 @@ class PumpEnvironment:
         if self.session is None:
             if self.mux is not None:
                 raise RuntimeError("use either pump_port (an external app) or programmer, not both")
-            port = self.target.open(EMULATOR_FAST, handshake=False)  # the session's first exchange is HELLO
-            self._closers.append(port.close)
-            clock = getattr(port, "clock", None)
-            clock = clock if callable(clock) else time.monotonic
-            session = PumpSession(TappedPort(port, self._recorder(clock), clock), clock=clock)
-            self._greet(session)
+            # The recorder must exist before the line, to record its HELLO; until connect() has
+            # made the tap, no time has passed on it, and after, the tap's clock is the time base.
+            tap = []
+            recorder = self._recorder(lambda: tap[0].elapsed() if tap else 0.0)
+            target = self.target
+            session = connect(target.url or EMULATOR_FAST, baudrate=target.baud, faults=target.faults,
+                              allowlist=target.allowlist, transcript=recorder)
+            tap.append(session.port)
+            self._closers.insert(0, session.close)
+            self._prepare(session)
             session.authenticate(Role.CLINICIAN)
             self.session = session
             self.control = PumpControl(session)
         return self.session
 
-    def _greet(self, session):
-        """HELLO (NotAMockError unless the mock answers), then factory state when test control allows."""
-        session.hello()
+    def _prepare(self, session):
+        """After HELLO: what it said about test control, then factory state when that allows."""
         self.target.identified(session.identity)
         if session.identity.test_mode:
             session.test.reset(seed=0)

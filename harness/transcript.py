@@ -238,6 +238,10 @@ class TappedPort(PortWrapper):
     def clock(self):
         return self._clock()
 
+    def elapsed(self):
+        """Seconds since the tap was made, by its clock: the time base of what it records."""
+        return self._clock() - self._start
+
     def write(self, data):
         data = bytes(data)
         written = self._port.write(data)
