@@ -226,7 +226,7 @@ class Pump:
         route = _ROUTES.get(msg_id) if kind == _K_REQUEST else None
         if route is None:
             return self._refuse(msg_id, seq, Refusal(spec.E_UNKNOWN_MESSAGE))
-        needed_role, state_changing, test_control, handler, request_layout, encode = route
+        needed_role, state_changing, test_control, request_layout, encode = route
         if test_control and not self.test_mode:
             return self._refuse(msg_id, seq, Refusal(spec.E_NOT_IN_TEST_MODE))
         if needed_role != _ROLE_NONE:
@@ -249,7 +249,9 @@ class Pump:
         try:
             # Most reads carry no payload: nothing to parse, and nothing to check but that.
             request = codec.decode_request(request_layout, payload) if payload or request_layout else {}
-            response = handler(self, request, clock)
+            # Looked up per request, not kept in the route: a planted defect (a test's one-line
+            # monkeypatch of HANDLERS) must reach the pump.
+            response = HANDLERS[msg_id](self, request, clock)
             # A handler may answer with the payload's bytes (GET_STATUS: no dict in between).
             body = response if isinstance(response, bytes) else encode(response or {})
             kind_out = _K_RESPONSE
@@ -399,10 +401,10 @@ class Pump:
                 "removed_ul": model.removed_ul & _MASK32, "reboots": model.reboots & 0xFFFF}
 
 
-# msg_id -> (role needed, state-changing, test control, handler, request layout, response encoder)
+# msg_id -> (role needed, state-changing, test control, request layout, response encoder)
 _ROUTES = {}
 for _id, (_name, _role, _changing, _test) in spec.MESSAGES.items():
-    _ROUTES[_id] = (_role, _changing, _test, HANDLERS.get(_id), spec.REQUEST[_id],
+    _ROUTES[_id] = (_role, _changing, _test, spec.REQUEST[_id],
                     codec.encoder(spec.RESPONSE[_id]))
 
 
