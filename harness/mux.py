@@ -22,7 +22,7 @@ import tty
 from pumpmock.protocol import cobs
 from pumpmock.protocol.errors import ProtocolError
 from pumpmock.protocol.catalog import MESSAGES_BY_ID
-from pumpmock.protocol.framing import NAK, REQUEST, RESPONSE, encode_frame, parse_body
+from pumpmock.protocol.framing import ACK, NAK, REQUEST, RESPONSE, encode_frame, parse_body
 from pumpmock.protocol.messages import Nak
 
 
@@ -109,6 +109,9 @@ class PortMux:
         self.refuse_rules = []  # [name, Nak, count]: answer the app's next request X with this NAK
         self.corrupt_rules = []  # [name, count]: flip a byte of the pump's next answer to X
         self.before_rules = []  # [name, action, count]: call action() before X reaches the pump
+        self.lose_ack_rules = []  # [event name or None, count]: lose the app's next ACKs of events
+        self.hold_rules = []  # [name, count]: keep the pump's next answer to X until the app's next X
+        self._held = []  # [name, seq, block]: answers kept by hold_rules, delivered late
         # Only the app holds the pty's slave end: while nobody has it open, reading the master
         # fails with EIO, which is how the mux knows no app is listening (frames then go nowhere,
         # and are not recorded as delivered).
@@ -180,7 +183,7 @@ class PortMux:
             whole = bytes(partial[:end + 1])
             del partial[:end + 1]
             blocks = [block for block in whole.split(b"\x00") if block]
-            if self.refuse_rules or self.before_rules:
+            if self.refuse_rules or self.before_rules or self.lose_ack_rules or self._held:
                 for block in blocks:
                     self._app_frame(block)
                 continue
@@ -196,7 +199,26 @@ class PortMux:
     def _app_frame(self, block):
         """One of the app's frames while per-message rules are set: refused here, or passed on
         (after any action set for it)."""
+        frame = _frame_of(block)
+        if frame is not None and frame.kind == ACK and self.lose_ack_rules:
+            event = MESSAGES_BY_ID.get(frame.msg_id)
+            if _take(self.lose_ack_rules, event.name if event else "?") is not None:
+                return  # lost on the line: neither the pump nor the wire sees it
         name = self._note_request(block)
+        late = self._late_answer(name, frame)
+        if late is not None:
+            with self._wire_lock:  # the pump's own answer waits for this lock: the late one arrives first
+                with self._write_lock:
+                    self.upstream.write(b"\x00" + block + b"\x00")
+                if self.on_frame:
+                    self.on_frame("host>pump", block)
+                try:
+                    os.write(self._master, late + b"\x00")
+                except OSError:
+                    return
+                if self.on_frame:
+                    self.on_frame("pump>host", late)
+            return
         refusal = _take(self.refuse_rules, name)
         if refusal is not None:
             frame = _frame_of(block)
@@ -219,6 +241,14 @@ class PortMux:
                 self.upstream.write(b"\x00" + block + b"\x00")
             if self.on_frame:
                 self.on_frame("host>pump", block)
+
+    def _late_answer(self, name, frame):
+        """A held answer to an earlier `name` request (another seq) that is due now, or None."""
+        for held in self._held:
+            if name is not None and held[0] == name and held[1] != frame.seq:
+                self._held.remove(held)
+                return held[2]
+        return None
 
     def _pump_to_all(self):
         partial = bytearray()
@@ -271,6 +301,11 @@ class PortMux:
             return
         if self.silenced or not self.app_connected or self._dropped(frame):
             return
+        if self.hold_rules and frame is not None and frame.kind in (RESPONSE, NAK):
+            name = self._app_requests.get((frame.msg_id, frame.seq))
+            if _take(self.hold_rules, name) is not None:
+                self._held.append([name, frame.seq, block])
+                return
         if self.corrupt_rules and frame is not None and frame.kind in (RESPONSE, NAK) and \
                 _take(self.corrupt_rules, self._app_requests.get((frame.msg_id, frame.seq))) is not None:
             block = _corrupted(block)

@@ -272,12 +272,14 @@ def alarms(wire, deadline_s=60.0, priorities=(Priority.HIGH, Priority.MEDIUM)):
     cleared = set()
     listed_codes = set()  # codes GET_STATUS last listed as active (it gives no instance)
     link_acks = {(e["msg_id"], e["seq"]) for e in wire if e["dir"] == "host>pump" and e["kind"] == "ACK"}
+    unacked = set()
     for entry in wire:
         fields, name = entry["fields"], entry["name"]
         if fields is None:
             continue
         if entry["dir"] == "pump>host" and entry["kind"] == "EVENT":
-            if (entry["msg_id"], entry["seq"]) not in link_acks:
+            if (entry["msg_id"], entry["seq"]) not in link_acks and (entry["msg_id"], entry["seq"]) not in unacked:
+                unacked.add((entry["msg_id"], entry["seq"]))  # once per event, however often it was re-sent
                 violations.append("app never ACKed event %s seq %d: the pump keeps re-sending it"
                                   % (name, entry["seq"]))
             key = (fields["code"], fields["instance"])

@@ -197,6 +197,12 @@ class PumpControl(TestControl):
         `name` reaches the pump: state that changes between two of the app's requests."""
         self._need_mux().before_rules.append([_message_name(name), action, count])
 
+    @property
+    def session(self):
+        """The control line's PumpSession: the same pump, and with an app on pump_port the app's
+        own session (one line): to act on the pump as another programmer would, behind the app."""
+        return self._session
+
     def lose_next_acks(self, count=1, name=None):
         """Lose the app's next `count` ACKs of events (of event `name`, e.g. "ALARM_RAISED") on
         their way to the pump: the pump re-sends the event, and the app must ACK the copy too."""

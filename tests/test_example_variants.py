@@ -56,13 +56,13 @@ UNSEEN_CAUGHT = {
     "read_log_skips_entry": "missing [12]",
     "refill_nak_ignored": "the pump refused the refill (INVALID_STATE) but the app exited 0",
     "rounds_conversion": "app turned 0.0125 mg/day into 12 µg/day",
+    # the last three need trouble no good line or pump makes: examples/tests/test_anomalies.py makes it
+    # (a late answer, a lost ACK, a pump holding another prescription), each named by its hazard
+    "answer_matched_by_msg_id": "app took the late answer to its earlier GET_PRESCRIPTION",
+    "event_copies_not_acked": "after its first ACK was lost",
+    "partial_readback": "but the pump holds a PTM lockout of 30 min where the clinician entered 2 h",
 }
-# Not caught yet, and why: each needs line trouble the suite does not make yet.
-UNSEEN_MISSED = {
-    "answer_matched_by_msg_id": "needs an answer delayed past the app's timeout (the lying hostile profile)",
-    "event_copies_not_acked": "needs the app's first event ACK lost on the way to the pump",
-    "partial_readback": "needs the pump to hold another prescription than the one programmed",
-}
+UNSEEN_MISSED = {}  # not caught yet, and why (none left)
 
 BLIND2_DIR = VARIANTS_DIR / "blind2"
 # A second round, written by someone who read the app and the protocol but not the suite or the
