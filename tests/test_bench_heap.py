@@ -67,7 +67,8 @@ def test_the_bench_reads_every_phase_of_one_pump_and_fails_a_phase_over_a_tiny_b
         assert phases[name]["largest_buffer_bytes"] <= heapwatch.LARGEST_BUFFER_BUDGET, phases[name]
         assert (phases[name]["largest_buffer_bytes"] > 0) == (name != heapwatch.LOG_DOWNLOAD)  # it never saves
     assert within["memory"]["log_entries"] == 512
-    assert within["verdict"] == "incomplete", (within["findings"], within["checks"], within["link"].get("error"))  # no fuzzing, no failure
+    assert not [f for f in within["findings"] if f.startswith("heap:")], within["findings"]
+    assert "the heap watch" not in within["not_run"]  # an unknown heap is no omission: nothing could tell
 
     tiny = BenchOptions(round_trips=10, log_entries=12, fuzz_seconds=0, only_checks=["identity"],
                         heap_budgets={"largest_buffer_bytes": 100})
