@@ -18,20 +18,14 @@ from .auth import Authenticator, default_role_key
 from .dedup import REUSED, ExactlyOnceCache, request_digest
 from .errors import Refusal
 from .framing import FrameReader, encode_frame
-from .handlers import HANDLERS
+from .handlers import HANDLERS, get_status
 from .model import PumpModel
 from .packing import packer
 from .persist import Persistence
 from .storage import PowerCut, RamStorage, adapt
-from .therapy import clamp32, days_of
+from .therapy import clamp32
 
 _NAK = packer("<BBII")
-# GET_STATUS's fields in the order status_payload packs them (checked against the catalog).
-_STATUS_FIELDS = ("clock_s", "therapy_state", "mode", "drug", "concentration_ug_per_ml", "reservoir_ul",
-                  "capacity_ul", "basal_rate_ug_per_day", "basal_rate_ul_per_day", "bolus_remaining_ug",
-                  "delivered_24h_ug", "battery_state", "battery_pct", "days_to_low_reservoir", "days_to_empty",
-                  "role", "active_alarms")
-_STATUS = codec.scalars_and_codes(spec.RESPONSE[spec.ID_GET_STATUS], _STATUS_FIELDS)
 # spec's constants the per-request path reads, bound here (a module attribute costs a lookup each)
 _VERSION, _K_REQUEST, _K_RESPONSE, _K_ACK, _K_NAK = (spec.PROTOCOL_VERSION, spec.K_REQUEST, spec.K_RESPONSE,
                                                      spec.K_ACK, spec.K_NAK)
@@ -153,7 +147,7 @@ class Pump:
         self._now_shell = now_ms
         self._out = []
         self._deadline = None
-        clock = self._clock()
+        clock = self._base_ms + (now_ms - self._origin_ms)  # _clock()
         if clock > self.model.clock_ms:  # else advance has nothing to do
             self.model.advance(clock)
         return clock
@@ -367,29 +361,9 @@ class Pump:
             self._announced[alarm.instance] = alarm.announce_count(clock)
 
     # ---- readings --------------------------------------------------------------------------------
-    def status_payload(self, clock):
-        """GET_STATUS's payload, packed straight from the model (the most frequent answer)."""
-        model = self.model
-        dose_rate, volume_rate = model.basal_rates(clock)
-        daily_ul = model.daily_volume_ul
-        reservoir = model.reservoir_ul
-        low = reservoir - spec.LOW_RESERVOIR_UL
-        alarms = model.alarms.alarms
-        codes = bytes([alarm.code for alarm in alarms]) if alarms else b""
-        bolus_ug = model.bolus_remaining_ug()
-        delivered_ug = model.delivered_24h_ng(clock) // 1000
-        # clamp32 written out: four calls are a tenth of this method
-        return _STATUS.pack(
-            (clock // 1000) & _MASK32, model.therapy_state(), 0 if model.rx is None else model.rx["mode"],
-            model.drug, model.conc, reservoir, model.capacity_ul,
-            dose_rate if dose_rate <= _MASK32 else _MASK32, volume_rate if volume_rate <= _MASK32 else _MASK32,
-            bolus_ug if bolus_ug <= _MASK32 else _MASK32, delivered_ug if delivered_ug <= _MASK32 else _MASK32,
-            model.battery_state(), model.battery_pct(), days_of(low if low > 0 else 0, daily_ul),
-            days_of(reservoir, daily_ul), self.role, len(codes)) + codes
-
     def status(self, clock):
-        """The same status as a dict, as the codec decodes it."""
-        return codec.decode(spec.RESPONSE[spec.ID_GET_STATUS], self.status_payload(clock))
+        """GET_STATUS's answer as a dict, as the codec decodes it."""
+        return codec.decode(spec.RESPONSE[spec.ID_GET_STATUS], get_status(self, None, clock))
 
     def counters(self):
         model = self.model
