@@ -97,7 +97,10 @@ class PumpSession:
     # ---- the exchange --------------------------------------------------------------------------
     def request(self, message):
         """Send a request and return its typed response; raise the typed refusal on NAK."""
-        return self.wait(self.send(message), message)
+        connection = self.connection
+        now_ms = self.clock() * 1000
+        self._write(connection.send(message, now_ms))
+        return self._wait(connection.seq, now_ms)  # the clock just read serves the first look
 
     def send(self, message):
         """Send a request without waiting; returns its seq (see wait)."""
@@ -111,6 +114,9 @@ class PumpSession:
         Returns the answer, or raises the typed refusal (NAK), BadAnswerError or LinkTimeout.
         (`message` is not needed: the connection knows what was sent under `seq`.)
         """
+        return self._wait(seq, None)
+
+    def _wait(self, seq, now_ms):
         outcomes = self._outcomes
         connection = self.connection
         try:
@@ -118,7 +124,8 @@ class PumpSession:
                 deadline_ms = connection.deadline_of(seq)
                 if deadline_ms is None:
                     raise KeyError("no request with seq %d is outstanding" % seq)
-                now_ms = self.clock() * 1000
+                if now_ms is None:
+                    now_ms = self.clock() * 1000
                 if now_ms < deadline_ms:
                     self._receive((deadline_ms - now_ms) / 1000)
                 else:
@@ -126,6 +133,7 @@ class PumpSession:
                     # has said anything, or its start-up grace ran out, a missed answer does not count.
                     self._write(connection.poll(now_ms, count_misses=not self._peer_booting()))
                     self._collect()
+                now_ms = None
         except BaseException:
             connection.abandon(seq)
             raise
@@ -157,8 +165,8 @@ class PumpSession:
 
     def _collect(self):
         """Take the connection's results: outcomes kept for their wait(), events queued for the caller."""
-        connection = self.connection
-        result = connection.next_result()
+        next_result = self.connection.next_result
+        result = next_result()
         while result is not None:
             if isinstance(result, Outcome):
                 self._outcomes[result.seq] = result
@@ -169,7 +177,7 @@ class PumpSession:
             elif isinstance(result, BadEvent):
                 self.bad_events.append((result.frame, result.error))
             # BadFrame, StaleFrame: counted in stats by the connection, nothing to act on
-            result = connection.next_result()
+            result = next_result()
 
     def poll_events(self, timeout=0.0):
         """Read for up to `timeout` s; return (and take) every event that arrived so far."""
