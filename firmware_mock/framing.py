@@ -28,13 +28,21 @@ def _crc_table():
 
 
 CRC_TABLE = _crc_table()
+# Two bytes a step: the CRC is linear, so shifting the 16-bit register (high byte h, low byte l)
+# through two data bytes is CRC_HIGH[h ^ first] ^ CRC_TABLE[l ^ second], where CRC_HIGH[x] is
+# what x alone in the high byte becomes after two zero bytes. A third fewer steps on MicroPython.
+CRC_HIGH = tuple(((CRC_TABLE[x] << 8) & 0xFFFF) ^ CRC_TABLE[CRC_TABLE[x] >> 8] for x in range(256))
 
 
 def crc16_table(data, crc=0xFFFF):
     """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection); crc16(b"123456789") == 0x29B1."""
     table = CRC_TABLE
-    for byte in data:
-        crc = ((crc << 8) & 0xFF00) ^ table[(crc >> 8) ^ byte]
+    high = CRC_HIGH
+    size = len(data)
+    for i in range(0, size - 1, 2):
+        crc = high[(crc >> 8) ^ data[i]] ^ table[(crc & 0xFF) ^ data[i + 1]]
+    if size & 1:
+        crc = ((crc << 8) & 0xFF00) ^ table[(crc >> 8) ^ data[size - 1]]
     return crc
 
 
