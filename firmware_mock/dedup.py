@@ -1,9 +1,13 @@
-"""The exactly-once cache: answers to recent state-changing requests, by sequence number.
+"""The exactly-once cache: answers to recent state-changing requests, by host session and sequence number.
 
-A retransmission (same seq, same msg_id, same payload) gets the stored answer again, byte for
-byte, and never runs twice. The same seq with a different request is SEQUENCE_REUSED. Requests
-are compared by an 8-byte SHA-256 digest of msg_id + payload, which keeps the cache small
-enough to persist on every write.
+A retransmission (same session, same seq, same msg_id, same payload) gets the stored answer
+again, byte for byte, and never runs twice. The same seq with a different request is
+SEQUENCE_REUSED. Requests are compared by an 8-byte SHA-256 digest of msg_id + payload, which
+keeps the cache small enough to persist on every write.
+
+Each answer belongs to the host session (HELLO's host_session_id) that asked. Another session's
+HELLO does not drop it: a host whose answer was lost, and who comes back with its own id after
+another host talked to the pump, still gets that answer, not a second bolus.
 """
 
 import hashlib
@@ -11,7 +15,10 @@ import hashlib
 from .packing import packer
 
 REUSED = "reused"
-_RECORD = packer("<HB8sBB")  # seq, msg_id, digest, answer kind, payload length; then the payload
+# A record's head (then its payload): has a session, host session id, seq, msg_id, digest, answer
+# kind, payload length. The snapshot saves the records as they are and reads them back.
+RECORD_HEAD = packer("<BIHB8sBB")
+RECORD_HEAD_V2 = packer("<HB8sBB")  # state record version 2: no session (all the saved session's)
 
 
 def request_digest(msg_id, payload):
@@ -24,12 +31,14 @@ class ExactlyOnceCache:
         self.clear()
 
     def clear(self):
-        self.answers = {}  # seq -> (msg_id, digest, frame kind, payload, record bytes)
-        self.order = []  # seqs, oldest first
+        """Factory state: no answers, no session."""
+        self.answers = {}  # (session, seq) -> (msg_id, digest, frame kind, payload, record bytes)
+        self.order = []  # keys, oldest first: the oldest answer of any session leaves first
+        self.session = None  # the host session now talking (HELLO sets it)
 
     def lookup(self, seq, msg_id, digest):
         """The stored (msg_id, digest, kind, payload), None when unknown, or REUSED."""
-        answer = self.answers.get(seq)
+        answer = self.answers.get((self.session, seq))
         if answer is None:
             return None
         if answer[0] == msg_id and answer[1] == digest:
@@ -37,25 +46,16 @@ class ExactlyOnceCache:
         return REUSED
 
     def store(self, seq, msg_id, digest, kind, payload):
-        if seq in self.answers:
-            self.order.remove(seq)
-        record = _RECORD.pack(seq, msg_id, digest, kind, len(payload)) + payload
-        self.answers[seq] = (msg_id, digest, kind, payload, record)
-        self.order.append(seq)
+        self.restore(self.session, seq, msg_id, digest, kind, payload)
+
+    def restore(self, session, seq, msg_id, digest, kind, payload):
+        """Store an answer of `session` (a saved one read back at boot, or a new one)."""
+        key = (session, seq)
+        if key in self.answers:
+            self.order.remove(key)
+        record = RECORD_HEAD.pack(0 if session is None else 1, session or 0, seq, msg_id, digest, kind,
+                              len(payload)) + payload
+        self.answers[key] = (msg_id, digest, kind, payload, record)
+        self.order.append(key)
         while len(self.order) > self.size:
             del self.answers[self.order.pop(0)]
-
-    def records(self):
-        """(count, bytes) of every answer, oldest first, for the snapshot; load() reads them back."""
-        answers = self.answers
-        return len(self.order), b"".join([answers[seq][4] for seq in self.order])
-
-    def load(self, count, data, offset):
-        """Store `count` records from data at offset (as records() wrote them); the new offset."""
-        self.clear()
-        for _i in range(count):
-            seq, msg_id, digest, kind, size = _RECORD.unpack_from(data, offset)
-            offset += _RECORD.size
-            self.store(seq, msg_id, bytes(digest), kind, bytes(data[offset:offset + size]))
-            offset += size
-        return offset

@@ -15,10 +15,11 @@ takes them back through a reader that asks storage for one field group at a time
 from . import codec
 from . import spec
 from .alarms import Alarm
+from .dedup import RECORD_HEAD, RECORD_HEAD_V2
 from .model import HOUR_MS, WINDOW_HOURS, Bolus
 from .packing import packer
 
-VERSION = 2
+VERSION = 3  # 3: each exactly-once answer carries its host session (2 is still read)
 _FIXED = packer("<BQIBIBIHBBIIIQQQQQQQQBHQQQQHBBBBB")
 _AUTH = packer("<QBQ")  # nonce epoch, authentication failures, lockout end (pump clock ms)
 _BOLUS = packer("<BIIQQQQ")
@@ -26,7 +27,6 @@ _BUCKET_HOURS = packer("<B")  # ng width (4 or 8), then ng of the window's hours
 _TIME = packer("<Q")
 _ALARM = packer("<BHBQQ")
 _RX_SIZE = packer("<H")
-_ANSWER = packer("<HB8sBB")  # dedup's record head: seq, msg_id, digest, answer kind, payload length
 _RX_LAYOUT = spec.REQUEST[spec.ID_VALIDATE_PRESCRIPTION][0][2]
 
 
@@ -120,8 +120,8 @@ def encode(model, cache, host_session_id, seed, event_seq, auth):
     for alarm in alarms:
         parts.append(_ALARM.pack(alarm.code, alarm.instance, 1 if alarm.latched else 0, alarm.raised_ms,
                                  alarm.acked_count))
-    for seq in order:
-        parts.append(answers[seq][4])  # the record the cache already holds: no copy
+    for key in order:
+        parts.append(answers[key][4])  # the record the cache already holds: no copy
     return parts
 
 
@@ -133,7 +133,7 @@ def decode(body, model, cache):
     if reader.size < _FIXED.size:
         raise ValueError("snapshot of %d bytes" % reader.size)
     values = reader.unpack(_FIXED)
-    if values[0] != VERSION:
+    if values[0] not in (2, VERSION):
         raise ValueError("snapshot version %d" % values[0])
     (version, clock_ms, reboots, has_seed, seed, has_session, session_id, event_seq, suspended, drug, conc,
      reservoir_ul, phase, delivered_ng, delivered_ul, filled_ul, removed_ul, boluses_started,
@@ -171,8 +171,15 @@ def decode(body, model, cache):
         code, instance, latched, raised_ms, acked_count = reader.unpack(_ALARM)
         model.alarms.alarms.append(Alarm(code, instance, raised_ms, bool(latched), acked_count))
     cache.clear()
-    for _i in range(n_answers):  # as ExactlyOnceCache.store packed them: a head, then the payload
-        seq, msg_id, digest, kind, size = reader.unpack(_ANSWER)
-        cache.store(seq, msg_id, bytes(digest), kind, reader.take(size))
+    current = session_id if has_session else None
+    for _i in range(n_answers):  # as ExactlyOnceCache packed them: a head, then the payload
+        if version == 2:  # no session in the head: every answer was the saved session's
+            seq, msg_id, digest, kind, size = reader.unpack(RECORD_HEAD_V2)
+            owner = current
+        else:
+            has_owner, owner, seq, msg_id, digest, kind, size = reader.unpack(RECORD_HEAD)
+            owner = owner if has_owner else None
+        cache.restore(owner, seq, msg_id, bytes(digest), kind, reader.take(size))
+    cache.session = current
     return ((session_id if has_session else None), (seed if has_seed else None), event_seq, (log_oldest, log_next),
             auth)

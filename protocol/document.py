@@ -146,8 +146,9 @@ Hosts should:
 3. after that, report the link as failed. Never re-send a state-changing command under a new
    seq to "try again": if the first one executed and only its answer was lost, that delivers a
    second bolus. Read the status or the event log to learn what happened instead;
-4. after a reconnect, send HELLO with the **same** `host_session_id` to keep the cache; a new id
-   clears it (a new session starts from scratch).
+4. after a reconnect, send HELLO with the **same** `host_session_id` to reach your cached answers;
+   under a new id your seqs start from scratch. The cache keeps each session's answers (the
+   oldest of any session leaves first), so another host's HELLO in between loses you none.
 
 ## Events
 The pump sends EVENT frames unprompted (alarms). Their `seq` is the pump's own event counter.

@@ -80,6 +80,27 @@ def test_hello_with_a_new_session_clears_the_cache_and_the_same_session_keeps_it
     assert host.counters().boluses_delivered == 1
 
 
+def test_a_host_that_comes_back_after_another_host_talked_gets_its_answer_not_a_second_bolus():
+    """Host 1's bolus answer is lost; host 2 says HELLO and works; host 1 reconnects with its own
+    id and retransmits: the cached answer, whatever host 2 did (the cache keyed by session)."""
+    host = ready()  # host session 1
+    bolus = m.ClinicianBolusRequest(BolusKind.CLINICIAN, 100, 600)
+    first = raw(host, bolus, 0x7400)
+    host.hello(2)
+    host.authenticate()
+    other = raw(host, m.SuspendRequest(), 0x7400)  # host 2 uses the same seq for its own request
+    assert m.decode_message(other).__class__.__name__ == "SuspendResponse"
+    host.call(m.ResumeRequest())
+    host.advance(700_000)  # the first bolus is over: run again, it would start a second one
+    host.hello(1)
+    host.authenticate()
+    assert raw(host, bolus, 0x7400) == first
+    assert host.counters().boluses_delivered == 1
+    host.hello(2)
+    host.authenticate()
+    assert raw(host, m.SuspendRequest(), 0x7400) == other  # host 2's answer is kept too
+
+
 STATE_CHANGING = st.sampled_from([
     m.ClinicianBolusRequest(BolusKind.CLINICIAN, 40, 120),
     m.ClinicianBolusRequest(BolusKind.BRIDGE, 60, 60),

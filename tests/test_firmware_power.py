@@ -58,6 +58,47 @@ def test_the_exactly_once_cache_survives_a_power_loss():
     assert host.counters().boluses_delivered == 1
 
 
+def test_each_host_sessions_cached_answers_survive_a_reboot_with_their_session():
+    storage = RamStorage()
+    host = Host(storage=storage)
+    host.ready()  # host session 1
+    bolus = m.ClinicianBolusRequest(BolusKind.CLINICIAN, 100, 600)
+    first = host.write(m.encode_message(bolus, 0x6000))
+    host.hello(2)
+    host.authenticate()
+    assert host.refused(m.ClinicianBolusRequest(BolusKind.CLINICIAN, 50, 60), 0x6000).code == Error.BUSY
+    reborn = Host(pump=Pump(serial=SERIAL, test_mode=True, storage=storage))
+    reborn.seq = 0x1000  # host 1's own counter went on: its earlier seqs are taken in its session
+    reborn.advance(700_000)
+    reborn.hello(1)
+    reborn.authenticate()
+    assert reborn.write(m.encode_message(bolus, 0x6000)) == first
+    assert reborn.counters().boluses_delivered == 1
+
+
+def test_a_version_2_state_record_loads_with_its_answers_as_the_saved_sessions():
+    """A board updated to this firmware keeps its state: version 2 records had no session."""
+    from pumpmock.firmware_mock import snapshot
+    from pumpmock.firmware_mock.dedup import ExactlyOnceCache
+    from pumpmock.firmware_mock.model import PumpModel
+    host = Host()
+    host.ready()
+    bolus = m.ClinicianBolusRequest(BolusKind.CLINICIAN, 100, 600)
+    host.write(m.encode_message(bolus, 0x6000))
+    pump = host.pump
+
+    def records(cache):  # the cache's saved records, oldest first, as the state record holds them
+        return [cache.answers[key][4] for key in cache.order]
+
+    body, saved = b"".join(pump._body()), records(pump.cache)
+    assert len(saved) == 4  # the login, refill, program and the bolus, all session 1's
+    # version 2: the same records without their first 5 bytes (has a session, session id)
+    old = bytes([2]) + body[1:len(body) - len(b"".join(saved))] + b"".join(r[5:] for r in saved)
+    cache = ExactlyOnceCache(spec.DEDUP_CACHE_SIZE)
+    session_id = snapshot.decode(old, PumpModel(pump.model.capacity_ul), cache)[0]
+    assert session_id == 1 and cache.session == 1 and records(cache) == saved
+
+
 def scenario(storage):
     """A pump with unsaved log entries, about to take a PTM bolus; returns (host, the bolus frame)."""
     host = Host(storage=storage)

@@ -113,6 +113,24 @@ def test_a_dedup_miss_is_found_as_a_bolus_executed_twice(monkeypatch, tmp_path):
     assert _replays(failure, planted=False) is None
 
 
+def test_a_cache_that_forgets_a_session_at_another_hosts_hello_is_found(monkeypatch, tmp_path):
+    """A host comes back with its own id after another host's HELLO and retransmits: the pump must
+    still have its answer (planted: the cache dropped at every change of session, as it once was)."""
+    def set_session(cache, session):
+        if session != cache.__dict__.get("_session"):
+            cache.answers.clear()  # planted
+            cache.order.clear()
+        cache.__dict__["_session"] = session
+
+    monkeypatch.setattr(dedup.ExactlyOnceCache, "session",
+                        property(lambda cache: cache.__dict__.get("_session"), set_session), raising=False)
+    failure = _planted_campaign(tmp_path)
+    assert failure["category"] == "SAFETY: exactly once", failure["message"]
+    assert _replays(failure, planted=True) is not None
+    monkeypatch.undo()
+    assert _replays(failure, planted=False) is None
+
+
 def _plant_refill_forgetting_the_withdrawn_volume(monkeypatch):
     original = commands.refill
 

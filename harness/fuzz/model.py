@@ -398,7 +398,9 @@ class PumpModel:
         self.last_instance = 0
         self.log = collections.deque(maxlen=LOG_CAPACITY)
         self.log_next = 0
-        self.cache = collections.OrderedDict()  # seq -> (msg_id, payload, answer kind, answer payload)
+        # (host session, seq) -> (msg_id, payload, answer kind, answer payload): a session's answers
+        # outlive another session's HELLO, oldest first out whatever its session
+        self.cache = collections.OrderedDict()
         self.requests_executed = self.dedup_hits = self.frames_bad = self.naks_sent = 0
         self.auth_failures = 0
         self.auth_locked_until = 0
@@ -753,8 +755,8 @@ class PumpModel:
                 raise Refuse(Error.UNAUTHORIZED)
             if needed == CLINICIAN and self.role == PATIENT:
                 raise Refuse(Error.WRONG_ROLE, CLINICIAN)
-            if message.state_changing and seq in self.cache:
-                cached = self.cache[seq]
+            if message.state_changing and (self.session_id, seq) in self.cache:
+                cached = self.cache[(self.session_id, seq)]
                 if cached[:2] != (msg_id, payload):
                     raise Refuse(Error.SEQUENCE_REUSED)
                 self.dedup_hits += 1
@@ -774,7 +776,9 @@ class PumpModel:
         except Refuse as refusal:
             answer_kind, answer = NAK, _nak(refusal)
         if message.state_changing:
-            self.cache[seq] = (msg_id, payload, answer_kind, answer)
+            key = (self.session_id, seq)
+            self.cache.pop(key, None)  # a re-stored answer is the newest again, as in the pump
+            self.cache[key] = (msg_id, payload, answer_kind, answer)
             while len(self.cache) > DEDUP_CACHE_SIZE:
                 self.cache.popitem(last=False)
         self._send(answer_kind, msg_id, seq, answer)
@@ -786,9 +790,7 @@ class PumpModel:
 
     # ---- 10 session ----------------------------------------------------------------------------------
     def hello(self, request):
-        if request.host_session_id != self.session_id:
-            self.session_id = request.host_session_id
-            self.cache.clear()
+        self.session_id = request.host_session_id  # the cache keeps every session's answers
         self.role = NONE
         return (b"PMCK", "NOT FOR CLINICAL USE", 1, FIRMWARE_VERSION, self.serial, int(self.test_mode),
                 self.capacity_ul)

@@ -701,11 +701,13 @@ class PumpMachine(RuleBasedStateMachine):
         self._count_step()
         self.request(m.LogoutRequest())
 
-    @rule(new_session=st.booleans())
-    def hello(self, new_session):
+    @rule(other_host=st.booleans())
+    def hello(self, other_host):
+        """HELLO as the same host, or as the other of two hosts (either may come back to retransmit
+        what it sent before the other talked: its answers must still be cached)."""
         self._count_step()
-        if new_session:
-            self.session_id += 1
+        if other_host:
+            self.session_id = SESSION_ID + 1 if self.session_id == SESSION_ID else SESSION_ID
         self.request(m.HelloRequest(self.session_id, 1))
 
     # ---- exactly once --------------------------------------------------------------------------------
