@@ -97,16 +97,24 @@ class PumpSession:
     # ---- the exchange --------------------------------------------------------------------------
     def request(self, message):
         """Send a request and return its typed response; raise the typed refusal on NAK."""
-        connection = self.connection
         now_ms = self.clock() * 1000
-        self._write(connection.send(message, now_ms))
-        return self._wait(connection.seq, now_ms)  # the clock just read serves the first look
+        return self._wait(self._send(message, now_ms), now_ms)  # the clock just read serves the first look
 
     def send(self, message):
         """Send a request without waiting; returns its seq (see wait)."""
+        return self._send(message, self.clock() * 1000)
+
+    def _send(self, message, now_ms):
         connection = self.connection
-        self._write(connection.send(message, self.clock() * 1000))
-        return connection.seq
+        data = connection.send(message, now_ms)
+        seq = connection.seq
+        try:
+            self._write(data)
+        except BaseException:
+            # The caller hears of the failure and decides; the request is never resent behind its back.
+            connection.abandon(seq)
+            raise
+        return seq
 
     def wait(self, seq, message=None):
         """Block until `seq` has its outcome, retransmitting the identical frame at each deadline.

@@ -139,6 +139,50 @@ def test_a_timed_out_request_is_retransmitted_with_the_same_seq_and_then_given_u
     assert after.dedup_hits - before.dedup_hits == 2
 
 
+class WriteFailsOnce(PortWrapper):
+    """A line whose first write does not drain (flow control held, say); the rest go through."""
+
+    def __init__(self, port):
+        super().__init__(port)
+        self._failed = False
+
+    def clock(self):
+        return self._port.clock()
+
+    def write(self, data):
+        if not self._failed:
+            self._failed = True
+            raise serial.SerialTimeoutException("held")
+        return self._port.write(data)
+
+    def read(self, size=1):
+        return self._port.read(size)
+
+    @property
+    def in_waiting(self):
+        return self._port.in_waiting
+
+
+def test_a_request_whose_write_failed_is_never_resent_behind_the_callers_back():
+    port = harness.open_port("pumpmock://?clock=virtual")
+    session = PumpSession(port, clock=port.clock, retries=1)
+    session.hello()
+    session.test.reset(seed=1)
+    session.authenticate(Role.CLINICIAN)
+    session.port = WriteFailsOnce(port)
+    with pytest.raises(harness.PortError):
+        session.refill(Drug.MORPHINE, 20_000, 1_000)  # the caller hears of it and may try again
+    session.port = lossy = AnswersLost(port)
+    with pytest.raises(harness.LinkTimeout):  # long enough for the failed refill's deadline to pass
+        session.status()
+    session.port = port
+    counters = session.test.counters()
+    port.close()
+    sent = [f.msg_id for f in FrameDecoder().feed(lossy.sent) if isinstance(f, Frame)]
+    assert set(sent) == {m.GetStatusRequest.MESSAGE.id}  # the status twice, never the refill
+    assert counters.filled_ul == 0
+
+
 def test_unknown_url_options_are_refused_with_usage():
     with pytest.raises(harness.BadUrlError, match="unknown option 'colour'"):  # before anything opens
         harness.open_port("pumpmock://?colour=blue")
