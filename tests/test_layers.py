@@ -89,3 +89,27 @@ def test_the_fuzz_model_is_independent_of_the_firmware():
     imported = [target for _line, target in imported_files("harness/fuzz/model.py",
                                                            (ROOT / "harness/fuzz/model.py").read_text())]
     assert imported and not [target for target in imported if target.startswith("firmware_mock/")]
+
+
+_IO_MODULES = {"select", "selectors", "socket", "serial", "threading", "time", "asyncio", "subprocess"}
+
+
+def io_imports(source):
+    """Modules of I/O, clocks or threads that `source` imports, by name (and harness modules that do I/O)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    io = found & _IO_MODULES
+    harness_io = {target for _line, target in imported_files("harness/connection.py", source)
+                  if target in ("harness/portio.py", "harness/client.py") or target.startswith("harness/urlhandler/")}
+    return sorted(io | harness_io)
+
+
+def test_the_host_connection_is_sans_io():
+    """harness/connection.py is the firmware core's mirror: bytes and time are arguments, never fetched."""
+    assert io_imports((ROOT / "harness/connection.py").read_text()) == []
+    assert io_imports("import select\nfrom time import monotonic\nfrom .portio import reader_for\n") == [
+        "harness/portio.py", "select", "time"]
