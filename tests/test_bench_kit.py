@@ -306,6 +306,7 @@ needs_micropython_runner = pytest.mark.skipif(not shutil.which("node") or not MI
 
 @needs_micropython_runner
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="pseudo-terminals are POSIX only")
+@pytest.mark.timeout(360)  # the bench's own 300 s bound comes first (a loaded machine)
 def test_bench_rehearsal_of_a_board_on_a_uart(tmp_path):
     """bench/README.md's rehearsal, as it is written there: the firmware under real MicroPython
     behind a pty paced at 115200 baud (a board on a UART, minus the board), then the whole bench
@@ -385,6 +386,7 @@ def test_a_planted_difference_shows_in_the_transcript_diff(tmp_path):
 
 
 @needs_micropython_runner
+@pytest.mark.timeout(360)  # the bench's own 300 s bound comes first (a loaded machine)
 def test_bench_rehearsal_on_the_micropython_runner(tmp_path):
     if not RUNNER.exists():
         pytest.skip("firmware_mock/wasm_runner.mjs has not landed yet")

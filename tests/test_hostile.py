@@ -400,6 +400,7 @@ def test_serve_refuses_a_bad_hostile_spec():
     assert run.returncode == 2 and "flood" in run.stderr
 
 
+@pytest.mark.timeout(660)  # a whole example suite: its subprocess's own 600 s bound comes first
 def test_the_default_profile_is_one_a_correct_app_survives_a_whole_suite_under(pytester):
     """The promise of link_noise (hostile=1): the example suite passes on the correct app under it."""
     import pathlib

@@ -4,10 +4,13 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from pumpmock.firmware_mock import persist
 from pumpmock.harness import soak
 
 
+@pytest.mark.timeout(360)  # its subprocess's own 300 s bound comes first (a loaded machine)
 def test_a_short_soak_of_the_emulator_is_clean_and_says_so(tmp_path):
     report = tmp_path / "soak.json"
     run = subprocess.run([sys.executable, "-m", "pumpmock.harness.cli", "soak", "--frames", "20000", "--json",
