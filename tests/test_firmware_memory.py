@@ -269,3 +269,38 @@ def test_the_runners_host_files_are_read_a_buffer_at_a_time():
     reborn.authenticate()
     assert len(reborn.log()) == spec.LOG_CAPACITY
     assert hexhost.whole == [] and hexhost.asked and max(hexhost.asked) <= persist.CHUNK
+
+
+def test_the_watch_sees_the_fullest_moment_inside_a_save_once_asked(monkeypatch):
+    """The firmware's heap readings with a stand-in gc (CPython has none): a save that holds 400 KB
+    more at its end is seen at the save's watch point, but only after the first TC_HEAP_INFO started
+    the watch, and not on a port whose shell reads between calls only (the WebAssembly runner)."""
+    from pumpmock.firmware_mock import heap
+
+    used = [100_000]
+    monkeypatch.setattr(heap, "_MEM_ALLOC", lambda: used[0])
+    monkeypatch.setattr(heap, "_MEM_FREE", lambda: 1_000_000 - used[0])
+    monkeypatch.setattr(heap, "_watch", [False, 0, 0])
+    original = persist.Persistence.save
+
+    def heavy_save(self, body, log):
+        used[0] = 500_000
+        try:
+            original(self, body, log)
+        finally:
+            used[0] = 100_000
+
+    monkeypatch.setattr(persist.Persistence, "save", heavy_save)
+    host = Host()
+    host.hello()
+    host.call(m.TcSetBatteryRequest(90))  # a save before anyone asked: nobody watched it
+    first = host.call(m.TcHeapInfoRequest())
+    assert (first.used_bytes, first.peak_used_bytes, first.low_free_bytes) == (100_000, 100_000, 900_000)
+    host.call(m.TcSetBatteryRequest(80))
+    seen = host.call(m.TcHeapInfoRequest())
+    assert (seen.used_bytes, seen.peak_used_bytes, seen.free_bytes, seen.low_free_bytes) == \
+        (100_000, 500_000, 900_000, 500_000)
+    assert host.call(m.TcHeapInfoRequest()).peak_used_bytes == 100_000  # a new window
+    monkeypatch.setattr(heap, "INNER_POINTS", [False])
+    host.call(m.TcSetBatteryRequest(70))
+    assert host.call(m.TcHeapInfoRequest()).peak_used_bytes == 100_000
