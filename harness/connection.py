@@ -11,10 +11,12 @@
 now_ms is the shell's monotonic clock in ms (an int or a float). The connection never reads a
 clock, sleeps or touches a port, so harness.client's blocking PumpSession, a test or an async
 shell drive it the same way. The rules it keeps are the ones a careful programmer app must:
-a delimiter before the first bytes and after a silence; a timed-out request sent again with
-the SAME seq (never a new one), `retries` times, then TimedOut; an answer taken only for its own
-seq and message id, decoded strictly and checked for plausibility; a NAK turned into the typed
-refusal of harness.errors; every event ACKed, every copy of it, and given to the caller once.
+a delimiter before the first bytes and before every retransmission; a timed-out request sent
+again with the SAME seq (never a new one), `retries` times, then TimedOut; an answer taken only
+for its own seq and message id, decoded strictly and checked for plausibility; a NAK turned into
+the typed refusal of harness.errors; every event ACKed, every copy of it, and given to the caller
+once. Results stay queued until taken: a shell takes them after each receive_data and poll, as
+PumpSession does.
 """
 
 import collections
@@ -172,10 +174,6 @@ class Connection:
             self._need_delimiter = False
             return b"\x00" + wire
         return wire
-
-    def resync(self):
-        """The next bytes out start with a delimiter (the line was interrupted, a write failed)."""
-        self._need_delimiter = True
 
     def _out(self, wire):
         if self._need_delimiter:
