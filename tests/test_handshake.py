@@ -6,8 +6,10 @@ import pytest
 
 from pumpmock import harness
 from pumpmock.protocol import REQUEST, FrameDecoder
+from pumpmock.protocol.catalog import MESSAGES_BY_NAME
 
 PEER = "exec://%s tests/fakes/fake_peer.py" % sys.executable
+HELLO_ID = MESSAGES_BY_NAME["HELLO"].id
 
 
 @pytest.mark.parametrize("mode,reason", [
@@ -32,7 +34,7 @@ def test_nothing_but_hello_is_sent_to_a_refused_peer():
     frames = FrameDecoder().feed(sent)
     # HELLO and nothing else; under load the child may still be booting when the first attempt
     # times out, and that HELLO is sent again, the same frame (a booting peer's misses are free).
-    assert frames and set(frames) == {frames[0]} and (frames[0].kind, frames[0].msg_id) == (REQUEST, 0x01)
+    assert frames and set(frames) == {frames[0]} and (frames[0].kind, frames[0].msg_id) == (REQUEST, HELLO_ID)
 
 
 def test_an_echo_is_refused_it_only_says_hello_back():
