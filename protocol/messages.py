@@ -278,8 +278,11 @@ class _MessageBase:
 
     def encode(self):
         """The payload bytes."""
+        layout = self._layout
+        if not layout.steps:  # most requests: nothing to write
+            return b""
         buf = bytearray()
-        self._layout.encode_into(self, buf)
+        layout.encode_into(self, buf)
         if len(buf) > MAX_PAYLOAD:
             raise LocalProtocolError("%s payload of %d bytes exceeds %d"
                                      % (type(self).__name__, len(buf), MAX_PAYLOAD), "oversized")
@@ -1019,6 +1022,6 @@ def message_frame(message, seq):
 
 
 def encode_message(message, seq):
-    """Wire bytes (COBS + delimiter) for a typed message."""
-    frame = message_frame(message, seq)
-    return encode_frame(frame.kind, frame.msg_id, seq, frame.payload)
+    """Wire bytes (COBS + delimiter) for a typed message (message_frame's, without the Frame)."""
+    kind = message.KIND
+    return encode_frame(kind, message.msg_id if kind in (NAK, ACK) else message.MESSAGE.id, seq, message.encode())
