@@ -97,8 +97,10 @@ class PumpSession:
     # ---- the exchange --------------------------------------------------------------------------
     def request(self, message):
         """Send a request and return its typed response; raise the typed refusal on NAK."""
+        connection = self.connection
         now_ms = self.clock() * 1000
-        return self._wait(self._send(message, now_ms), now_ms)  # the clock just read serves the first look
+        data = connection.send(message, now_ms)
+        return self._wait(connection.seq, now_ms, data)  # the clock just read serves the first look
 
     def send(self, message):
         """Send a request without waiting; returns its seq (see wait)."""
@@ -111,8 +113,7 @@ class PumpSession:
         try:
             self._write(data)
         except BaseException:
-            # The caller hears of the failure and decides; the request is never resent behind its back.
-            connection.abandon(seq)
+            connection.abandon(seq)  # as in _wait
             raise
         return seq
 
@@ -124,10 +125,11 @@ class PumpSession:
         """
         return self._wait(seq, None)
 
-    def _wait(self, seq, now_ms):
+    def _wait(self, seq, now_ms, data=b""):
         outcomes = self._outcomes
         connection = self.connection
         try:
+            self._write(data)  # in here, so that a failed write abandons the request too
             while seq not in outcomes:
                 deadline_ms = connection.deadline_of(seq)
                 if deadline_ms is None:
@@ -143,6 +145,7 @@ class PumpSession:
                     self._collect()
                 now_ms = None
         except BaseException:
+            # The caller hears of the failure and decides; the request is never resent behind its back.
             connection.abandon(seq)
             raise
         return outcomes.pop(seq).result()
