@@ -276,3 +276,12 @@ def test_every_attempt_of_a_request_is_the_same_frame_and_the_count_is_bounded(r
             attempts += 1
     assert attempts == retries + 1
     assert [type(r) for r in take_all(conn)] == [TimedOut]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 40), max_size=30))
+def test_every_event_copy_is_acked_and_each_event_given_once(seqs):
+    conn = connection()
+    out = conn.receive_data(b"".join(event_bytes(ALARM, seq) for seq in seqs))
+    assert [(f.kind, f.seq) for f in frames_in(out)] == [(ACK, seq) for seq in seqs]
+    assert [r.seq for r in take_all(conn)] == list(dict.fromkeys(seqs))  # first copies, in line order
