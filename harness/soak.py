@@ -6,16 +6,19 @@
 Three phases, each counting crashes (an exception escaping), hangs (CPU seconds without
 returning, harness.fuzz.mutation.HANG_S), invariant breaks, and the slowest single input:
 - core: the mutation fuzzer's cases (harness.fuzz.mutation) straight into Pump.receive;
-- power cuts: TC_POWER_LOSS(n) for n anywhere in a save, then a test control that writes storage
-  (warps up to the longest there is, resets, faults, battery), then a day on: the pump must answer,
-  conserve volume, keep its clock from going back or jumping by a warp that was cut, and go on
-  delivering a running prescription;
+- power cuts: TC_POWER_LOSS(n) for n anywhere in a save (an eighth of them at its last bytes),
+  then a test control that writes storage (warps up to the longest there is, resets, faults,
+  battery), then a day on: the pump must answer, conserve volume, have its clock exactly where the
+  save's fate puts it (the save's size is measured on an uncut copy of the pump: a cut at byte n
+  landed when n reaches that size, and then the warp or reset took effect; else nothing did), and go
+  on delivering a running prescription;
 - host: the pump's own answers and events, mutated and cut at random points, through the host's
   stream decoder (protocol.FrameDecoder) and strict message decoding: only ProtocolError may come out.
 The exit status is 1 when any crash, hang or invariant break was seen, else 0. The slowest input
 is reported, never judged: it is what a board's loop would stall for.
 """
 
+import copy
 import json
 import random
 import sys
@@ -100,6 +103,9 @@ def soak_cuts(scenarios, seed):
         try:
             with mutation._HangGuard(mutation.HANG_S * 4):
                 (before,) = target.ask(now_ms, m.TcGetClockRequest())
+                save_size = _save_size(target.pump, request, now_ms)
+                if rng.random() < 0.125:  # at the save's last bytes, where landing is decided
+                    cut = max(1, save_size + rng.choice([-1, 0, 1]))
                 wire = (encode_frame(0, 0x66, 0xFFD0, m.TcPowerLossRequest(cut).encode())
                         + encode_frame(0, request.MESSAGE.id, 0xFFD1, request.encode()))
                 t0 = time.perf_counter()
@@ -111,7 +117,9 @@ def soak_cuts(scenarios, seed):
                 clock, counters, status = target.ask(now_ms, m.TcGetClockRequest(), m.TcReadCountersRequest(),
                                                      m.TcGetStatusRequest())
                 mutation.check_observations(counters, status)
-                _check_clock(kind, request, before.clock_ms, clock.clock_ms)
+                # The save is whole once its last byte is written: a cut at byte n of it landed
+                # exactly when n >= its size (a cut beyond it never touched it).
+                _check_clock(kind, request, before.clock_ms, clock.clock_ms, landed=cut >= save_size)
                 counts["frames"] += 4 + _check_delivery(target, now_ms, status)
         except mutation.Failure as failure:
             counts[_failure_kind({"kind": failure.kind})] += 1
@@ -156,17 +164,26 @@ def _flush(target, now_ms, out):
     return sent
 
 
-def _check_clock(kind, request, before_ms, after_ms):
-    """No time passed: a cut request either landed whole (its effect stays) or never happened. So the
-    clock is where it was, or moved by exactly the warp that landed, or (a reset that landed) reads 0."""
-    allowed = {before_ms}
-    if kind.startswith("warp"):
-        allowed.add(before_ms + request.advance_s * 1000)
-    if kind == "reset":
-        allowed.add(0)
-    if after_ms not in allowed:
-        raise mutation.Failure("invariant", "after a cut %s the pump clock reads %d ms, was %d ms"
-                               % (request, after_ms, before_ms))
+def _save_size(pump, request, now_ms):
+    """How many bytes the request's save writes: measured on a copy of the pump, uncut."""
+    twin = copy.deepcopy(pump)
+    written = twin.storage.bytes_written
+    twin.receive(encode_frame(0, request.MESSAGE.id, 0xFFD2, request.encode()), now_ms)
+    return twin.storage.bytes_written - written
+
+
+def _check_clock(kind, request, before_ms, after_ms, landed):
+    """No time passed: a cut request either landed whole (its effect stays) or never happened, and
+    which of the two is known from where the cut fell. So the clock is where it was, or (landed)
+    moved by exactly the warp, or reads 0 after a reset."""
+    expected = before_ms
+    if landed and kind.startswith("warp"):
+        expected = before_ms + request.advance_s * 1000
+    if landed and kind == "reset":
+        expected = 0
+    if after_ms != expected:
+        raise mutation.Failure("invariant", "after a cut %s that %s the pump clock reads %d ms, was %d ms"
+                               % (request, "landed" if landed else "did not land", after_ms, before_ms))
 
 
 def _check_delivery(target, now_ms, status):

@@ -33,6 +33,24 @@ def test_a_cut_reset_that_keeps_its_clock_is_an_invariant_break(monkeypatch):
     assert any("pump clock reads" in finding for finding in result["findings"]), result["findings"]
 
 
+def test_a_cut_warp_that_keeps_its_change_is_told_from_one_that_landed(monkeypatch):
+    """The soak knows from where the cut fell whether the save landed (its size is measured on a
+    copy of the pump), so a cut warp whose clock moved all the same is a finding, not allowed."""
+    monkeypatch.setattr(persist.Persistence, "last_save_landed", lambda self: True)
+    result = soak.soak_cuts(300, seed=0)
+    assert any(finding.startswith("invariant: after a cut TcWarpClockRequest") and "did not land" in finding
+               for finding in result["findings"]), result["findings"]
+
+
+def test_a_whole_save_taken_for_a_cut_one_is_found_at_the_saves_last_byte(monkeypatch):
+    """A cut at a save's last byte leaves it whole: the change happened. Planted: the pump takes
+    every cut save for lost."""
+    monkeypatch.setattr(persist.Persistence, "last_save_landed", lambda self: False)
+    result = soak.soak_cuts(600, seed=0)
+    assert result["invariant_breaks"] > 0, result
+    assert any("that landed the pump clock reads" in finding for finding in result["findings"]), result["findings"]
+
+
 def test_a_decoder_that_raises_is_counted_as_a_crash(monkeypatch):
     from pumpmock.protocol import framing
 
