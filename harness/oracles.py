@@ -43,6 +43,10 @@ outcome(wire_of_the_run, succeeded)
 shown(app_output, wire)
   - every alarm the app shows (priority, latching, raise time) and every log entry (kind, time,
     values) is what the pump said: a display slip shows a calm LOW for a HIGH.
+  - every number the app prints under a name with a unit (reservoir_ul, days_to_empty, dose_mg,
+    ptm_lockout_h: the wire's units or mg, mL, h, min converted exactly) is a value that name had
+    on the wire in the run: a dose shown in µg as mg, a volume shown for a dose, a lockout in
+    the wrong unit is a number the clinician confirms or records and the pump never held.
 """
 
 from pumpmock.protocol.catalog import MESSAGES_BY_NAME
@@ -273,9 +277,21 @@ def alarms(wire, deadline_s=60.0, priorities=(Priority.HIGH, Priority.MEDIUM)):
     listed_codes = set()  # codes GET_STATUS last listed as active (it gives no instance)
     link_acks = {(e["msg_id"], e["seq"]) for e in wire if e["dir"] == "host>pump" and e["kind"] == "ACK"}
     unacked = set()
-    for entry in wire:
+    # An event after the app's last frame of its session (before its next HELLO, or the end) may
+    # have reached an app already closing its port: the pump re-sends each event for 2.5 s, into
+    # whatever runs next. It is judged only when the app said something after it in that session.
+    wire = list(wire)
+    heard_after, heard = [False] * len(wire), False
+    for index in range(len(wire) - 1, -1, -1):
+        heard_after[index] = heard
+        entry = wire[index]
+        if entry["dir"] == "host>pump":
+            heard = entry["name"] != "HELLO"
+    for index, entry in enumerate(wire):
         fields, name = entry["fields"], entry["name"]
         if fields is None:
+            continue
+        if entry["dir"] == "pump>host" and entry["kind"] == "EVENT" and not heard_after[index]:
             continue
         if entry["dir"] == "pump>host" and entry["kind"] == "EVENT":
             if (entry["msg_id"], entry["seq"]) not in link_acks and (entry["msg_id"], entry["seq"]) not in unacked:
@@ -413,12 +429,80 @@ def shown(text, wire):
             for item in fields["entries"]:
                 log[item["index"]] = item
     violations = []
-    for shown_item in _json_objects(text):
+    objects = _json_objects(text)
+    for shown_item in objects:
         if isinstance(shown_item.get("alarm"), str) and isinstance(shown_item.get("instance"), int):
             violations += _alarm_shown(shown_item, alarms)
         elif isinstance(shown_item.get("kind"), str) and isinstance(shown_item.get("index"), int):
             violations += _log_entry_shown(shown_item, log)
-    return violations
+    return violations + _numbers_shown(objects, wire)
+
+
+# A number shown under a name with a unit is judged; the wire's own units first, then the
+# clinician's, each as (suffix, wire suffix, factor to the wire unit).
+WIRE_UNITS = ("_ug", "_ul", "_ug_per_ml", "_ug_per_day", "_ul_per_day", "_ms", "_s", "_min", "_days", "_pct",
+              "_24h")
+CLINICIAN_UNITS = (("_mg_per_ml", "_ug_per_ml", 1000), ("_mg_per_day", "_ug_per_day", 1000),
+                   ("_ml_per_day", "_ul_per_day", 1000), ("_mg", "_ug", 1000), ("_ml", "_ul", 1000),
+                   ("_h", "_min", 60), ("_h", "_s", 3600), ("_min", "_s", 60))
+
+
+def _numbers_shown(objects, wire):
+    """Every number the app printed under a name with a unit (reservoir_ul, dose_mg, ptm_lockout_h)
+    against what crossed the wire under that name, in the wire's unit: the pump's answers and
+    events, and the app's own requests (it may show what it asked for). A name nothing on the wire
+    carried is not judged; a shown number must be one of the values its name had."""
+    said = {}  # wire field name -> every value it had in this run, either direction
+    for entry in wire:
+        if entry["fields"]:
+            _collect_numbers(entry["fields"], said)
+    out, seen = [], set()
+    for item in objects:
+        for key, value in item.items():
+            number = _number(value)
+            if number is None:
+                continue
+            candidates = [(key, number)] if key.endswith(WIRE_UNITS) or key.startswith("days_") else []
+            candidates += [(key[:-len(suffix)] + wire_suffix, number * factor)
+                           for suffix, wire_suffix, factor in CLINICIAN_UNITS if key.endswith(suffix)]
+            known = [(name, wire_value) for name, wire_value in candidates if name in said]
+            if not known or any(wire_value in said[name] for name, wire_value in known) or (key, value) in seen:
+                continue
+            seen.add((key, value))
+            name = known[0][0]
+            out.append("app showed %s %s; on the wire %s was %s: a number shown in the wrong unit or from "
+                       "the wrong field is one the clinician confirms or records and the pump never held"
+                       % (key, value, name, " or ".join(str(v) for v in sorted(said[name]))))
+    return out
+
+
+def _collect_numbers(value, said):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, int) and not isinstance(item, bool):
+                said.setdefault(key, set()).add(item)
+            else:
+                _collect_numbers(item, said)
+    elif isinstance(value, list):
+        for item in value:
+            _collect_numbers(item, said)
+
+
+def _number(value):
+    """A shown number as an exact Decimal (ints, and decimal strings such as "0.25"), else None."""
+    from decimal import Decimal, InvalidOperation
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, str) and value.strip() and value.strip()[0] in "+-.0123456789":
+        try:
+            return Decimal(value.strip())
+        except InvalidOperation:
+            return None
+    return None
 
 
 def _alarm_shown(item, alarms):

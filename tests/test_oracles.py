@@ -261,3 +261,34 @@ def test_an_acknowledgement_of_an_alarm_already_gone_is_no_failure_to_report():
     ack = m.AckAlarmRequest(code=Alarm.MOTOR_STALL, instance=1)
     gone = Script().send(ack, 9).answer(m.Nak(ack.MESSAGE.id, Error.NO_SUCH_ALARM), 9)
     assert outcome(gone.wire, succeeded=True) == []
+
+
+def test_numbers_the_app_shows_with_a_unit_are_what_the_wire_carried():
+    rx = m.Prescription(drug=Drug.MORPHINE, concentration_ug_per_ml=20_000, mode=TherapyMode.SIMPLE_CONTINUOUS,
+                        daily_dose_ug=3_000, steps=(), ptm_dose_ug=200, ptm_lockout_min=120, ptm_max_per_24h=3,
+                        max_daily_dose_ug=5_000, refill_interval_days=30)
+    script = Script().send(m.RefillRequest(Drug.MORPHINE, 10_000, 5_000), 3) \
+        .answer(m.RefillResponse(reservoir_ul=15_000, days_to_empty=40), 3) \
+        .send(m.GetPrescriptionRequest(), 4).answer(m.GetPrescriptionResponse(2, rx), 4)
+    good = ('{"refilled": {"concentration_ug_per_ml": 10000, "volume_added_ul": 5000}, "reservoir_ul": 15000, '
+            '"days_to_empty": 40, "dose_mg_per_day": "3", "ptm_lockout_h": "2", "ptm_dose_mg": 0.2, '
+            '"battery_mv": 3000, "note_s": 7}')
+    assert shown(good, script.wire) == []  # sent or said, in either unit; names the wire never had are not judged
+    bad = ('{"reservoir_ul": 15, "days_to_empty": 30, "daily_dose_ug": 3, "ptm_lockout_h": "120"}\n'
+           '{"status": {"reservoir_ul": 15}}')
+    found = shown(bad, script.wire)
+    assert any("app showed reservoir_ul 15; on the wire reservoir_ul was 15000" in f for f in found), found
+    assert any("days_to_empty 30; on the wire days_to_empty was 40" in f for f in found), found
+    assert any("daily_dose_ug 3;" in f for f in found), found
+    assert any("ptm_lockout_h 120; on the wire ptm_lockout_min was 120" in f for f in found), found
+    assert len(found) == 4, found  # the same wrong number shown twice is one finding
+
+
+def test_an_event_that_reached_an_app_closing_its_port_is_not_its_to_ack():
+    closing = Script().send(m.GetAlarmsRequest(), 3).answer(m.GetAlarmsResponse(()), 3).answer(raised(), 500)
+    assert alarms(closing.wire) == []  # nothing from the app after it: it may never have read it
+    next_run = Script().answer(raised(), 500).send(m.HelloRequest(1, 1), 4)
+    assert alarms(next_run.wire) == []  # the next run's HELLO is a new session, not an answer to it
+    read = Script().answer(raised(), 500).send(m.GetStatusRequest(), 4)
+    assert alarms(read.wire) == ["app never ACKed event ALARM_RAISED seq 500: the pump keeps re-sending it",
+                                 "alarm MOTOR_STALL instance 1 was never acknowledged"]
