@@ -56,7 +56,7 @@ UNSEEN_CAUGHT = {
     "read_log_skips_entry": "missing [12]",
     "refill_nak_ignored": "the pump refused the refill (INVALID_STATE) but the app exited 0",
     "rounds_conversion": "app turned 0.0125 mg/day into 12 µg/day",
-    # the last three need trouble no good line or pump makes: examples/tests/test_anomalies.py makes it
+    # the last three need trouble no good line or pump makes: examples/tests/test_trouble.py makes it
     # (a late answer, a lost ACK, a pump holding another prescription), each named by its hazard
     "answer_matched_by_msg_id": "app took the late answer to its earlier GET_PRESCRIPTION",
     "event_copies_not_acked": "after its first ACK was lost",
@@ -83,6 +83,20 @@ BLIND2_CAUGHT = {
     "refill_sends_residual_plus_added": "app sent a refill of 25000 µL, more than the reservoir's capacity",
     "reservoir_duration_auto_confirmed": "app overrode RESERVOIR_DURATION without --confirm-soft",
 }
+
+REVIEWER3_DIR = VARIANTS_DIR / "reviewer3"
+# A third round of display defects, written after shown() learnt numbers with units but not
+# designed for it (reviewer3/README.md): what it catches, and what it misses and why.
+REVIEWER3_CAUGHT = {
+    "bolus_volume_in_ml": "app showed volume_ul 0.05; on the wire volume_ul was 50",
+    # caught for certain only since test_bolus.py warps the pump's clock hours ahead (on a fresh
+    # pump a time from now and a time on its clock are nearly the same number)
+    "ptm_wait_from_now": "app showed next_allowed_s",
+    # shown() misses it (free text on stderr; the JSON, the wire and the bolus are right): caught
+    # by a prompt test in test_bolus.py written after seeing it
+    "bolus_prompt_misstates_dose": "a confirmation is only as safe as the dose it states",
+}
+REVIEWER3_MISSED = {}  # not caught yet, and why (none left)
 
 pytestmark = pytest.mark.timeout(SUITE_TIMEOUT_S * 6)  # the first test waits for every run
 
@@ -182,6 +196,7 @@ def suite_runs():
     jobs.update({name: (VARIANTS_DIR / (name + ".py"), True) for name in variant_names()})
     jobs.update({name: (UNSEEN_DIR / (name + ".py"), True) for name in UNSEEN_CAUGHT})
     jobs.update({name: (BLIND2_DIR / (name + ".py"), True) for name in BLIND2_CAUGHT})
+    jobs.update({name: (REVIEWER3_DIR / (name + ".py"), True) for name in REVIEWER3_CAUGHT})
     return run_jobs(jobs)
 
 
@@ -298,3 +313,16 @@ def test_the_example_app_sees_only_a_serial_port():
         forbidden = sorted(name for name in imported
                            if name.startswith(("pumpmock.firmware_mock", "pumpmock.harness")))
         assert not forbidden, "%s imports %s" % (source.name, ", ".join(forbidden))
+
+
+def test_every_reviewer3_variant_is_either_caught_or_a_known_miss_with_its_reason():
+    assert set(variant_names(REVIEWER3_DIR)) == set(REVIEWER3_CAUGHT) | set(REVIEWER3_MISSED)
+    assert not set(REVIEWER3_CAUGHT) & set(REVIEWER3_MISSED)
+
+
+@pytest.mark.parametrize("variant", sorted(REVIEWER3_CAUGHT))
+def test_the_example_suite_catches_the_reviewer3_variant(suite_runs, variant):
+    code, output = suite_runs[variant]
+    assert code == 1, "the example suite did not fail variant %s (exit %s):\n%s" % (variant, code, output[-4000:])
+    assert REVIEWER3_CAUGHT[variant] in output, ("variant %s failed, but not with %r:\n%s"
+                                                 % (variant, REVIEWER3_CAUGHT[variant], output[-4000:]))

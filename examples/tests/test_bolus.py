@@ -5,6 +5,8 @@ import time
 
 from pumpmock.protocol.codes import Error
 
+from conftest import expect_ok
+
 
 def test_a_clinician_bolus_in_mg_reaches_the_pump_in_micrograms(programmed, pump, wire):
     result = programmed("clinician-bolus", "--dose-mg", "1", "--duration-min", "10", "--yes")
@@ -48,6 +50,19 @@ def test_a_refused_patient_bolus_is_reported_as_refused(programmed, wire):
     assert "LOCKOUT_ACTIVE" in second.stderr
 
 
+def test_a_patient_bolus_on_a_pump_that_has_run_for_hours_shows_the_pumps_own_times(programmed, pump, wire):
+    # On a fresh pump a time on its clock and a time from now are the same number; hours later not.
+    pump.warp_clock(6 * 3600)
+    result = expect_ok(programmed("--role", "patient", "ptm-bolus", "--yes"), "deliver a patient bolus")
+
+    answers = wire.responses("PTM_BOLUS")
+    assert answers, "test setup: the pump never answered the PTM bolus"
+    said, shown = answers[-1].fields["next_allowed_s"], result.json().get("next_allowed_s")
+    assert shown in (None, said), (
+        "app showed the next patient bolus allowed at %s s; the pump said %d s on its clock: a time shown "
+        "from another origin tells the patient a bolus is allowed when it is not" % (shown, said))
+
+
 def test_a_pump_that_goes_silent_during_a_bolus_is_reported_within_the_apps_timeout(programmed, pump, wire):
     bolus = programmed.start("clinician-bolus", "--dose-mg", "0.5", "--duration-min", "10")
     bolus.wait_for("confirm:")
@@ -65,3 +80,15 @@ def test_a_pump_that_goes_silent_during_a_bolus_is_reported_within_the_apps_time
     assert elapsed_s < 5, "app took %.1f s to give up on a silent pump" % elapsed_s
     assert 2 <= len(sent) <= 5, "app sent the bolus %d times: retransmissions must be bounded" % len(sent)
     assert pump.counters().boluses_delivered == 1
+
+
+def test_the_bolus_confirmation_states_the_dose_the_clinician_typed(programmed, wire):
+    bolus = programmed.start("clinician-bolus", "--dose-mg", "1.5", "--duration-min", "10")
+    prompt = bolus.wait_for("confirm:")
+    bolus.answer("n")
+    result = bolus.finish()
+
+    assert "1.5 mg" in prompt, ("app asked the clinician to confirm %r for a 1.5 mg bolus: a confirmation is only "
+                                "as safe as the dose it states" % prompt.strip())
+    assert not wire.requests("CLINICIAN_BOLUS"), "app sent a bolus the clinician declined"
+    assert result.code == 1
