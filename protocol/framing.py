@@ -89,6 +89,9 @@ class FrameDecoder:
 
     `feed` never raises: a malformed frame comes back as a RemoteProtocolError *instance* in the
     list, so a caller can log it, count it or raise it, and the stream goes on.
+
+    `cut` is the same splitter for a caller that wants the bytes themselves (a transcript, a
+    faulty line, a hostile pump): the pieces the line is cut into, undecoded, none lost.
     """
 
     def __init__(self):
@@ -98,41 +101,69 @@ class FrameDecoder:
         self.frames_bad = 0
 
     def feed(self, data):
+        return self._split(data, True)
+
+    def cut(self, data):
+        """The pieces `data` completes, in line order: each a block with its 0x00 (b"\\x00" alone
+        for a spare delimiter), or MAX_ENCODED bytes of a run without one, longer than any frame.
+        The pieces after such a run, up to and with its delimiter, are its rest."""
+        return self._split(data, False)
+
+    def flush(self):
+        """The bytes held waiting for a delimiter, given up (at the end of a stream, or a line cut)."""
+        held = bytes(self._buffer)
+        self._buffer.clear()
+        self._skipping = False
+        return held
+
+    @property
+    def skipping(self):
+        """Inside a run longer than any frame: the bytes up to the next delimiter are its rest."""
+        return self._skipping
+
+    def _split(self, data, decode):
+        # One loop for both: a block ends at 0x00; a run reaching MAX_ENCODED + 1 bytes without
+        # one is cut there (reported once when decoding) and its rest, up to the delimiter, skipped.
         out = []
         buf = self._buffer
-        if buf or self._skipping:
+        if buf:
             buf += data
             data = bytes(buf)
             buf.clear()
         start = 0
+        size = len(data)
         find = data.find
         block = self._block
         while True:
-            end = find(0, start)
+            end = find(0, start, start + MAX_ENCODED + 1)
             if end < 0:
-                break
-            if self._skipping:
-                self._skipping = False
+                if size - start <= MAX_ENCODED:
+                    break
+                end = start + MAX_ENCODED
+                if decode:
+                    if not self._skipping:
+                        self.frames_bad += 1
+                        out.append(RemoteProtocolError("frame exceeds %d encoded bytes; skipped to the "
+                                                       "next delimiter" % MAX_ENCODED, "oversized",
+                                                       data[start:end]))
+                else:
+                    out.append(data[start:end])
+                self._skipping = True
+                start = end
+                continue
+            if not decode:
+                out.append(data[start:end + 1])
+            elif self._skipping:
+                pass
             elif end > start:
                 out.append(block(data[start:end]))
+            self._skipping = False
             start = end + 1
-        if start < len(data):
+        if start < size:
             buf += data[start:]
-        if len(buf) > MAX_ENCODED:
-            if not self._skipping:
-                self.frames_bad += 1
-                out.append(RemoteProtocolError("frame exceeds %d encoded bytes; skipped to the next "
-                                               "delimiter" % MAX_ENCODED, "oversized",
-                                               bytes(buf[:MAX_ENCODED])))
-            self._skipping = True
-            buf.clear()
         return out
 
-    def _block(self, block):
-        if len(block) > MAX_ENCODED:
-            self.frames_bad += 1
-            return RemoteProtocolError("frame of %d encoded bytes exceeds %d" % (len(block), MAX_ENCODED),
-                                       "oversized", block[:MAX_ENCODED])
+    def _block(self, block):  # never longer than MAX_ENCODED: _split cuts longer runs
         try:
             frame = parse_body(_decode_block(block))
         except RemoteProtocolError as error:

@@ -185,3 +185,38 @@ def test_encoding_an_oversized_payload_is_a_local_error():
     with pytest.raises(ProtocolError) as info:
         encode_frame(REQUEST, 0x10, 1, bytes(MAX_PAYLOAD + 1))
     assert info.value.reason == "oversized"
+
+
+def test_cut_keeps_every_byte_in_pieces_a_frame_long_at_most():
+    # a spare delimiter, a frame, a run longer than any frame, a frame cut across feeds, a tail
+    good = wire(Frame(RESPONSE, 0x10, 2, b"ok"))
+    stream = b"\x00" + good + b"\x01" * (MAX_ENCODED + 5) + b"\x00" + good + b"\x07\x07"
+    decoder = FrameDecoder()
+    pieces = decoder.cut(stream[:40]) + decoder.cut(stream[40:])
+    assert pieces == [b"\x00", good, b"\x01" * MAX_ENCODED, b"\x01" * 5 + b"\x00", good]
+    assert decoder.buffered == 2 and not decoder.skipping
+    assert decoder.flush() == b"\x07\x07" and decoder.buffered == 0
+
+
+@given(st.binary(max_size=2000).map(lambda b: b.replace(b"\x02", b"\x00")), st.integers(1, 300))
+def test_cut_and_feed_split_the_same_stream_the_same_way(stream, step):
+    """Feeding the pieces `cut` gives back (in any chunks) yields what feeding the stream does."""
+    cutter, whole, pieces_fed = FrameDecoder(), FrameDecoder(), FrameDecoder()
+    pieces, items, again = [], [], []
+    for start in range(0, len(stream), step):
+        chunk = stream[start:start + step]
+        pieces += cutter.cut(chunk)
+        items += whole.feed(chunk)
+    for piece in pieces:
+        assert 0 < len(piece) <= MAX_ENCODED + 1 and (piece[-1] == 0 or len(piece) == MAX_ENCODED)
+        again += pieces_fed.feed(piece)
+    assert b"".join(pieces) + cutter.flush() == stream
+    assert [repr(i) for i in again] == [repr(i) for i in items]
+
+
+def test_an_oversized_run_is_reported_once_however_it_is_fed():
+    run = b"\x01" * (3 * MAX_ENCODED) + b"\x00"
+    for step in (1, 7, MAX_ENCODED, len(run)):
+        decoder = FrameDecoder()
+        items = [item for start in range(0, len(run), step) for item in decoder.feed(run[start:start + step])]
+        assert [i.reason for i in items] == ["oversized"] and decoder.frames_bad == 1
