@@ -39,7 +39,7 @@ import sys
 import threading
 import time
 
-from pumpmock.protocol import REQUEST, ProtocolError, decode_frame, encode_frame
+from pumpmock.protocol import REQUEST, FrameDecoder, ProtocolError, decode_frame, encode_frame
 from pumpmock.protocol.auth import auth_mac, role_key
 from pumpmock.protocol.catalog import MAX_ENCODED, MESSAGES, STRUCTS
 from pumpmock.protocol.codes import Role
@@ -58,59 +58,42 @@ DEFAULT_IGNORE = ("t", "nonce", "mac", "host_session_id", "serial")
 # Cutting a byte stream into entries
 # ---------------------------------------------------------------------------------------------
 class FrameSplitter:
-    """One direction's bytes cut at 0x00 into entries, keeping the raw bytes; holds at most MAX_ENCODED.
+    """One direction's bytes cut into entries by protocol's FrameDecoder, keeping the raw bytes.
 
-    Like protocol.FrameDecoder, but an entry keeps the wire bytes even when they do not decode, so
-    nothing that crossed the line is lost from a transcript.
+    An entry keeps the wire bytes even when they do not decode, so nothing that crossed the line
+    is lost from a transcript: a run longer than any frame becomes "oversized" entries (each
+    MAX_ENCODED bytes, then its rest with the delimiter), not one rejection and a skip.
     """
 
     def __init__(self, direction):
         self.direction = direction
-        self._partial = bytearray()
-        self._oversized = False  # the run now being cut is longer than any frame
+        self._cutter = FrameDecoder()
 
     def feed(self, data, t):
         """Entries for every block `data` completes, stamped `t`."""
         entries = []
-        partial = self._partial
-        start = 0
-        while True:
-            end = data.find(0, start)
-            if end < 0:
-                break
-            partial += data[start:end]
-            self._spill(entries, t)
-            if self._oversized:
-                entries.append(self._rejected(bytes(partial) + b"\x00", t, "oversized"))
-                self._oversized = False
-            elif partial:  # an empty block is a spare delimiter, sent to resynchronise: not a frame
-                entries.append(_decode(self.direction, bytes(partial), t))
-            partial.clear()
-            start = end + 1
-        partial += data[start:]
-        self._spill(entries, t)
+        rest = self._cutter.skipping  # the pieces up to the next delimiter end an oversized run
+        for piece in self._cutter.cut(data):
+            if piece[-1] != 0:
+                entries.append(self._rejected(piece, t, "oversized"))
+                rest = True
+            elif rest:
+                entries.append(self._rejected(piece, t, "oversized"))
+                rest = False
+            elif len(piece) > 1:  # a lone delimiter is a spare one, sent to resynchronise: not a frame
+                entries.append(_decode(self.direction, piece[:-1], t))
         return entries
 
     def flush(self, t):
         """An entry for bytes still waiting for a delimiter (at the end of a transcript), if any."""
-        if not self._partial:
+        if not self._cutter.buffered:
             return []
-        reason = "oversized" if self._oversized else "incomplete"
-        entry = self._rejected(bytes(self._partial), t, reason)
-        self._partial.clear()
-        self._oversized = False
-        return [entry]
+        reason = "oversized" if self._cutter.skipping else "incomplete"
+        return [self._rejected(self._cutter.flush(), t, reason)]
 
     @property
     def buffered(self):
-        return len(self._partial)
-
-    def _spill(self, entries, t):
-        partial = self._partial
-        while len(partial) > MAX_ENCODED:
-            entries.append(self._rejected(bytes(partial[:MAX_ENCODED]), t, "oversized"))
-            del partial[:MAX_ENCODED]
-            self._oversized = True
+        return self._cutter.buffered
 
     def _rejected(self, raw, t, reason):
         why = {"oversized": "more bytes without a delimiter than any frame has (%d)" % MAX_ENCODED,
@@ -484,21 +467,24 @@ def _resign(wire, then, now):
     if old_nonce is None or new_nonce is None or old_nonce == new_nonce or serial is None or serial != live_serial:
         return wire
     out = []
-    blocks = wire.split(b"\x00")
-    for block in blocks[:-1]:
+    cutter = FrameDecoder()
+    rest = False  # inside a run longer than any frame: no frame to sign
+    for piece in cutter.cut(wire):
         frame = None
-        try:
-            frame = decode_frame(block + b"\x00")
-        except ProtocolError:
-            pass
+        if piece[-1] == 0 and not rest:
+            try:
+                frame = decode_frame(piece)
+            except ProtocolError:
+                pass
+        rest = piece[-1] != 0
         if frame is not None and frame.kind == REQUEST and frame.msg_id == 0x03 and len(frame.payload) == 33:
             role, mac = frame.payload[0], frame.payload[1:]
             if role in (Role.PATIENT, Role.CLINICIAN) and mac == auth_mac(role_key(serial, role), old_nonce, serial, role):
                 fresh = auth_mac(role_key(serial, role), new_nonce, serial, role)
                 out.append(encode_frame(REQUEST, 0x03, frame.seq, bytes([role]) + fresh))
                 continue
-        out.append(block + b"\x00")
-    return b"".join(out) + blocks[-1]
+        out.append(piece)
+    return b"".join(out) + cutter.flush()
 
 
 # ---------------------------------------------------------------------------------------------
