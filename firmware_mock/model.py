@@ -78,6 +78,7 @@ class PumpModel:
         self.basal_log_ng = 0  # basal not yet reported in a BASAL log entry
         self.basal_log_ul = 0
         self.buckets = {}  # clock hour -> ng delivered in it (the rolling window's hours only)
+        self._window_memo = (None, None, None, 0)  # see delivered_24h_ng
         self.ptm_times = []  # ms of accepted PTM boluses in the last 24 h
         self.battery_ms = self.battery_full_ms
         self.faults = 0  # bit (1 << fault code) per injected fault
@@ -92,6 +93,7 @@ class PumpModel:
         self.rx_version = version
         self._steps = None
         self._integral_memo = (None, None, 0)
+        self._span_memo = (0, 0, None, None)  # see step_at: empty until asked
         self.daily_volume_ul = 0  # basal µL per day of the prescription (status, days to empty)
         if rx is not None:
             self.daily_volume_ul = therapy.basal_daily_volume_ul(rx)
@@ -124,15 +126,27 @@ class PumpModel:
 
     def step_at(self, t):
         """(start ms in the day, dose rate µg/day, volume rate µL/day) of the basal step at ms t."""
+        memo = self._span_memo
+        if memo[0] <= t < memo[1] and memo[3] is self._steps:
+            return memo[2]
+        return self._span_at(t)[2]
+
+    def _span_at(self, t):
+        """(first ms, end ms, step, steps) of the basal step in force at ms t, on the clock.
+        Kept: a polled pump asks about the same step thousands of times (status, _deliver)."""
         steps = self._steps
-        chosen = steps[0]
-        if len(steps) > 1:
-            offset = t % DAY_MS
-            for step in steps:
-                if step[0] > offset:
-                    break
-                chosen = step
-        return chosen
+        day_start = t - t % DAY_MS
+        offset = t - day_start
+        i = 0
+        last = len(steps) - 1
+        while i < last and steps[i + 1][0] <= offset:
+            i += 1
+        end = steps[i + 1][0] if i < last else DAY_MS
+        memo = (day_start + steps[i][0], day_start + end, steps[i], steps)
+        if i == 0:  # the first step starts the day whatever its start says (as integral() has it)
+            memo = (day_start, day_start + end, steps[0], steps)
+        self._span_memo = memo
+        return memo
 
     def integral(self, t):
         """Σ over every ms τ < t of the basal volume rate at τ (µL/day × ms), from clock 0.
@@ -259,9 +273,20 @@ class PumpModel:
         self.clock_ms = t1
         if not self.delivering():
             return
+        bolus = self.bolus
+        if bolus is None:
+            # A host polling every ms: inside one basal step the integral is linear, and until the
+            # phase reaches a day no µL moves, so the phase is all that changes.
+            span = self._span_memo
+            if not (span[0] <= t0 < span[1] and span[3] is self._steps):
+                span = self._span_at(t0)
+            if t1 < span[1]:
+                phase = self.phase + span[2][2] * (t1 - t0)
+                if phase < DAY_MS:
+                    self.phase = phase
+                    return
         integral = self.integral
         start_integral = integral(t0)
-        bolus = self.bolus
         available = self.reservoir_ul
         base = self.phase - start_integral  # basal µL moved in (t0, t] = (base + integral(t)) // DAY_MS
         if bolus is not None:
@@ -410,12 +435,18 @@ class PumpModel:
         return spec.BATT_OK
 
     def delivered_24h_ng(self, t):
+        # Kept per hour: the buckets change only with what is delivered (delivered_ng moves with
+        # them; reset() and a load make a new dict), and GET_STATUS reads this at every poll.
         newest = t // HOUR_MS
+        memo = self._window_memo
+        if memo[0] == newest and memo[1] == self.delivered_ng and memo[2] is self.buckets:
+            return memo[3]
         oldest = newest - (WINDOW_HOURS - 1)
         total = 0
         for hour, ng in self.buckets.items():
             if oldest <= hour <= newest:
                 total += ng
+        self._window_memo = (newest, self.delivered_ng, self.buckets, total)
         return total
 
     def basal_rates(self, t):
