@@ -29,12 +29,14 @@ from collections import deque
 from dataclasses import dataclass
 
 from pumpmock.protocol.catalog import MAX_ENCODED
+from pumpmock.protocol.framing import FrameDecoder
 
 UNITS = ("byte", "frame")
 BITS_PER_BYTE = 10  # 8N1: start bit, 8 data bits, stop bit
 US_PER_S = 1_000_000
 # In frame unit, a run of this many bytes without a delimiter is faulted as a unit of its own, so
 # a line carrying no frames at all (a REPL's text, say) is neither held forever nor spared.
+# (The units are FrameDecoder.cut's pieces: it cuts such runs at MAX_ENCODED.)
 MAX_UNDELIMITED = MAX_ENCODED
 STAT_KEYS = ("bytes_in", "bytes_out", "corrupted", "dropped", "duplicated", "frames_hit", "cut")
 
@@ -225,7 +227,7 @@ class FaultStream:
         self._queued_bytes = 0
         self._last_due_us = None
         self._line_free = 0  # baud pacing: when the line is free again, in µs·baud units (exact)
-        self._partial = bytearray()  # frame unit: a frame waiting for its delimiter
+        self._cutter = FrameDecoder()  # frame unit: cuts the units, holds one waiting for its delimiter
         self._frame_hit = False  # byte unit: the frame now passing has already been counted as hit
         self._accepted = 0  # bytes let onto the line (cut counts these)
         self.cut = model.cut_after_bytes == 0
@@ -269,14 +271,12 @@ class FaultStream:
         if self.model.unit == "byte":
             self._schedule(self._fault_bytes(data) if self._faulty else data, now_us)
         else:
-            for unit in self._split_frames(data):
+            for unit in self._cutter.cut(data):
                 self._schedule(self._fault_frame(unit), now_us)
         if cutting:
             self.cut = True
-            if self._partial:  # the head of a frame was on the line before the cut: it still arrives
-                unit = bytes(self._partial)
-                self._partial.clear()
-                self._schedule(self._fault_frame(unit), now_us)
+            if self._cutter.buffered:  # the head of a frame was on the line before the cut: it still arrives
+                self._schedule(self._fault_frame(self._cutter.flush()), now_us)
 
     def take_us(self, now_us):
         queue = self._queue
@@ -295,7 +295,7 @@ class FaultStream:
     @property
     def pending(self):
         """Bytes in the line not yet taken (including a frame still waiting for its delimiter)."""
-        return self._queued_bytes + len(self._partial)
+        return self._queued_bytes + self._cutter.buffered
 
     # ---- faults ----------------------------------------------------------------------------------
     def _fault_bytes(self, data):
@@ -326,29 +326,6 @@ class FaultStream:
             if original == 0:  # the frame this byte ended is past: the next one starts clean
                 self._frame_hit = False
         return bytes(out)
-
-    def _split_frames(self, data):
-        """Whole units from the bytes so far: runs ending at 0x00, or MAX_UNDELIMITED bytes without one."""
-        units = []
-        partial = self._partial
-        position, end = 0, len(data)
-        while position < end:
-            room = MAX_UNDELIMITED - len(partial)
-            delimiter = data.find(0, position, position + room + 1)
-            if delimiter >= 0:
-                partial += data[position:delimiter + 1]
-                units.append(bytes(partial))
-                partial.clear()
-                position = delimiter + 1
-            elif end - position > room:  # a delimiter-less run over the limit: fault it as it is
-                partial += data[position:position + room]
-                units.append(bytes(partial))
-                partial.clear()
-                position += room
-            else:
-                partial += data[position:]
-                position = end
-        return units
 
     def _fault_frame(self, unit):
         if not self._faulty or unit == b"\x00":  # a lone delimiter carries no frame: left alone

@@ -151,7 +151,7 @@ def test_without_faults_the_line_is_the_identity_at_any_chunking(data, sizes, un
     stream = model.stream("to_host")
     out = feed_all(stream, [(c, 250 * i) for i, c in enumerate(chunked(data, sizes))])
     held = stream.pending  # frame unit: a trailing run without a delimiter waits for one
-    assert out + bytes(stream._partial) == data
+    assert data.startswith(out)
     assert held == len(data) - len(out)
     if unit == "byte" or not data or data[-1] == 0:
         assert out == data
@@ -351,7 +351,7 @@ def test_a_cut_stops_everything_after_n_bytes(data, sizes, cut, unit):
         stream.feed_us(chunk, 0)
         out += stream.take_us(END)
         assert stream.cut == (stream.stats["bytes_in"] >= cut)
-    assert out + bytes(stream._partial) == data[:cut]
+    assert data[:cut].startswith(out) and stream.pending == len(data[:cut]) - len(out)
     if len(data) >= cut:
         assert out == data[:cut] and stream.cut  # the head of a cut frame still arrives
     assert stream.stats["cut"] == max(0, len(data) - cut)
