@@ -279,8 +279,8 @@ class HostilePump:
         self.stats = collections.Counter({key: 0 for key in ("frames", "answers", "events") + KINDS})
         self.stats["flood_events"] = 0
         self._log = collections.deque(maxlen=log_limit)
-        self._pending = bytearray()  # output of the pump not yet ended by a delimiter
-        self._decoder = FrameDecoder()
+        self._cutter = FrameDecoder()  # cuts the pump's output into frames; holds one not yet ended
+        self._decoder = FrameDecoder()  # decodes one whole frame at a time (holds nothing)
         self._history = collections.deque(maxlen=HISTORY)  # (msg_id, seq, wire) of earlier answers
         self._held = None  # [wire, release ms, action] of an answer held back
         self._fake_seq = 0
@@ -335,16 +335,13 @@ class HostilePump:
             self._origin_ms = now_ms
         result = bytearray()
         if out:
-            self._pending += out
-            end = self._pending.rfind(0)
-            if end >= 0:
-                chunk = bytes(self._pending[:end + 1])
-                del self._pending[:end + 1]
-                start = 0
-                while start < len(chunk):
-                    stop = chunk.index(0, start) + 1
-                    result += self._frame(chunk[start:stop], now_ms)
-                    start = stop
+            rest = self._cutter.skipping
+            for piece in self._cutter.cut(out):
+                if piece[-1] != 0 or rest:  # a run longer than any frame, passed on as it is
+                    result += piece
+                    rest = piece[-1] != 0
+                else:
+                    result += self._frame(piece, now_ms)
         if self._held is not None and self._held[1] <= now_ms:
             result += self._release(None)
         return bytes(result)
