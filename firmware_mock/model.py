@@ -228,7 +228,9 @@ class PumpModel:
             if end < t:
                 t = end
         t = self._capped_by_thresholds(t0, t)
-        if self.delivering():
+        alarms = self.alarms
+        # delivering(), written out: this runs at every advance, a polled pump's every request
+        if self.rx is not None and not self.suspended and not (alarms.alarms and alarms.stopping()):
             left = self.reservoir_ul
             target = left - spec.LOW_RESERVOIR_UL if left > spec.LOW_RESERVOIR_UL else left
             reach = (self.phase + self._fastest_ul_per_day * (t - t0)) // DAY_MS  # at most this much
@@ -271,7 +273,8 @@ class PumpModel:
         battery = self.battery_ms - (t1 - t0)
         self.battery_ms = battery if battery > 0 else 0
         self.clock_ms = t1
-        if not self.delivering():
+        alarms = self.alarms
+        if self.rx is None or self.suspended or (alarms.alarms and alarms.stopping()):  # not delivering()
             return
         bolus = self.bolus
         if bolus is None:
