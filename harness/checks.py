@@ -12,7 +12,7 @@ from pumpmock.protocol import encode_frame, encode_message
 from pumpmock.protocol import messages as m
 from pumpmock.protocol.codes import (Alarm, BolusKind, Drug, Error, Fault, Limit, Role, Severity, TherapyMode,
                             TherapyState)
-from pumpmock.protocol.framing import ACK, EVENT
+from pumpmock.protocol.framing import ACK, EVENT, REQUEST, FrameDecoder
 
 from . import connect
 from .errors import PumpRefusedError
@@ -220,13 +220,12 @@ def check_exactly_once(session):
            "answers %s", answers)
     expect(session.test.counters().boluses_delivered == before + 1, "a retransmitted bolus was executed again")
     session.port.write(encode_message(request._replace(dose_ug=101), 0x7000))
-    answer = m.Nak.decode(_raw_answer(session, 0x7000)[1], 0x21)
+    answer = m.Nak.decode(_raw_answer(session, 0x7000)[1], request.MESSAGE.id)
     expect(answer.code == Error.SEQUENCE_REUSED, "same seq, new content: expected SEQUENCE_REUSED, got %s", answer)
 
 
 def _raw_answer(session, seq, timeout=1.0):
     """(kind, payload) of the next answer with `seq`, reading the port directly."""
-    from pumpmock.protocol.framing import FrameDecoder
     decoder = FrameDecoder()
     deadline = session.clock() + timeout
     while session.clock() < deadline:
@@ -251,12 +250,16 @@ def check_garbage(session):
 @check("malformed requests get typed NAKs", needs_test_control=False)
 def check_malformed(session):
     """Unknown message ids and wrong payload lengths are answered NAK, not ignored or crashed on."""
-    session.port.write(encode_frame(0, 0x7E, 0x7100))
+    session.port.write(encode_frame(REQUEST, _UNKNOWN_ID, 0x7100))
     kind, payload = _raw_answer(session, 0x7100)
-    expect(m.Nak.decode(payload, 0x7E).code == Error.UNKNOWN_MESSAGE, "unknown id not answered UNKNOWN_MESSAGE")
-    session.port.write(encode_frame(0, 0x01, 0x7101, b"\x01"))
+    expect(m.Nak.decode(payload, _UNKNOWN_ID).code == Error.UNKNOWN_MESSAGE, "unknown id not answered UNKNOWN_MESSAGE")
+    hello = m.HelloRequest.MESSAGE.id
+    session.port.write(encode_frame(REQUEST, hello, 0x7101, b"\x01"))
     kind, payload = _raw_answer(session, 0x7101)
-    expect(m.Nak.decode(payload, 0x01).code == Error.BAD_LENGTH, "short HELLO not answered BAD_LENGTH")
+    expect(m.Nak.decode(payload, hello).code == Error.BAD_LENGTH, "short HELLO not answered BAD_LENGTH")
+
+
+_UNKNOWN_ID = 0x7E  # no message in the catalog has this id: the point of the check
 
 
 @check("conservation of volume")

@@ -24,7 +24,8 @@ import random
 import sys
 import time
 
-from pumpmock.protocol import FrameDecoder, ProtocolError, decode_message, encode_frame, message_frame
+from pumpmock.protocol import (RESPONSE, FrameDecoder, ProtocolError, decode_message, encode_frame, encode_message,
+                               message_frame)
 from pumpmock.protocol import messages as m
 from pumpmock.protocol.examples import EXAMPLES, NAK_EXAMPLES
 
@@ -59,14 +60,13 @@ class _CutTarget(mutation.Target):
     """A ready pump that tells its status and counters (answers it must give, or it is broken)."""
 
     def ask(self, now_ms, *messages):
-        frames = b"\x00" + b"".join(encode_frame(0, msg.MESSAGE.id, 0xFFE0 + i, msg.encode())
-                                    for i, msg in enumerate(messages))
+        frames = b"\x00" + b"".join(encode_message(msg, 0xFFE0 + i) for i, msg in enumerate(messages))
         out = self.pump.receive(frames, now_ms)
         answers = {}
         for frame in FrameDecoder().feed(out):
             if isinstance(frame, Exception):
                 raise mutation.Failure("output", "the pump sent a frame that does not decode: %s" % frame)
-            if frame.kind == 1 and frame.seq >= 0xFFE0:
+            if frame.kind == RESPONSE and frame.seq >= 0xFFE0:
                 answers[frame.seq - 0xFFE0] = decode_message(frame)
         missing = [messages[i].MESSAGE.name for i in range(len(messages)) if i not in answers]
         if missing:
@@ -106,8 +106,7 @@ def soak_cuts(scenarios, seed):
                 save_size = _save_size(target.pump, request, now_ms)
                 if rng.random() < 0.125:  # at the save's last bytes, where landing is decided
                     cut = max(1, save_size + rng.choice([-1, 0, 1]))
-                wire = (encode_frame(0, 0x66, 0xFFD0, m.TcPowerLossRequest(cut).encode())
-                        + encode_frame(0, request.MESSAGE.id, 0xFFD1, request.encode()))
+                wire = encode_message(m.TcPowerLossRequest(cut), 0xFFD0) + encode_message(request, 0xFFD1)
                 t0 = time.perf_counter()
                 out = target.pump.receive(wire, now_ms)
                 spent = time.perf_counter() - t0
@@ -156,7 +155,7 @@ def _flush(target, now_ms, out):
     sent = 0
     answered = any(not isinstance(f, Exception) and f.seq == 0xFFD1 for f in FrameDecoder().feed(out))
     while answered and sent < 64:
-        out = target.pump.receive(encode_frame(0, 0x65, 0xFFD1, m.TcWarpClockRequest(0).encode()), now_ms)
+        out = target.pump.receive(encode_message(m.TcWarpClockRequest(0), 0xFFD1), now_ms)
         answered = any(not isinstance(f, Exception) and f.seq == 0xFFD1 for f in FrameDecoder().feed(out))
         sent += 1
     if answered:
@@ -168,7 +167,7 @@ def _save_size(pump, request, now_ms):
     """How many bytes the request's save writes: measured on a copy of the pump, uncut."""
     twin = copy.deepcopy(pump)
     written = twin.storage.bytes_written
-    twin.receive(encode_frame(0, request.MESSAGE.id, 0xFFD2, request.encode()), now_ms)
+    twin.receive(encode_message(request, 0xFFD2), now_ms)
     return twin.storage.bytes_written - written
 
 
