@@ -5,9 +5,19 @@ Targets (issue 3): >= 50,000 GET_STATUS requests/s in-process; 365 days of a FLE
 (asserted here, both timings reported). The MicroPython figure belongs to the WASM runner.
 
     python -m bench.perf_firmware [--quick]   # --quick: fewer repeats, 30 days stepped by the minute
+    python -m bench.perf_firmware --against DIR [--rounds 8]
+
+--against compares this tree's core with another copy of firmware_mock/ in DIR (made with
+`git archive <commit> firmware_mock | tar -x -C DIR`): the two take turns, round after round,
+each figure the best of its rounds of thread CPU time, so a shared machine's load falls on both
+(wall-clock figures there swing threefold from minute to minute). Writes perf_firmware_against.json.
 """
 
 import argparse
+import importlib
+import importlib.util
+import os
+import sys
 import time
 import timeit
 
@@ -47,8 +57,8 @@ class Driver:
         self.call(m.AuthResponseRequest(role, auth_mac(role_key(SERIAL, role), nonce, SERIAL, role)))
 
 
-def ready_pump():
-    pump = Pump(serial=SERIAL, test_mode=True, capacity_ul=CAPACITY_UL)
+def ready_pump(pump_class=Pump):
+    pump = pump_class(serial=SERIAL, test_mode=True, capacity_ul=CAPACITY_UL)
     driver = Driver(pump)
     driver.call(m.HelloRequest(1, 1))
     driver.authenticate(Role.CLINICIAN)
@@ -103,10 +113,72 @@ def year(step_ms=None, days=365):
     return elapsed, counters._replace(requests_executed=0, dedup_hits=0), status, log
 
 
+def pump_class_in(directory):
+    """Pump from the copy of firmware_mock/ in directory, imported as a package of its own."""
+    init = os.path.join(directory, "firmware_mock", "__init__.py")
+    if not os.path.isfile(init):
+        raise SystemExit("no firmware_mock/__init__.py in %s" % directory)
+    name = "perf_firmware_against"
+    found = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[os.path.dirname(init)])
+    package = importlib.util.module_from_spec(found)
+    sys.modules[name] = package
+    found.loader.exec_module(package)
+    return importlib.import_module(name + ".core").Pump
+
+
+def taking_turns(pumps, rounds, passes=7, calls=10_000):
+    """{(name, "same" or "polled"): best GET_STATUS/s of thread CPU}, the pumps taking turns."""
+    status_frame = encode_message(m.GetStatusRequest(), 7)
+    frames = [encode_message(m.GetStatusRequest(), 0x2000 + i) for i in range(calls)]
+    clocks = dict.fromkeys(pumps, 2_000)
+    best = {}
+    names = list(pumps)
+    for round_ in range(rounds):
+        for name in (names if round_ % 2 == 0 else names[::-1]):  # neither always goes first
+            receive = pumps[name].receive
+            for _ in range(passes):
+                start = time.thread_time()
+                for _i in range(calls):
+                    receive(status_frame, 1_000)
+                spent = time.thread_time() - start
+                best[name, "same"] = max(best.get((name, "same"), 0.0), calls / spent if spent else 0.0)
+            for _ in range(passes):  # as a host polls: a new seq each, the clock a ms on
+                now = clocks[name]
+                start = time.thread_time()
+                for i in range(calls):
+                    receive(frames[i], now + i)
+                spent = time.thread_time() - start
+                clocks[name] = now + calls
+                best[name, "polled"] = max(best.get((name, "polled"), 0.0), calls / spent if spent else 0.0)
+    return best
+
+
+def against(directory, rounds):
+    before, _ = ready_pump(pump_class_in(directory))
+    after, _ = ready_pump()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    best = taking_turns({"before": before, "after": after}, rounds)
+    results = {"against": os.path.abspath(directory), "rounds": rounds,
+               "load_average_start": load, "load_average_end": os.getloadavg()[0] if load is not None else None}
+    for figure in ("same", "polled"):
+        results["%s_before_per_s" % figure] = best["before", figure]
+        results["%s_after_per_s" % figure] = best["after", figure]
+        results["%s_after_over_before" % figure] = best["after", figure] / best["before", figure]
+    # Both answer alike: the same status bytes at the same clock, after their different runs.
+    probe = encode_message(m.GetStatusRequest(), 9)
+    results["same_status_bytes"] = before.receive(probe, 10 ** 7) == after.receive(probe, 10 ** 7)
+    write("perf_firmware_against", results)
+    return 0 if results["same_status_bytes"] else 1
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats; compare 30 days, not 365")
+    parser.add_argument("--against", metavar="DIR", help="compare with the firmware_mock/ copy in DIR, taking turns")
+    parser.add_argument("--rounds", type=int, default=8, help="rounds taking turns (with --against)")
     args = parser.parse_args(argv)
+    if args.against:
+        return against(args.against, args.rounds)
     repeats = 3 if args.quick else 9
     compared_days = 30 if args.quick else 365
     results = {}
