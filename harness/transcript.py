@@ -41,13 +41,16 @@ import time
 
 from pumpmock.protocol import REQUEST, FrameDecoder, ProtocolError, decode_frame, encode_frame
 from pumpmock.protocol.auth import auth_mac, role_key
-from pumpmock.protocol.catalog import MAX_ENCODED, MESSAGES, STRUCTS
+from pumpmock.protocol.catalog import MAX_ENCODED, MESSAGES, MESSAGES_BY_NAME, STRUCTS
 from pumpmock.protocol.codes import Role
 
 from .faulty_port import PortWrapper
 from .wire import HOST_TO_PUMP, PUMP_TO_HOST, Entry, decode_block
 
 DIRECTIONS = (HOST_TO_PUMP, PUMP_TO_HOST)
+HELLO = MESSAGES_BY_NAME["HELLO"].id
+AUTH_CHALLENGE = MESSAGES_BY_NAME["AUTH_CHALLENGE"].id
+AUTH_RESPONSE = MESSAGES_BY_NAME["AUTH_RESPONSE"].id
 TRANSCRIPT_VERSION = 1
 # diff ignores these by default: when a frame was seen, and fields that differ between any two
 # honest runs (nonces and MACs are random, a host picks its session id, every pump has its serial).
@@ -447,9 +450,9 @@ class _LoginTracker:
     def see(self, entry):
         if entry["dir"] != PUMP_TO_HOST or entry.get("kind") != "RESPONSE" or not entry.get("fields"):
             return
-        if entry["msg_id"] == 0x01:
+        if entry["msg_id"] == HELLO:
             self.serial = entry["fields"].get("serial", self.serial)
-        elif entry["msg_id"] == 0x02 and entry["fields"].get("nonce"):
+        elif entry["msg_id"] == AUTH_CHALLENGE and entry["fields"].get("nonce"):
             self.nonce = bytes.fromhex(entry["fields"]["nonce"])
 
     def state(self):
@@ -477,11 +480,11 @@ def _resign(wire, then, now):
             except ProtocolError:
                 pass
         rest = piece[-1] != 0
-        if frame is not None and frame.kind == REQUEST and frame.msg_id == 0x03 and len(frame.payload) == 33:
+        if frame is not None and frame.kind == REQUEST and frame.msg_id == AUTH_RESPONSE and len(frame.payload) == 33:
             role, mac = frame.payload[0], frame.payload[1:]
             if role in (Role.PATIENT, Role.CLINICIAN) and mac == auth_mac(role_key(serial, role), old_nonce, serial, role):
                 fresh = auth_mac(role_key(serial, role), new_nonce, serial, role)
-                out.append(encode_frame(REQUEST, 0x03, frame.seq, bytes([role]) + fresh))
+                out.append(encode_frame(REQUEST, AUTH_RESPONSE, frame.seq, bytes([role]) + fresh))
                 continue
         out.append(piece)
     return b"".join(out) + cutter.flush()
