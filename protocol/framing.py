@@ -134,31 +134,33 @@ class FrameDecoder:
         size = len(data)
         find = data.find
         block = self._block
+        limit = MAX_ENCODED + 1
+        skipping = self._skipping
         while True:
-            end = find(0, start, start + MAX_ENCODED + 1)
+            end = find(0, start, start + limit)
             if end < 0:
-                if size - start <= MAX_ENCODED:
+                if size - start < limit:
                     break
                 end = start + MAX_ENCODED
-                if decode:
-                    if not self._skipping:
-                        self.frames_bad += 1
-                        out.append(RemoteProtocolError("frame exceeds %d encoded bytes; skipped to the "
-                                                       "next delimiter" % MAX_ENCODED, "oversized",
-                                                       data[start:end]))
-                else:
+                if not decode:
                     out.append(data[start:end])
-                self._skipping = True
+                elif not skipping:
+                    self.frames_bad += 1
+                    out.append(RemoteProtocolError("frame exceeds %d encoded bytes; skipped to the "
+                                                   "next delimiter" % MAX_ENCODED, "oversized",
+                                                   data[start:end]))
+                skipping = True
                 start = end
                 continue
             if not decode:
                 out.append(data[start:end + 1])
-            elif self._skipping:
-                pass
+                skipping = False
+            elif skipping:
+                skipping = False
             elif end > start:
                 out.append(block(data[start:end]))
-            self._skipping = False
             start = end + 1
+        self._skipping = skipping
         if start < size:
             buf += data[start:]
         return out
