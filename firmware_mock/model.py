@@ -277,17 +277,16 @@ class PumpModel:
         if self.rx is None or self.suspended or (alarms.alarms and alarms.stopping()):  # not delivering()
             return
         bolus = self.bolus
-        if bolus is None:
-            # A host polling every ms: inside one basal step the integral is linear, and until the
-            # phase reaches a day no µL moves, so the phase is all that changes.
+        if bolus is None and self.phase + self._fastest_ul_per_day * (t1 - t0) < DAY_MS:
+            # A host polling every ms: no µL can be due (the gate above costs no call, so long
+            # spans, as a fast-forward's, go straight on); inside one basal step the integral
+            # is linear, so the phase is all that changes.
             span = self._span_memo
             if not (span[0] <= t0 < span[1] and span[3] is self._steps):
                 span = self._span_at(t0)
             if t1 < span[1]:
-                phase = self.phase + span[2][2] * (t1 - t0)
-                if phase < DAY_MS:
-                    self.phase = phase
-                    return
+                self.phase += span[2][2] * (t1 - t0)
+                return
         integral = self.integral
         start_integral = integral(t0)
         available = self.reservoir_ul
