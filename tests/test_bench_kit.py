@@ -200,13 +200,17 @@ def test_a_16ms_cluster_is_named_as_the_ftdi_latency_timer():
 
 
 def test_bench_measures_a_line_with_16ms_round_trips_and_names_it(tmp_path):
-    """A line that delays every frame 8 ms each way round-trips at ~16 ms, as an FTDI bridge does."""
+    """A line that delays every frame 8 ms each way round-trips at ~16 ms, as an FTDI bridge does.
+    A busy machine only stretches the delays: when fewer than half the round trips land near
+    16 ms, the report must not name the timer (the naming itself is
+    test_a_16ms_cluster_is_named_as_the_ftdi_latency_timer's)."""
     url = "pumpmock://?faults=delay%3D8ms%2Cunit%3Dframe"
     options = BenchOptions(round_trips=25, log_entries=24, fuzz_seconds=0, only_checks=["identity"])
     report = bench(url, tmp_path, options, progress=quiet)
-    latency = report["link"]["round_trips"]["latency_ms"]
-    assert 15 <= latency["p50"] <= 25
-    assert any("FTDI" in note for note in report["link"]["notes"])
+    round_trips, notes = report["link"]["round_trips"], report["link"]["notes"]
+    assert round_trips["latency_ms"]["p50"] >= 15
+    named = any("FTDI" in note for note in notes)
+    assert named == (round_trips["share_near_16ms"] >= 0.5), (round_trips, notes)
 
 
 SLOW_CAMPAIGN = """\
