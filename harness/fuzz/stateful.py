@@ -49,7 +49,10 @@ DEFAULT_STEPS = 25
 BOUNDARY_DELTAS_S = st.sampled_from([-1, 0, 1, -60, -59, -30, 60, -61, 2, -2])
 RESET_SEQ, CLOCK_PROBE_SEQ = 0xFEFF, 0xFEFE
 RESERVED_SEQS = frozenset(range(SENTINEL_SEQ_FIRST, 0x10000)) | {RESET_SEQ, CLOCK_PROBE_SEQ}
-ANSWER_TIMEOUT_S = 2.0
+ANSWER_TIMEOUT_S = 2.0  # the least wait for an answer; a slower line's own round trips raise it
+SLOWEST_ROUND_TRIPS = 4  # the wait is at least this many times the slowest round trip seen...
+MAX_ANSWER_WAIT_S = 30.0  # ...up to this (one freak answer must not make every silence cost minutes)
+RESET_WAITS = 2  # TC_RESET rewrites the pump's storage: a board takes longer over it than over a read
 _HYPOTHESIS_DEFAULT = object()  # machine_for's database when none is given
 GONE = "the pump went away"  # the category of a port that failed mid-example
 AUTH_CHALLENGE = MESSAGES_BY_NAME["AUTH_CHALLENGE"].id
@@ -71,7 +74,9 @@ class Link:
     def __init__(self, url, **connect_options):
         from pumpmock import harness
         self.url = url
-        self.session = harness.connect(url, **connect_options)
+        # The session's own default wait (250 ms) is shorter than a slow line's round trip: its
+        # HELLO would never be answered in time. The fuzzer's least wait unless told otherwise.
+        self.session = harness.connect(url, **{"timeout": ANSWER_TIMEOUT_S, **connect_options})
         self.port = self.session.port
         identity = self.session.identity
         self.serial, self.capacity_ul, self.test_mode = identity.serial, identity.capacity_ul, bool(identity.test_mode)
@@ -81,7 +86,10 @@ class Link:
         port_clock = getattr(self.port, "clock", None)
         self._clock = port_clock if callable(port_clock) else time.monotonic
         self.slack_ms = 0 if self.exact else 2
-        self.timeout_s = ANSWER_TIMEOUT_S
+        # The caller's timeout (pumpmock fuzz --timeout) is the least wait too: a board that takes
+        # seconds over TC_RESET otherwise shows as "no answer" after the default's 2 s.
+        self.base_timeout_s = self.timeout_s = max(ANSWER_TIMEOUT_S, connect_options.get("timeout") or 0)
+        self.slowest_s = 0.0  # the slowest complete round trip on this link
         self._read, self._write = self._guarded(reader_for(self.port)), self._guarded(writer_for(self.port))
         self._rest = b""
         self.broken = False
@@ -121,7 +129,8 @@ class Link:
     def read_until(self, done, timeout_s=None):
         """Frames until done(frame) is true for one of them; (frames, complete)."""
         clock = self._clock
-        deadline = clock() + (self.timeout_s if timeout_s is None else timeout_s)
+        begun = clock()
+        deadline = begun + (self.timeout_s if timeout_s is None else timeout_s)
         frames = []
         while True:
             remaining = deadline - clock()
@@ -135,7 +144,16 @@ class Link:
             new, self._rest = split_frames(self._rest + data)
             frames += new
             if any(frame[0] != "bad" and done(frame) for frame in new):
+                self._observe_round_trip(clock() - begun)
                 return frames, True
+
+    def _observe_round_trip(self, seconds):
+        """Waits follow the line: a slow target (a board at 9600 baud behind a delay, a loaded
+        machine) gets SLOWEST_ROUND_TRIPS times its slowest answer, so a late answer is waited
+        for instead of being reported as silence (and then seen as junk by the next exchange)."""
+        if seconds > self.slowest_s:
+            self.slowest_s = seconds
+            self.timeout_s = max(self.base_timeout_s, min(SLOWEST_ROUND_TRIPS * seconds, MAX_ANSWER_WAIT_S))
 
     def drain(self):
         """Whatever the pump has sent and nobody read (nothing waits for it)."""
@@ -461,7 +479,8 @@ class PumpMachine(RuleBasedStateMachine):
         last = (TC_GET_CLOCK, clock_seq) if clock_seq is not None else (AUTH_CHALLENGE, challenge_seq)
         lo = link.now_ms()
         link.write(b"\x00" + reset + rest)
-        frames, complete = link.read_until(lambda f: f[0] in (RESPONSE, NAK) and (f[1], f[2]) == last)
+        frames, complete = link.read_until(lambda f: f[0] in (RESPONSE, NAK) and (f[1], f[2]) == last,
+                                           timeout_s=RESET_WAITS * link.timeout_s)
         hi = link.now_ms()
         done = [i for i, f in enumerate(frames) if f[0] in (RESPONSE, NAK) and (f[1], f[2]) == (TC_RESET, RESET_SEQ)]
         if not complete or not done:

@@ -1,0 +1,113 @@
+"""Fuzzing a slow real-time target (issue 16): the emulator and the firmware under MicroPython
+behind a line paced at 9600-19200 baud with a per-frame delay, a few exchanges a second. The
+campaign must end within its documented overrun, find nothing in a clean pump, report none of
+its own troubles (hypothesis's errors, answers still on their way) as findings, and say so when
+the target is too slow for even one example."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.parse
+
+import pytest
+
+from pumpmock.harness.fuzz import campaign, stateful
+from pumpmock.harness.fuzz.oracle import Checker, LostTrack, Violation
+from pumpmock.protocol.catalog import MESSAGES_BY_NAME
+from pumpmock.protocol.framing import encode_frame
+from pumpmock.harness.fuzz.model import REQUEST
+
+from test_bench_kit import MICROPYTHON_MJS, PUMPMOCK, ROOT
+
+BUDGET_S = 12.0
+# ~250 ms each way per write and 960 bytes a second: 1-3 exchanges a second.
+SLOW_LINE = "baud=9600,delay=250ms,jitter=100ms,seed=3"
+
+
+def slow_emulator(line=SLOW_LINE):
+    return "pumpmock://?clock=real&faults=%s" % urllib.parse.quote(line)
+
+
+def run_within_budget(url, budget_s=BUDGET_S, **options):
+    started = time.monotonic()
+    result = campaign.run_campaign(url, budget_s=budget_s, seed=3, modes=["stateful"], **options)
+    return result, time.monotonic() - started
+
+
+def assert_clean_run(result, seconds, budget_s=BUDGET_S):
+    assert result["failures"] == [], result
+    assert result["harness_errors"] == [], result
+    assert result["status"] == "passed", result
+    assert result["examples"] >= 1 and result["cases"] >= 1, result
+    # The campaign's own promise (stop at the budget), not a speed goal.
+    assert seconds <= budget_s + campaign.overrun_s(budget_s), (seconds, result)
+
+
+def test_a_clean_emulator_behind_a_slow_paced_line_gives_no_findings_within_budget():
+    result, seconds = run_within_budget(slow_emulator())
+    assert_clean_run(result, seconds)
+    stateful_run = result["results"][0]
+    assert stateful_run["exchanges"] / stateful_run["seconds"] < 6, result  # it really was a slow target
+
+
+needs_node = pytest.mark.skipif(not shutil.which("node") or not MICROPYTHON_MJS.exists(),
+                                reason="the MicroPython runner needs node and node_modules (npm ci)")
+
+
+@needs_node
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="pseudo-terminals are POSIX only")
+def test_the_firmware_under_micropython_behind_a_paced_delayed_pty_gives_no_findings_within_budget():
+    environment = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    proxy = subprocess.Popen(PUMPMOCK + ["proxy", "pty", "exec:pumpmock micropython --test-mode",
+                                         "--faults", "baud=19200,delay=100ms"],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    try:
+        path = proxy.stdout.readline().strip()
+        assert path.startswith("/dev/"), proxy.stderr.read()
+        result, seconds = run_within_budget(path, timeout=2)
+    finally:
+        proxy.terminate()
+        try:
+            proxy.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proxy.kill()
+            proxy.wait(timeout=10)
+        proxy.stdout.close()
+        proxy.stderr.close()
+    assert_clean_run(result, seconds)
+
+
+def test_a_target_too_slow_for_one_example_is_said_so_not_failed():
+    # 300 baud: the reset alone takes seconds, so a 1 s budget ends before any rule runs.
+    result, seconds = run_within_budget(slow_emulator("baud=300"), budget_s=1.0)
+    assert result["failures"] == [] and result["status"] == "not available", result
+    assert "too slow for one example" in result["reason"]
+    assert seconds <= 1.0 + campaign.overrun_s(1.0) + 2 * stateful.RESET_WAITS * stateful.ANSWER_TIMEOUT_S
+
+
+TC_READ_COUNTERS = MESSAGES_BY_NAME["TC_READ_COUNTERS"].id
+TC_GET_STATUS = MESSAGES_BY_NAME["TC_GET_STATUS"].id
+GET_STATUS = MESSAGES_BY_NAME["GET_STATUS"].id
+
+
+def _observation_write():
+    return b"\x00" + b"".join(encode_frame(REQUEST, msg_id, seq) for msg_id, seq in
+                              ((GET_STATUS, 1), (TC_READ_COUNTERS, 0xFF01), (TC_GET_STATUS, 0xFF02)))
+
+
+def test_a_write_over_a_slow_lines_wide_window_is_judged_at_once():
+    """The oracle tried every moment of every frame of a write that matched at no single moment:
+    over a slow line's 1.5 s window that is ~10**9 model runs (a campaign that overran its budget
+    by minutes). Now: answers of the right kinds that no moment explains are not judged (LostTrack,
+    no finding); answers of the wrong kinds still are a finding."""
+    data = _observation_write()
+    expected = list(Checker().model.copy().receive(data, 700))
+    assert [f[1:3] for f in expected] == [(GET_STATUS, 1), (TC_READ_COUNTERS, 0xFF01), (TC_GET_STATUS, 0xFF02)]
+    kind, msg_id, seq, payload = expected[2]
+    odd = expected[:2] + [(kind, msg_id, seq, bytes([payload[0] ^ 0xFF]) + payload[1:])]
+    with pytest.raises(LostTrack):
+        Checker().exchange(data, 0, 1500, odd, exact=False)
+    with pytest.raises(Violation):
+        Checker().exchange(data, 0, 1500, expected[:1] + expected[2:], exact=False)
