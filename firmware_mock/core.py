@@ -158,9 +158,8 @@ class Pump:
     def _end(self):
         """Link duties at the end of every call: re-announcements, then event re-sends."""
         out = self._out
-        alarms = self.model.alarms.alarms
         clock = self.model.clock_ms
-        for alarm in alarms:
+        for alarm in self.model.alarms.alarms:
             if not alarm.acked_count:
                 count = alarm.announce_count(clock)
                 if count > self._announced.get(alarm.instance, 0):

@@ -142,9 +142,9 @@ class PumpModel:
         while i < last and steps[i + 1][0] <= offset:
             i += 1
         end = steps[i + 1][0] if i < last else DAY_MS
-        memo = (day_start + steps[i][0], day_start + end, steps[i], steps)
-        if i == 0:  # the first step starts the day whatever its start says (as integral() has it)
-            memo = (day_start, day_start + end, steps[0], steps)
+        # the first step starts the day whatever its start says (as in integral())
+        first = day_start if i == 0 else day_start + steps[i][0]
+        memo = (first, day_start + end, steps[i], steps)
         self._span_memo = memo
         return memo
 
