@@ -49,6 +49,9 @@ def test_a_clean_emulator_behind_a_slow_paced_line_gives_no_findings_within_budg
     result, seconds = run_within_budget(slow_emulator())
     assert_clean_run(result, seconds)
     stateful_run = result["results"][0]
+    # Examples are sized from the measured round trip: several fit, not one cut-short example
+    # (hypothesis's first, always the simplest) that takes the whole budget.
+    assert stateful_run["examples"] >= 2, result
     assert stateful_run["exchanges"] / stateful_run["seconds"] < 6, result  # it really was a slow target
 
 
@@ -111,3 +114,9 @@ def test_a_write_over_a_slow_lines_wide_window_is_judged_at_once():
         Checker().exchange(data, 0, 1500, odd, exact=False)
     with pytest.raises(Violation):
         Checker().exchange(data, 0, 1500, expected[:1] + expected[2:], exact=False)
+
+
+def test_steps_per_example_follow_the_measured_round_trip():
+    assert campaign.sized_steps(60, 0.002) == stateful.DEFAULT_STEPS  # the emulator, a fast line
+    assert campaign.sized_steps(60, 0.75) == 60 / 0.75 / campaign.EXAMPLES_PER_BUDGET - campaign.SETUP_EXCHANGES
+    assert campaign.sized_steps(12, 0.75) == campaign.MIN_STEPS  # 9600 baud behind 250 ms each way

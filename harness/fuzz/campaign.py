@@ -40,6 +40,9 @@ UNBOUNDED_SHRINK_S = 3600.0  # budget_s=None: only hypothesis's count of shrink 
 # The campaign's promise: it ends within budget + overrun_s(budget). Past the budget it only
 # finishes the exchange under way (a slow line's answer wait) or shrinks a late failure.
 OVERRUN_FRACTION = 0.1
+EXAMPLES_PER_BUDGET = 4  # on a slow target, steps per example are cut so that this many fit
+SETUP_EXCHANGES = 4  # an example's reset, login and prescription before its first rule
+MIN_STEPS = 3
 REPLAY_CLOCK_SLACK_MS = 3  # a replay's host clock and the pump's own, read to the ms at each end
 TC_RESET = MESSAGES_BY_NAME["TC_RESET"].id  # a transcript is judged from its first reset on
 
@@ -121,6 +124,17 @@ def check_transcript(entries, serial=None, capacity_ul=None, exact=True):
 # ---------------------------------------------------------------------------------------------
 # Stateful campaign
 # ---------------------------------------------------------------------------------------------
+def sized_steps(budget_s, round_trip_s):
+    """Steps per example so that about EXAMPLES_PER_BUDGET examples fit the budget at the link's
+    measured round trip (a slow board otherwise spends a whole budget inside one cut-short
+    example, always hypothesis's first and simplest); never more than DEFAULT_STEPS."""
+    from .stateful import DEFAULT_STEPS
+    if round_trip_s <= 0:
+        return DEFAULT_STEPS
+    fit = int(budget_s / round_trip_s / EXAMPLES_PER_BUDGET) - SETUP_EXCHANGES
+    return max(MIN_STEPS, min(DEFAULT_STEPS, fit))
+
+
 def overrun_s(budget_s):
     """How far past budget_s a campaign may end: a tenth of it, at least MIN_SHRINK_S."""
     return max(budget_s * OVERRUN_FRACTION, MIN_SHRINK_S)
@@ -165,14 +179,16 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
             shown[0] = now
             progress(stats, now - started, len(failures))
 
+    # Opened before any example: a target that cannot be reached raises here (HarnessError or
+    # OSError), once, instead of failing every example until the budget is spent.
+    link = stateful.link_for(url, **connect_options)
+    if steps is None and max_examples is None:  # a campaign by its budget alone (fuzz, bench)
+        steps = sized_steps(budget_s, link.slowest_s)
     machine = stateful.machine_for(url, steps=steps or stateful.DEFAULT_STEPS, stats=stats, record=True,
                                    on_example=on_example if progress else None, **connect_options)
     machine.stop_on_runner_outcome = True
     stateful.PumpMachine.interrupted = None
     database = DirectoryBasedExampleDatabase(examples_db) if examples_db else None
-    # Opened before any example: a target that cannot be reached raises here (HarnessError or
-    # OSError), once, instead of failing every example until the budget is spent.
-    stateful.link_for(url, **connect_options)
     stopped = None
     batch = 0
     shrink_limit = engine.MAX_SHRINKING_SECONDS
