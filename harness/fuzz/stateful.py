@@ -387,6 +387,7 @@ class PumpMachine(RuleBasedStateMachine):
 
         until: (msg_id, seq) of the last answer to wait for, when what follows it gets none (a
         request whose save a power cut stops); then nothing is added after `data`."""
+        self._check_budget()
         link = self.link
         counters_seq = status_seq = clock_seq = None
         if until is not None:
@@ -543,8 +544,11 @@ class PumpMachine(RuleBasedStateMachine):
         self._steps = getattr(self, "_steps", 0) + 1
         if self.stats is not None:
             self.stats["steps"] += 1
-        # Checked at every step too, not only as an example starts: on a slow target (a board, a
-        # loaded machine) one example can outlast the budget's end by many seconds.
+        self._check_budget()
+
+    def _check_budget(self):
+        # Checked at every step and exchange too, not only as an example starts: on a slow target
+        # (a board, a loaded machine) one example's setup alone can outlast the budget by seconds.
         if self.deadline is not None and not self.run_failed and time.monotonic() >= self.deadline:
             raise BudgetSpent()
 
