@@ -212,12 +212,7 @@ class PortMux:
                     self.upstream.write(b"\x00" + block + b"\x00")
                 if self.on_frame:
                     self.on_frame("host>pump", block)
-                try:
-                    os.write(self._master, late + b"\x00")
-                except OSError:
-                    return
-                if self.on_frame:
-                    self.on_frame("pump>host", late)
+                self._to_app(late)
             return
         refusal = _take(self.refuse_rules, name)
         if refusal is not None:
@@ -226,12 +221,7 @@ class PortMux:
             with self._wire_lock:
                 if self.on_frame:
                     self.on_frame("host>pump", block)
-                try:
-                    os.write(self._master, answer + b"\x00")
-                except OSError:
-                    return
-                if self.on_frame:
-                    self.on_frame("pump>host", answer)
+                self._to_app(answer)
             return
         action = _take(self.before_rules, name)
         if action is not None:
@@ -310,9 +300,16 @@ class PortMux:
                 _take(self.corrupt_rules, self._app_requests.get((frame.msg_id, frame.seq))) is not None:
             block = _corrupted(block)
         with self._wire_lock:
-            try:
-                os.write(self._master, block + b"\x00")
-            except OSError:
-                return  # the app stopped reading and the pty is full: lost, as on a real line
-            if block and self.on_frame:
-                self.on_frame("pump>host", block)
+            self._to_app(block)
+
+    def _to_app(self, block):
+        """A pump>host frame to the app, recorded first: the app may read it, act and exit before
+        this thread runs again, and a check of that run must find the answer it acted on. (A frame
+        the full pty of an app that stopped reading could not take is recorded all the same: the
+        pump sent it and the line lost it.)"""
+        if block and self.on_frame:
+            self.on_frame("pump>host", block)
+        try:
+            os.write(self._master, block + b"\x00")
+        except OSError:
+            pass
