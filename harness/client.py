@@ -31,6 +31,7 @@ from .testcontrol import TestControl
 
 LOG_PAGE = 12  # entries per READ_LOG page (the catalog's maximum)
 EVENT_QUEUE_LIMIT = 1024  # events kept for an app that never takes them; older ones are dropped and counted
+OUTCOME_LIMIT = 1024  # outcomes kept for send()s never wait()ed for; older ones are dropped and counted
 
 
 class PumpSession:
@@ -55,7 +56,9 @@ class PumpSession:
         self.bad_events = collections.deque(maxlen=64)  # (Frame, error): events that did not decode
         self.test = TestControl(self)
         self.stats = self.connection.stats
-        self._outcomes = {}  # seq -> Outcome that came before its wait()
+        # seq -> Outcome that came before its wait(). Bounded like the event queue: an app that sends
+        # and never waits must not grow it forever; the oldest go first, in stats["outcomes_dropped"].
+        self._outcomes = {}
 
     @property
     def port(self):
@@ -133,7 +136,8 @@ class PumpSession:
             while seq not in outcomes:
                 deadline_ms = connection.deadline_of(seq)
                 if deadline_ms is None:
-                    raise KeyError("no request with seq %d is outstanding" % seq)
+                    raise KeyError("no request with seq %d is outstanding (or its outcome was dropped: more "
+                                   "than OUTCOME_LIMIT sent requests were never waited for)" % seq)
                 if now_ms is None:
                     now_ms = self.clock() * 1000
                 if now_ms < deadline_ms:
@@ -180,7 +184,11 @@ class PumpSession:
         result = next_result()
         while result is not None:
             if isinstance(result, Outcome):
-                self._outcomes[result.seq] = result
+                outcomes = self._outcomes
+                if len(outcomes) >= OUTCOME_LIMIT and result.seq not in outcomes:
+                    del outcomes[next(iter(outcomes))]  # the oldest: dicts keep insertion order
+                    self.stats["outcomes_dropped"] += 1
+                outcomes[result.seq] = result
             elif isinstance(result, Event):
                 if len(self.events) == self.events.maxlen:
                     self.stats["events_dropped"] += 1

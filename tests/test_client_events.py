@@ -1,8 +1,13 @@
 """The reference client's event queue: bounded for an app that never takes events, every drop counted."""
 
+import pytest
+
+from pumpmock import harness
 from pumpmock.harness import client
 from pumpmock.harness.client import PumpSession
 from pumpmock.protocol import encode_message
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.codes import Role
 from pumpmock.protocol.examples import EXAMPLES
 
 
@@ -38,3 +43,19 @@ def test_an_app_that_never_takes_events_keeps_at_most_the_limit_and_counts_the_r
     assert session.stats["events_dropped"] == 500
     kept = session.poll_events()
     assert len(kept) == client.EVENT_QUEUE_LIMIT and not session.events
+
+
+def test_outcomes_of_requests_never_waited_for_are_capped_and_the_drops_counted(monkeypatch):
+    """Issue 14: send() without wait() kept every outcome for ever; now the oldest go, counted."""
+    monkeypatch.setattr(client, "OUTCOME_LIMIT", 8)
+    with harness.connect("pumpmock://?clock=virtual", role=Role.PATIENT) as session:
+        seqs = [session.send(m.GetStatusRequest()) for _ in range(8 + 5)]
+        while session.connection.outstanding:  # answers arrive while the app waits for something else
+            session.poll_events(timeout=0.05)
+        assert session.stats["outcomes_dropped"] == 5
+        with pytest.raises(KeyError, match="dropped"):
+            session.wait(seqs[4])  # the newest dropped one
+        assert session.wait(seqs[5]).therapy_state is not None  # the oldest one kept
+        assert session.wait(seqs[-1]).therapy_state is not None
+        assert session.status().therapy_state is not None  # the session goes on
+        assert session.stats["outcomes_dropped"] == 5
