@@ -53,7 +53,6 @@ class Pump:
         self.nonce_epoch = 0  # saved; up at every boot and TC_RESET (auth.py)
         self.auth = None
         self.request_seq = None
-        self.host_session_id = None
         self.event_seq = 0
         self.requests_executed = 0
         self.dedup_hits = 0
@@ -267,6 +266,16 @@ class Pump:
         if kind == _K_NAK:
             self.naks_sent += 1
         self._out.append(encode_frame(kind, msg_id, seq, body))
+
+    @property
+    def host_session_id(self):
+        """The host session now talking (HELLO's id; None after factory reset). Kept by the
+        exactly-once cache, whose answers are looked up under it: one copy, never two."""
+        return self.cache.session
+
+    @host_session_id.setter
+    def host_session_id(self, session_id):
+        self.cache.session = session_id
 
     # ---- persistence and reboots ---------------------------------------------------------------
     def _body(self):

@@ -29,10 +29,9 @@ _STATUS = codec.scalars_and_codes(spec.RESPONSE[spec.ID_GET_STATUS], _STATUS_FIE
 
 def hello(pump, request, clock):
     if request["host_session_id"] != pump.host_session_id:
-        pump.host_session_id = request["host_session_id"]
         # A new host session: its seqs have nothing to do with the old ones, but the old session's
         # answers stay (dedup.py): its host may come back to retransmit.
-        pump.cache.session = request["host_session_id"]
+        pump.host_session_id = request["host_session_id"]
         pump._dirty = True
     pump.role = spec.ROLE_NONE
     return {"magic": spec.MAGIC, "banner": spec.BANNER, "protocol_version": spec.PROTOCOL_VERSION,
