@@ -50,6 +50,11 @@ class LostTrack(Exception):
     """A real-clock run kept more candidate states than it may; what follows cannot be judged."""
 
 
+class SplitTooWide(LostTrack):
+    """A write whose frames may each have reached the pump at its own ms, over a window too wide
+    to try every way (past SPLIT_WRITE_TRIES), with answers of the right kinds: left unjudged."""
+
+
 def holds_reset(data):
     """Whether a write holds a TC_RESET. With no clock answer from before it, the moment of the
     reset is open: every ms of the window stays a candidate (a slow pump, MicroPython say, handles
@@ -280,7 +285,8 @@ class Checker:
                 start = max(lo_ms, model.last_shell if model.last_shell is not None else lo_ms)
                 tries += max(hi_ms, start) + 1 - start
                 if limit is not None and tries > limit:
-                    raise LostTrack("a write split over a %d ms window has too many ways to judge" % (hi_ms - lo_ms))
+                    raise SplitTooWide("a write split over a %d ms window has too many ways to judge"
+                                       % (hi_ms - lo_ms))
                 for shell in range(start, max(hi_ms, start) + 1):
                     candidate = model.copy()
                     out = outputs + candidate.receive(block, shell)
@@ -465,5 +471,5 @@ def check_observations(counters, status, previous=None):
                     name, getattr(previous, name), getattr(counters, name)))
 
 
-__all__ = ["Checker", "Violation", "LostTrack", "split_frames", "describe_frame", "check_observations",
+__all__ = ["Checker", "Violation", "LostTrack", "SplitTooWide", "split_frames", "describe_frame", "check_observations",
            "request_frames", "clock_report", "ACK", "RESPONSE", "NAK", "EVENT", "REQUEST"]
