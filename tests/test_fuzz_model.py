@@ -20,7 +20,7 @@ def test_a_request_the_catalog_gained_later_raises_unmodelled(monkeypatch):
     newcomer = Message(free_id, "GET_FIRMWARE_NOTES", "A request the model was never taught.",
                        request=(), response=(), role="NONE")
     monkeypatch.setitem(model.MESSAGES_BY_ID, free_id, newcomer)
-    pump = model.PumpModel()
+    pump = model.OracleModel()
     with pytest.raises(model.Unmodelled, match="no rule for GET_FIRMWARE_NOTES \\(0x%02x\\)" % free_id):
         pump.receive(b"\x00" + encode_frame(REQUEST, free_id, 1), 0)
 
@@ -28,16 +28,16 @@ def test_a_request_the_catalog_gained_later_raises_unmodelled(monkeypatch):
 def test_a_request_whose_rule_is_missing_raises_unmodelled_instead_of_a_guessed_answer(monkeypatch):
     status = MESSAGES_BY_NAME["TC_GET_STATUS"]
     wire = b"\x00" + m.encode_message(m.TcGetStatusRequest(), 5)
-    [(kind, msg_id, seq, _payload)] = model.PumpModel().receive(wire, 0)
+    [(kind, msg_id, seq, _payload)] = model.OracleModel().receive(wire, 0)
     assert (kind, msg_id, seq) == (RESPONSE, status.id, 5)  # with its rule: an answer
     monkeypatch.delitem(model.HANDLERS, status.id)
     with pytest.raises(model.Unmodelled, match="no rule for TC_GET_STATUS"):
-        model.PumpModel().receive(wire, 0)
+        model.OracleModel().receive(wire, 0)
 
 
 def test_a_message_outside_the_catalog_is_refused_not_unmodelled():
     """Unmodelled is about the model's gaps; an id the catalog lacks is the pump's NAK UNKNOWN_MESSAGE."""
     free_id = min(mid for mid in range(1, 0x80) if mid not in model.MESSAGES_BY_ID)
-    [(kind, msg_id, seq, payload)] = model.PumpModel().receive(b"\x00" + encode_frame(REQUEST, free_id, 3), 0)
+    [(kind, msg_id, seq, payload)] = model.OracleModel().receive(b"\x00" + encode_frame(REQUEST, free_id, 3), 0)
     assert (kind, msg_id, seq) == (NAK, free_id, 3)
     assert m.Nak.decode(payload, msg_id).code == model.Error.UNKNOWN_MESSAGE

@@ -1,6 +1,6 @@
 """An independent model of the pumpmock pump, written from docs/PUMP_MODEL.md: the fuzzing oracle.
 
-    model = PumpModel(serial="PM-000001", capacity_ul=20_000)
+    model = OracleModel(serial="PM-000001", capacity_ul=20_000)
     frames = model.receive(data, shell_ms)   # [(kind, msg_id, seq, payload)] the pump must send
                                              # (events carry seq None: the pump numbers them)
 
@@ -353,8 +353,9 @@ class AlarmInstance:
         return (self.code, self.instance, self.raised_ms, self.latched, self.acked_count)
 
 
-class PumpModel:
-    """The pump's state and rules; receive() answers as the pump must (PUMP_MODEL.md 2-14)."""
+class OracleModel:
+    """The fuzz oracle's model of the pump: its state and rules; receive() answers as the pump must
+    (PUMP_MODEL.md 2-14). Not firmware_mock.model.PumpModel, the firmware's own therapy state."""
 
     def __init__(self, serial="PM-000001", capacity_ul=PUMP["capacity_ul"], test_mode=True, seed=0):
         self.serial = serial
@@ -428,7 +429,7 @@ class PumpModel:
             self.basal_ul = basal_volume_ul(rx)
 
     def copy(self):
-        other = object.__new__(PumpModel)
+        other = object.__new__(OracleModel)
         other.__dict__.update(self.__dict__)
         other.buckets = dict(self.buckets)
         other.ptm_history = list(self.ptm_history)
@@ -1123,19 +1124,24 @@ def _nak(refusal):
 # Catalog name -> rule. A message the catalog gains later is unknown here until modelled:
 # tests/test_fuzz_model.py fails until it is, and the checker reports it rather than guessing.
 _RULES = {
-    "HELLO": PumpModel.hello, "AUTH_CHALLENGE": PumpModel.auth_challenge, "AUTH_RESPONSE": PumpModel.auth_response,
-    "LOGOUT": PumpModel.logout, "GET_STATUS": PumpModel.status, "GET_PRESCRIPTION": PumpModel.get_prescription,
-    "VALIDATE_PRESCRIPTION": PumpModel.validate, "PROGRAM_PRESCRIPTION": PumpModel.program,
-    "REFILL": PumpModel.refill, "CLINICIAN_BOLUS": PumpModel.clinician_bolus, "PTM_BOLUS": PumpModel.ptm_bolus,
-    "SUSPEND": PumpModel.suspend, "RESUME": PumpModel.resume, "GET_ALARMS": PumpModel.get_alarms,
-    "ACK_ALARM": PumpModel.ack_alarm, "READ_LOG": PumpModel.read_log, "TC_RESET": PumpModel.tc_reset,
-    "TC_INJECT_FAULT": PumpModel.tc_inject_fault, "TC_CLEAR_FAULT": PumpModel.tc_clear_fault,
-    "TC_SET_RESERVOIR": PumpModel.tc_set_reservoir, "TC_SET_BATTERY": PumpModel.tc_set_battery,
-    "TC_WARP_CLOCK": PumpModel.tc_warp_clock, "TC_POWER_LOSS": PumpModel.tc_power_loss,
-    "TC_READ_COUNTERS": PumpModel.tc_read_counters, "TC_GET_STATUS": PumpModel.status,
-    "TC_GET_PRESCRIPTION": PumpModel.get_prescription, "TC_GET_ALARMS": PumpModel.get_alarms,
-    "TC_GET_CLOCK": PumpModel.tc_get_clock, "TC_HEAP_INFO": PumpModel.tc_heap_info,
+    "HELLO": OracleModel.hello, "AUTH_CHALLENGE": OracleModel.auth_challenge,
+    "AUTH_RESPONSE": OracleModel.auth_response,
+    "LOGOUT": OracleModel.logout, "GET_STATUS": OracleModel.status, "GET_PRESCRIPTION": OracleModel.get_prescription,
+    "VALIDATE_PRESCRIPTION": OracleModel.validate, "PROGRAM_PRESCRIPTION": OracleModel.program,
+    "REFILL": OracleModel.refill, "CLINICIAN_BOLUS": OracleModel.clinician_bolus, "PTM_BOLUS": OracleModel.ptm_bolus,
+    "SUSPEND": OracleModel.suspend, "RESUME": OracleModel.resume, "GET_ALARMS": OracleModel.get_alarms,
+    "ACK_ALARM": OracleModel.ack_alarm, "READ_LOG": OracleModel.read_log, "TC_RESET": OracleModel.tc_reset,
+    "TC_INJECT_FAULT": OracleModel.tc_inject_fault, "TC_CLEAR_FAULT": OracleModel.tc_clear_fault,
+    "TC_SET_RESERVOIR": OracleModel.tc_set_reservoir, "TC_SET_BATTERY": OracleModel.tc_set_battery,
+    "TC_WARP_CLOCK": OracleModel.tc_warp_clock, "TC_POWER_LOSS": OracleModel.tc_power_loss,
+    "TC_READ_COUNTERS": OracleModel.tc_read_counters, "TC_GET_STATUS": OracleModel.status,
+    "TC_GET_PRESCRIPTION": OracleModel.get_prescription, "TC_GET_ALARMS": OracleModel.get_alarms,
+    "TC_GET_CLOCK": OracleModel.tc_get_clock, "TC_HEAP_INFO": OracleModel.tc_heap_info,
 }
+# The old name, until harness/fuzz/oracle.py imports OracleModel: firmware_mock.model.PumpModel
+# is the firmware's own, and a name should mean one thing.
+PumpModel = OracleModel
+
 HANDLERS = {mid: _RULES[message.name] for mid, message in MESSAGES_BY_ID.items() if message.name in _RULES}
 UNMODELLED = sorted(message.name for message in MESSAGES_BY_ID.values()
                     if not message.event and message.name not in _RULES)
