@@ -116,6 +116,15 @@ class FrameDecoder:
         self._skipping = False
         return held
 
+    def copy(self):
+        """A decoder in this one's state (what it holds, whether it is inside a run), going on alone."""
+        other = FrameDecoder()
+        other._buffer += self._buffer
+        other._skipping = self._skipping
+        other.frames_ok = self.frames_ok
+        other.frames_bad = self.frames_bad
+        return other
+
     @property
     def skipping(self):
         """Inside a run longer than any frame: the bytes up to the next delimiter are its rest."""

@@ -220,3 +220,17 @@ def test_an_oversized_run_is_reported_once_however_it_is_fed():
         decoder = FrameDecoder()
         items = [item for start in range(0, len(run), step) for item in decoder.feed(run[start:start + step])]
         assert [i.reason for i in items] == ["oversized"] and decoder.frames_bad == 1
+
+
+def test_a_copy_goes_on_alone_from_the_state_it_was_taken_in():
+    good = wire(Frame(RESPONSE, 0x10, 2, b"ok"))
+    decoder = FrameDecoder()
+    decoder.cut(b"\x01" * (MAX_ENCODED + 1))  # inside a run longer than any frame
+    decoder.feed(b"\x00" + good[:3])  # the run ended; half a frame held
+    copy = decoder.copy()
+    assert copy.feed(good[3:]) == [Frame(RESPONSE, 0x10, 2, b"ok")]
+    assert decoder.buffered == 3 and copy.buffered == 0  # the original still holds its half
+    assert decoder.cut(good[3:]) == [good]
+    run = FrameDecoder()
+    run.cut(b"\x01" * (MAX_ENCODED + 1))
+    assert run.copy().skipping and run.copy().cut(b"\x00" + good) == [b"\x01\x00", good]

@@ -41,3 +41,22 @@ def test_a_message_outside_the_catalog_is_refused_not_unmodelled():
     [(kind, msg_id, seq, payload)] = model.OracleModel().receive(b"\x00" + encode_frame(REQUEST, free_id, 3), 0)
     assert (kind, msg_id, seq) == (NAK, free_id, 3)
     assert m.Nak.decode(payload, msg_id).code == model.Error.UNKNOWN_MESSAGE
+
+
+def test_a_run_longer_than_a_frame_fed_in_pieces_is_counted_once_and_the_next_frame_answered():
+    pump = model.OracleModel()
+    for _ in range(3):
+        assert pump.receive(b"\x01" * 100, 0) == []
+    hello = encode_frame(REQUEST, MESSAGES_BY_NAME["HELLO"].id, 9, m.HelloRequest(1, 1).encode())
+    [(kind, _msg_id, seq, _payload)] = pump.receive(b"\x01\x00\x00" + hello, 0)
+    assert (kind, seq, pump.frames_bad) == (RESPONSE, 9, 1)
+
+
+def test_a_copy_of_the_model_reads_its_partial_input_on_its_own():
+    """The oracle tries many splits of one write on copies: one copy's input must not reach another."""
+    pump = model.OracleModel()
+    hello = encode_frame(REQUEST, MESSAGES_BY_NAME["HELLO"].id, 9, m.HelloRequest(1, 1).encode())
+    assert pump.receive(b"\x00" + hello[:4], 0) == []
+    copy = pump.copy()
+    assert [frame[2] for frame in copy.receive(hello[4:], 0)] == [9]
+    assert [frame[2] for frame in pump.receive(hello[4:], 0)] == [9]  # the original still held its part

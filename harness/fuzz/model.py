@@ -21,6 +21,7 @@ from pumpmock.protocol.catalog import (ALARMS, DEDUP_CACHE_SIZE, DRUGS, MAX_ENCO
                                        MESSAGES_BY_NAME, PUMP, REANNOUNCE_S, STRUCTS, field_max)
 from pumpmock.protocol.codes import ENUMS, Error, Limit
 from pumpmock.protocol.crc import crc16
+from pumpmock.protocol.framing import FrameDecoder
 
 DAY = 86_400_000
 HOUR = 3_600_000
@@ -192,14 +193,14 @@ _PARSED = {}
 _PARSED_MAX = 4096
 
 
-def _parse_remembered(block):
-    """parse_block of a request block, remembered: a fuzzer sends the same observation frames
-    (a few hundred seqs) at every step."""
-    frame = _PARSED.get(block, _PARSED)
+def _parse_remembered(piece):
+    """parse_block of a request block ending with its 0x00, remembered: a fuzzer sends the same
+    observation frames (a few hundred seqs) at every step."""
+    frame = _PARSED.get(piece, _PARSED)
     if frame is _PARSED:
         if len(_PARSED) >= _PARSED_MAX:
             _PARSED.clear()
-        frame = _PARSED[block] = parse_block(block)
+        frame = _PARSED[piece] = parse_block(piece[:-1])
     return frame
 
 
@@ -365,8 +366,7 @@ class OracleModel:
         self.base = 0  # pump clock = base + shell ms (3)
         self.last_shell = None
         self.requests_executed = self.dedup_hits = self.frames_bad = self.naks_sent = 0
-        self.partial = b""
-        self.skipping = False
+        self.reader = FrameDecoder()  # partial input (4)
         self.out = []
         self.cut_armed = False  # TC_POWER_LOSS(n > 0) waits for the next save
         self.request_seq = None  # the seq of the request being handled
@@ -414,8 +414,7 @@ class OracleModel:
         self.nonce = None  # (nonce, role, issued ms); failures and lockout are saved (10)
         self.nonce_seq = None  # the seq of the challenge that issued it
         self.announced = {alarm.instance: alarm.count(self.t) for alarm in self.alarms}
-        self.partial = b""
-        self.skipping = False
+        self.reader = FrameDecoder()
 
     def _set_rx(self, rx):
         self.rx = rx
@@ -439,6 +438,7 @@ class OracleModel:
         other.cache = collections.OrderedDict(self.cache)
         other.announced = dict(self.announced)
         other.out = list(self.out)
+        other.reader = self.reader.copy()
         return other
 
     def key(self):
@@ -717,26 +717,23 @@ class OracleModel:
         return out
 
     def _blocks(self, data):
-        """4: split at 0x00; an unterminated run longer than a frame is counted once and skipped."""
-        buf = self.partial + data
+        """4: the blocks `data` completes, each with its 0x00, cut by protocol's FrameDecoder; a run
+        longer than a frame is counted once here and skipped to the next 0x00."""
+        reader = self.reader
+        in_run = reader.skipping
+        pieces = reader.cut(data)
+        if not in_run and len(pieces) == data.count(0):  # every piece ends at a delimiter: no run
+            return [piece for piece in pieces if len(piece) > 1]
         blocks = []
-        start = 0
-        while True:
-            end = buf.find(b"\x00", start)
-            if end < 0:
-                break
-            if self.skipping:
-                self.skipping = False
-            elif end > start:
-                blocks.append(buf[start:end])
-            start = end + 1
-        rest = buf[start:]
-        if len(rest) > MAX_ENCODED:
-            if not self.skipping:
-                self.frames_bad += 1
-            self.skipping = True
-            rest = b""
-        self.partial = rest
+        for piece in pieces:
+            if piece[-1]:  # MAX_ENCODED bytes of a run with no delimiter: longer than any frame
+                if not in_run:
+                    self.frames_bad += 1
+                in_run = True
+            elif in_run:  # the run's rest, up to and with its delimiter
+                in_run = False
+            elif len(piece) > 1:  # not a spare delimiter
+                blocks.append(piece)
         return blocks
 
     # ---- 5 handling a frame -------------------------------------------------------------------------
