@@ -113,6 +113,9 @@ def summary(result):
         lines.append("  " + line)
     for line in result.get("harness_errors", []):
         lines.append("not a finding (the fuzzer's own error, the run went on): " + line)
+    if result.get("unjudged_writes"):
+        from .fuzz.campaign import unjudged_line
+        lines.append(unjudged_line(result))
     for part in result.get("results", []):
         if part.get("stopped"):
             lines.append("stopped before the budget: %s" % part["stopped"])

@@ -4,6 +4,7 @@ campaign must end within its documented overrun, find nothing in a clean pump, r
 its own troubles (hypothesis's errors, answers still on their way) as findings, and say so when
 the target is too slow for even one example."""
 
+import collections
 import os
 import shutil
 import subprocess
@@ -14,7 +15,9 @@ import urllib.parse
 import pytest
 
 from pumpmock.harness.fuzz import campaign, stateful
-from pumpmock.harness.fuzz.oracle import Checker, SplitTooWide, Violation
+from pumpmock.harness import fuzz_cmd
+from pumpmock.harness.bench import report as bench_report
+from pumpmock.harness.fuzz.oracle import Checker, LostTrack, SplitTooWide, Violation
 from pumpmock.protocol.catalog import MESSAGES_BY_NAME
 from pumpmock.protocol.framing import encode_frame
 from pumpmock.harness.fuzz.model import REQUEST
@@ -121,3 +124,32 @@ def test_steps_per_example_follow_the_measured_round_trip():
     assert campaign.sized_steps(60, 0.002) == stateful.DEFAULT_STEPS  # the emulator, a fast line
     assert campaign.sized_steps(60, 0.75) == 60 / 0.75 / campaign.EXAMPLES_PER_BUDGET - campaign.SETUP_EXCHANGES
     assert campaign.sized_steps(12, 0.75) == campaign.MIN_STEPS  # 9600 baud behind 250 ms each way
+
+
+def test_writes_the_oracle_cannot_judge_are_counted_in_the_result_not_failed(monkeypatch):
+    """An oracle that gives up on some writes (planted: every example's fifth, alternately past
+    SPLIT_WRITE_TRIES and for another lost track): each is counted, none is a finding, and the
+    summaries say how many."""
+    raised = collections.Counter()
+    judge = Checker.exchange
+
+    def exchange(checker, data, *args, **kwargs):
+        if checker.exchanges == 4:
+            checker.exchanges += 1
+            lost = SplitTooWide if raised["all"] % 2 == 0 else LostTrack
+            raised["all"] += 1
+            raised["split"] += lost is SplitTooWide
+            raise lost("planted")
+        return judge(checker, data, *args, **kwargs)
+
+    monkeypatch.setattr(Checker, "exchange", exchange)
+    result = campaign.run_campaign("pumpmock://?clock=virtual", budget_s=2, seed=4, modes=["stateful"])
+    assert raised["all"] >= 2 and result["failures"] == [] and result["status"] == "passed", result
+    assert (result["unjudged_writes"], result["unjudged_split_writes"]) == (raised["all"], raised["split"])
+    assert result["results"][0]["unjudged_writes"] == raised["all"]
+    line = "%d write(s) left unjudged (%d past SPLIT_WRITE_TRIES)" % (raised["all"], raised["split"])
+    assert line in fuzz_cmd.summary(result)
+    report = {"target": {"port": "pumpmock://"}, "verdict": "pass", "not_run": [], "machine": bench_report.machine(),
+              "fuzz": result}
+    assert "unjudged writes: %d (%d past SPLIT_WRITE_TRIES)" % (raised["all"], raised["split"]) \
+        in bench_report.summary(report)

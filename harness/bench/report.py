@@ -65,6 +65,9 @@ def summary(report):
     for key in ("reason", "examples", "cases", "seconds", "seed"):
         if fuzz.get(key) is not None:
             lines.append("  %s: %s" % (key, fuzz[key]))
+    if fuzz.get("unjudged_writes") is not None:  # writes the oracle could not place: bench/FUZZING.md
+        lines.append("  unjudged writes: %d (%d past SPLIT_WRITE_TRIES)"
+                     % (fuzz["unjudged_writes"], fuzz.get("unjudged_split_writes", 0)))
     for failure in fuzz.get("failures", []):
         lines.append("  - %s" % failure)
     for error in fuzz.get("harness_errors", []):

@@ -278,8 +278,16 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
                 "a pass; give a longer budget" % (seconds, stats["exchanges"]))
     return {"mode": "stateful", "note": note, "url": url, "seed": seed, "seconds": round(seconds, 2),
             "examples": stats["examples"], "cases": stats["steps"], "steps": stats["steps"],
-            "exchanges": stats["exchanges"], "cases_per_s": round(stats["steps"] / seconds, 1) if seconds else 0.0,
+            "exchanges": stats["exchanges"], "unjudged_writes": stats["unjudged_writes"],
+            "unjudged_split_writes": stats["unjudged_split_writes"], "cases_per_s": round(stats["steps"] / seconds, 1) if seconds else 0.0,
             "failures": failures, "harness_errors": harness_errors, "stopped": stopped}
+
+
+def unjudged_line(result):
+    """One line for the writes a campaign left unjudged (bench/FUZZING.md, "Slow targets")."""
+    return ("%d write(s) left unjudged (%d past SPLIT_WRITE_TRIES): the model could not place them in their "
+            "window, so each ended its example with no verdict; not a finding, but that much less fuzzing"
+            % (result.get("unjudged_writes", 0), result.get("unjudged_split_writes", 0)))
 
 
 def _record_of(failure, records):
@@ -342,7 +350,8 @@ def run_campaign(url, budget_s=60.0, seed=0, test_mode=None, examples_db=None, f
     """Fuzz `url` for budget_s: mutation fuzzing in-process when the URL is the emulator, then stateful.
 
     Returns {"status": "passed"|"failed"|"not available", "examples", "cases", "seconds", "seed",
-    "failures": [one line each], "results": [per mode], "transcripts": [...]}.
+    "failures": [one line each], "results": [per mode], "transcripts": [...], "unjudged_writes",
+    "unjudged_split_writes" (writes the model could not place: bench/FUZZING.md, "Slow targets")}.
     """
     from . import mutation
     connect_options = {k: v for k, v in connect_options.items() if v is not None}
@@ -371,6 +380,8 @@ def run_campaign(url, budget_s=60.0, seed=0, test_mode=None, examples_db=None, f
             "seconds": round(time.monotonic() - started, 2),
             "examples": sum(r.get("examples", r.get("cases", 0)) for r in results),
             "cases": sum(r["cases"] for r in results),
+            "unjudged_writes": sum(r.get("unjudged_writes", 0) for r in results),
+            "unjudged_split_writes": sum(r.get("unjudged_split_writes", 0) for r in results),
             "failures": ["%s [%s]: %s%s" % (f["mode"], f["category"], f["message"].splitlines()[0],
                                             " -> %s" % f["transcript"] if f.get("transcript") else "")
                          for f in failures],

@@ -36,8 +36,8 @@ from ..portio import reader_for, writer_for
 from . import strategies as fs
 from .model import (ACK, ALARM_INFO, CUT_MAX, DAY, HOUR, MINUTE, RATE_MIN, RESPONSE, NAK, EVENT, REQUEST, SOFT,
                     basal_dose_ug, findings, parse_block)
-from .oracle import (Checker, LostTrack, Violation, check_observations, clock_report, describe_frame, holds_reset,
-                     split_frames)
+from .oracle import (Checker, LostTrack, SplitTooWide, Violation, check_observations, clock_report, describe_frame,
+                     holds_reset, split_frames)
 
 RESET_SEED = 7
 SESSION_ID = 0x5EED0001
@@ -339,6 +339,8 @@ class PumpMachine(RuleBasedStateMachine):
             raise Interrupted()
         try:
             self._setup()
+        except UnsatisfiedAssumption:
+            raise  # a setup write left unjudged: no verdict, and no failure to shrink
         except Exception:
             type(self).run_failed = True
             raise
@@ -443,10 +445,7 @@ class PumpMachine(RuleBasedStateMachine):
             # judging what did arrive would try every ms of it, so the silence is the finding.
             raise self._no_answer(frames)
         try:
-            self.checker.exchange(data, lo_shell, hi_shell, frames, exact=link.exact, clock=reported)
-        except LostTrack:
-            from hypothesis import reject
-            reject()
+            self._judge(data, lo_shell, hi_shell, frames, reported)
         except Violation as violation:
             if context == "retransmission" and not violation.category.startswith("SAFETY"):
                 raise Violation("SAFETY: exactly once", "a retransmission (same seq, same bytes) was not answered "
@@ -455,6 +454,18 @@ class PumpMachine(RuleBasedStateMachine):
         if not complete:
             raise self._no_answer(frames)
         return answers
+
+    def _judge(self, data, lo_shell, hi_shell, frames, clock):
+        """The oracle's verdict on one write; a write it cannot judge (LostTrack) ends the example
+        without a verdict, and is counted: a campaign with many says little of the pump."""
+        try:
+            self.checker.exchange(data, lo_shell, hi_shell, frames, exact=self.link.exact, clock=clock)
+        except LostTrack as lost:
+            if self.stats is not None:
+                self.stats["unjudged_writes"] += 1
+                self.stats["unjudged_split_writes"] += isinstance(lost, SplitTooWide)
+            from hypothesis import reject
+            reject()
 
     def _no_answer(self, frames):
         return Violation("no answer", "the pump did not answer within %.1f s (LinkTimeout); it sent: %s" % (
@@ -495,8 +506,7 @@ class PumpMachine(RuleBasedStateMachine):
         clock = answers.get((TC_GET_CLOCK, clock_seq))
         reported = (clock_seq, m.TcGetClockResponse.decode(clock[3], strict=False).clock_ms) \
             if clock and clock[0] == RESPONSE and len(clock[3]) == 8 else None
-        self.checker.exchange(rest, 0, 0 if link.exact else math.ceil(hi - lo) + link.slack_ms, frames,
-                              exact=link.exact, clock=reported)
+        self._judge(rest, 0, 0 if link.exact else math.ceil(hi - lo) + link.slack_ms, frames, reported)
         self.acks = b"".join(encode_frame(ACK, f[1], f[2]) for f in frames if f[0] == EVENT)
         self._authenticate(Role.CLINICIAN, answers.get((AUTH_CHALLENGE, challenge_seq)))
 
