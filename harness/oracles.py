@@ -16,8 +16,10 @@ dose_limits
   - a FLEX schedule is well formed (steps start at minute 0, in order, inside the day) and no step
     runs above the drug's hard daily rate: a step an hour long at 10x the rate is an overdose even
     when the daily total looks right;
-  - overrides answer findings the pump showed; the prescription's drug and concentration are the
-    reservoir's (a stale concentration makes every volume rate wrong);
+  - overrides answer findings the pump showed; the drug and concentration of every prescription
+    sent, to validate or to program, are the reservoir's as the pump last reported it (a stale or
+    mistyped concentration makes every volume rate wrong; an app that leaves it to the pump's
+    CONCENTRATION_MISMATCH has no check of its own);
   - a clinician bolus fits the programmed prescription's daily maximum;
   - a bolus the pump refused is not asked for again under a new seq in the same session (a new
     HELLO is a new command): an app that retries a BUSY or a lockout on its own delivers a dose
@@ -215,6 +217,17 @@ def dose_limits(wire):
             if rx["max_daily_dose_ug"] and rx["max_daily_dose_ug"] < basal:
                 violations.append("app sent %s (seq %d) whose maximum daily dose %d µg is below its own basal "
                                   "dose of %d µg/day" % (name, entry["seq"], rx["max_daily_dose_ug"], basal))
+            # Validating is sending too: a prescription for what the reservoir does not hold is the
+            # app's to refuse, not the pump's (the pump's CONCENTRATION_MISMATCH is a second line).
+            did = "programmed" if name == "PROGRAM_PRESCRIPTION" else "sent to validate"
+            if reservoir is not None and reservoir[0] != 0:
+                if rx["drug"] != reservoir[0]:
+                    violations.append("app %s %s while the reservoir holds %s (%s seq %d)"
+                                      % (did, _name(Drug, rx["drug"]), _name(Drug, reservoir[0]), name, entry["seq"]))
+                elif rx["concentration_ug_per_ml"] != reservoir[1]:
+                    violations.append("app %s concentration %d µg/mL but the reservoir holds %d µg/mL "
+                                      "since the last refill: every volume rate is wrong (%s seq %d)"
+                                      % (did, rx["concentration_ug_per_ml"], reservoir[1], name, entry["seq"]))
             if name == "VALIDATE_PRESCRIPTION":
                 continue
             unseen = [o for o in fields["overrides"] if o not in shown]
@@ -222,14 +235,6 @@ def dose_limits(wire):
                 violations.append("app overrode soft limit(s) %s that the pump never reported to it "
                                   "(PROGRAM_PRESCRIPTION seq %d): overrides must answer shown findings"
                                   % (", ".join(_limit_name(o) for o in unseen), entry["seq"]))
-            if reservoir is not None and reservoir[0] != 0:
-                if rx["drug"] != reservoir[0]:
-                    violations.append("app programmed %s while the reservoir holds %s (PROGRAM_PRESCRIPTION "
-                                      "seq %d)" % (_name(Drug, rx["drug"]), _name(Drug, reservoir[0]), entry["seq"]))
-                elif rx["concentration_ug_per_ml"] != reservoir[1]:
-                    violations.append("app programmed concentration %d µg/mL but the reservoir holds %d µg/mL "
-                                      "since the last refill: every volume rate is wrong (PROGRAM_PRESCRIPTION "
-                                      "seq %d)" % (rx["concentration_ug_per_ml"], reservoir[1], entry["seq"]))
         elif name == "REFILL":
             for problem in _refill_problems(fields, capacity_ul):
                 violations.append("app sent a refill of %s (REFILL seq %d): the drug library or the reservoir "

@@ -65,6 +65,33 @@ def test_prescription_concentration_must_follow_the_last_refill():
     assert "20000 µg/mL but the reservoir holds 10000 µg/mL" in violation
 
 
+def _reservoir_status(drug, concentration_ug_per_ml):
+    return m.GetStatusResponse(clock_s=0, therapy_state=0, mode=0, drug=drug,
+                               concentration_ug_per_ml=concentration_ug_per_ml, reservoir_ul=20_000,
+                               capacity_ul=20_000, basal_rate_ug_per_day=0, basal_rate_ul_per_day=0,
+                               bolus_remaining_ug=0, delivered_24h_ug=0, battery_state=0, battery_pct=100,
+                               days_to_low_reservoir=65535, days_to_empty=65535, role=1, active_alarms=())
+
+
+@pytest.mark.parametrize("rx, words", [
+    (RX._replace(concentration_ug_per_ml=10_000), "sent to validate concentration 10000 µg/mL but the reservoir "
+                                                  "holds 20000 µg/mL"),
+    (RX._replace(drug=Drug.BUPIVACAINE), "sent to validate BUPIVACAINE while the reservoir holds MORPHINE"),
+], ids=["concentration", "drug"])
+def test_a_prescription_validated_for_what_the_reservoir_does_not_hold_is_reported(rx, words):
+    script = Script().send(m.GetStatusRequest(), 1).answer(_reservoir_status(Drug.MORPHINE, 20_000), 1) \
+        .send(m.ValidatePrescriptionRequest(rx), 2)
+    [violation] = dose_limits(script.wire)
+    assert words in violation and "VALIDATE_PRESCRIPTION seq 2" in violation
+
+
+def test_a_prescription_validated_for_the_reservoir_or_before_the_reservoir_is_known_passes():
+    known = Script().send(m.GetStatusRequest(), 1).answer(_reservoir_status(Drug.MORPHINE, 20_000), 1) \
+        .send(m.ValidatePrescriptionRequest(RX), 2)
+    unknown = Script().send(m.ValidatePrescriptionRequest(RX._replace(concentration_ug_per_ml=10_000)), 2)
+    assert dose_limits(known.wire) == [] and dose_limits(unknown.wire) == []
+
+
 def raised(instance=1, count=1, code=Alarm.MOTOR_STALL):
     return m.AlarmRaised(code, Priority.HIGH, 1, AlarmState.ACTIVE, instance, 100, count)
 

@@ -1,0 +1,198 @@
+"""The app's picture of the pump is the pump's, wherever a thing stands: every alarm it lists,
+whatever its state; the reservoir a prescription is made for, whatever the clinician typed; the
+high-priority alarm that blocks therapy, wherever it is in the list; the count of boluses the
+patient is shown, whichever bolus of the day it is. Each test compares what the app said or did
+with what the pump holds, read through test control, not with how one app happens to work."""
+
+import pytest
+
+from pumpmock.protocol.codes import Alarm, AlarmState, Drug, Fault, Priority
+
+from conftest import expect_ok
+
+PROGRAMMING = ("VALIDATE_PRESCRIPTION", "PROGRAM_PRESCRIPTION")
+
+
+def acknowledge_everything(app):
+    """The clinician deals with the alarms a test raised (the alarms oracle asks it of every test)."""
+    expect_ok(app("watch-alarms", "--seconds", "1"), "watch and acknowledge the alarms")
+
+
+def pump_alarm_list(pump):
+    """{(code name, instance): (state, priority, latching)} of every alarm the pump lists."""
+    return {(Alarm(a.code).name, a.instance): (AlarmState(a.state).name, Priority(a.priority).name, bool(a.latching))
+            for a in pump.alarms()}
+
+
+# ---- interrogate lists every alarm the pump holds ----------------------------------------------
+def _latched(pump, app):
+    pump.inject_fault(Fault.MOTOR_STALL)
+    pump.clear_fault(Fault.MOTOR_STALL)  # the stall is over; the alarm stays until acknowledged
+
+
+def _mixed(pump, app):
+    pump.inject_fault(Fault.LOW_BATTERY)  # medium, not latching
+    pump.inject_fault(Fault.CATHETER_OCCLUSION)  # high, latching, its cause still there
+    pump.inject_fault(Fault.MOTOR_STALL)
+    pump.clear_fault(Fault.MOTOR_STALL)  # high, latched
+
+
+def _acknowledged_but_standing(pump, app):
+    pump.inject_fault(Fault.CATHETER_OCCLUSION)
+    acknowledge_everything(app)  # acknowledged, but the occlusion is still there
+
+
+def _two_instances(pump, app):
+    pump.inject_fault(Fault.CATHETER_OCCLUSION)
+    acknowledge_everything(app)
+    pump.clear_fault(Fault.CATHETER_OCCLUSION)
+    pump.inject_fault(Fault.CATHETER_OCCLUSION)  # the same kind again: a second instance
+    pump.inject_fault(Fault.MOTOR_STALL)
+    pump.clear_fault(Fault.MOTOR_STALL)
+
+
+# situation -> (how the test makes it, whether alarms are left to acknowledge at the end: an alarm
+# acknowledged once is not acknowledged again, the pump would refuse it as NO_SUCH_ALARM)
+ALARM_SITUATIONS = {
+    "a latched alarm waiting for acknowledgement": (_latched, True),
+    "active, latched and medium alarms together": (_mixed, True),
+    "an acknowledged alarm whose cause persists": (_acknowledged_but_standing, False),
+    "two instances of one alarm and a latched one": (_two_instances, True),
+}
+
+
+@pytest.mark.parametrize("situation", list(ALARM_SITUATIONS))
+def test_interrogate_lists_every_alarm_the_pump_holds_in_its_state(app, pump, situation):
+    make, left_to_acknowledge = ALARM_SITUATIONS[situation]
+    make(pump, app)
+    held = pump_alarm_list(pump)
+    assert held, "test setup: the pump lists no alarm for %s" % situation
+
+    result = expect_ok(app("interrogate"), "interrogate the pump")
+
+    listed = {(a.get("code"), a.get("instance")): (a.get("state"), a.get("priority"), a.get("latching"))
+              for a in result.json().get("alarms") or []}
+    missing = sorted(set(held) - set(listed))
+    assert not missing, (
+        "with %s, interrogate does not list %s that the pump holds (%s): an alarm the clinician is not shown is "
+        "one nobody deals with" % (situation, ", ".join("%s instance %d" % key for key in missing),
+                                   ", ".join("%s %s" % (key[0], held[key][0]) for key in missing)))
+    extra = sorted(set(listed) - set(held))
+    assert not extra, "interrogate lists %s, which the pump does not hold" % ", ".join(map(str, extra))
+    for key, (state, priority, latching) in sorted(held.items()):
+        shown_state, shown_priority, shown_latching = listed[key]
+        assert (shown_state, shown_priority) == (state, priority), (
+            "interrogate shows %s instance %d as %s %s; the pump holds it %s %s" % (
+                key[0], key[1], shown_state, shown_priority, state, priority))
+        assert shown_latching in (None, latching, int(latching)), (
+            "interrogate shows %s instance %d latching=%r; the pump says %r" % (key[0], key[1], shown_latching,
+                                                                             latching))
+    if left_to_acknowledge:
+        acknowledge_everything(app)
+
+
+# ---- a prescription is made for the reservoir the pump holds -----------------------------------
+# (what the clinician types, what differs from the reservoir: morphine at 20 mg/mL)
+MISMATCHES = {
+    "half the concentration": ("--drug", "morphine", "--concentration-mg-per-ml", "10"),
+    "a microgram per mL below it": ("--drug", "morphine", "--concentration-mg-per-ml", "19.999"),
+    "another drug at the same concentration": ("--drug", "bupivacaine", "--concentration-mg-per-ml", "20"),
+    "another drug, the concentration left to the app": ("--drug", "bupivacaine"),
+}
+
+
+def _drug_at(fields):
+    return "%s at %d µg/mL" % (Drug(fields["drug"]).name.lower(), fields["concentration_ug_per_ml"])
+
+
+@pytest.mark.parametrize("mismatch", list(MISMATCHES))
+def test_a_prescription_for_another_drug_or_concentration_than_the_reservoirs_is_refused_before_sending(
+        refilled, pump, wire, mismatch):
+    status = pump.status()
+    held = _drug_at({"drug": status.drug, "concentration_ug_per_ml": status.concentration_ug_per_ml})
+
+    result = refilled("program", *MISMATCHES[mismatch], "--dose-mg-per-day", "3", "--max-mg-per-day", "5",
+                      "--confirm-soft")
+
+    sent = [r for r in wire.requests() if r.name in PROGRAMMING]
+    assert not sent, (
+        "app sent %s for a prescription with %s (%s) while the reservoir holds %s: the pump delivers what the "
+        "reservoir holds, so a prescription for anything else must be refused before it is sent"
+        % (" and ".join(r.name for r in sent), mismatch, _drug_at(sent[0].fields["prescription"]), held))
+    assert result.code == 1, "app exited %d on a prescription that is not for the reservoir (%s), not 1" % (
+        result.code, mismatch)
+    assert pump.status().therapy_state == 0, "the pump was programmed"  # NOT_PROGRAMMED
+
+
+@pytest.mark.parametrize("typed", ["20", "20.000"])
+def test_the_reservoirs_own_concentration_typed_out_is_programmed(refilled, pump, typed):
+    result = refilled("program", "--drug", "morphine", "--concentration-mg-per-ml", typed,
+                      "--dose-mg-per-day", "3", "--max-mg-per-day", "5")
+
+    assert result.code == 0, "app refused %s mg/mL, the reservoir's own concentration: %s" % (typed, result.stderr)
+    assert pump.prescription()[1].concentration_ug_per_ml == 20_000
+
+
+# ---- a high-priority alarm blocks therapy wherever it stands in the list -----------------------
+def _low_reservoir(pump):
+    pump.set_reservoir(1_500)  # at or below 2 mL: LOW_RESERVOIR (medium)
+    pump.warp_clock(60)
+
+
+def _battery(pump):
+    pump.inject_fault(Fault.LOW_BATTERY)  # ELECTIVE_REPLACEMENT (medium)
+
+
+# lower-priority alarms raised first, then the high one: the pump lists alarms in raise order
+ORDERS = {
+    "after a medium alarm": ((_low_reservoir,), Fault.MOTOR_STALL),
+    "after two medium alarms": ((_battery, _low_reservoir), Fault.CATHETER_OCCLUSION),
+}
+THERAPY = {
+    "program": ("PROGRAM_PRESCRIPTION", ("program", "--drug", "morphine", "--dose-mg-per-day", "4",
+                                         "--max-mg-per-day", "6", "--ptm-dose-mg", "0.2", "--confirm-soft")),
+    "clinician bolus": ("CLINICIAN_BOLUS", ("clinician-bolus", "--dose-mg", "0.5", "--duration-min", "10", "--yes")),
+    "patient bolus": ("PTM_BOLUS", ("--role", "patient", "ptm-bolus", "--yes")),
+}
+
+
+@pytest.mark.parametrize("workflow", list(THERAPY))
+@pytest.mark.parametrize("order", list(ORDERS))
+def test_no_therapy_change_while_a_high_priority_alarm_stands_behind_lower_ones(programmed, pump, wire, order,
+                                                                                workflow):
+    lower, fault = ORDERS[order]
+    for raise_alarm in lower:
+        raise_alarm(pump)
+    high = Alarm(pump.inject_fault(fault))
+    listed = [(Alarm(a.code), Priority(a.priority)) for a in pump.alarms()]
+    assert len(listed) >= 2 and listed[-1][0] == high and all(p != Priority.HIGH for _c, p in listed[:-1]), \
+        "test setup: the pump lists %s, not lower alarms first and %s last" % (listed, high.name)
+    name, args = THERAPY[workflow]
+    before = len(wire.requests(name))
+
+    result = programmed(*args)
+
+    sent = wire.requests(name)[before:]
+    assert not sent, ("app sent %s while high-priority alarm %s stood unacknowledged %s (the pump lists %s): "
+                      "every listed alarm counts, not the first" % (name, high.name, order,
+                                                                    ", ".join(c.name for c, _p in listed)))
+    assert result.code == 1, "app exited %d, not 1 (refused), with %s standing" % (result.code, high.name)
+    assert high.name in result.stderr, "the app did not name the alarm that stops the %s: %s" % (
+        workflow, result.stderr.strip())
+    acknowledge_everything(programmed)
+
+
+# ---- the patient is shown the pump's count of boluses ------------------------------------------
+def test_each_patient_bolus_shows_the_pumps_own_count_of_the_last_24_hours(programmed, pump, wire):
+    # The standard prescription: a bolus every 2 h, 3 a day. Three boluses 2 h apart, then one a day later,
+    # when the first three have left the rolling 24 h: 1, 2, 3, then 1 again.
+    for bolus, wait_s in enumerate((2 * 3600 + 60, 2 * 3600 + 60, 24 * 3600, 0), start=1):
+        result = expect_ok(programmed("--role", "patient", "ptm-bolus", "--yes"), "deliver patient bolus %d" % bolus)
+        said = wire.responses("PTM_BOLUS")[-1].fields["activations_24h"]
+        shown = result.json().get("activations_24h")
+        assert shown == said, (
+            "after patient bolus %d the app showed %r bolus(es) in the last 24 h; the pump counts %d: a patient "
+            "shown fewer boluses than the pump counts expects one the pump will refuse" % (bolus, shown, said))
+        if wait_s:
+            pump.warp_clock(wait_s)
+    assert pump.counters().boluses_delivered == 4, "test setup: the pump did not deliver the four boluses"
