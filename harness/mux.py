@@ -4,8 +4,9 @@
                                 ├── PortMux ── upstream port (pumpmock://, a board, exec:...)
     test's PumpSession ─ control┘
 
-Frames are relayed whole (split at the 0x00 delimiter), so a control frame never lands in the
-middle of one of the app's frames. Answers go back to whoever asked: the mux remembers the
+Frames are relayed whole (cut at the 0x00 delimiter by protocol's FrameDecoder, so a run longer
+than any frame is passed on in MAX_ENCODED pieces, never buffered whole), so a control frame never
+lands in the middle of one of the app's frames. Answers go back to whoever asked: the mux remembers the
 (msg_id, seq) of every control request in flight; everything else (the app's answers, every
 event, any line noise) goes to the app untouched. `on_frame(direction, block)` sees the app's
 traffic in both directions ("host>pump" / "pump>host"), for transcripts and oracles, in the order
@@ -22,7 +23,7 @@ import tty
 from pumpmock.protocol import cobs
 from pumpmock.protocol.errors import ProtocolError
 from pumpmock.protocol.catalog import MESSAGES_BY_ID
-from pumpmock.protocol.framing import ACK, NAK, REQUEST, RESPONSE, encode_frame, parse_body
+from pumpmock.protocol.framing import ACK, NAK, REQUEST, RESPONSE, FrameDecoder, encode_frame, parse_body
 from pumpmock.protocol.messages import Nak
 
 
@@ -31,6 +32,28 @@ def _frame_of(block):
         return parse_body(cobs.decode(block))
     except ProtocolError:
         return None
+
+
+def _blocks(cutter, data):
+    """What `data` completes, cut by `cutter` (a FrameDecoder): [(block, end, whole)], where a
+    block and `end` are the bytes as they came. `whole`: a block between delimiters (b"" for a
+    spare one), end b"\x00"; otherwise a piece of a run longer than any frame, never a frame:
+    MAX_ENCODED bytes with no end, or the run's rest with its delimiter."""
+    in_run = cutter.skipping
+    pieces = cutter.cut(data)
+    if not in_run and len(pieces) == data.count(0):  # every piece ends at a delimiter: no run
+        return [(piece[:-1], b"\x00", True) for piece in pieces]
+    out = []
+    for piece in pieces:
+        if piece[-1]:
+            in_run = True
+            out.append((piece, b"", False))
+        elif in_run:
+            in_run = False
+            out.append((piece[:-1], b"\x00", False))
+        else:
+            out.append((piece[:-1], b"\x00", True))
+    return out
 
 
 def _take(rules, name):
@@ -126,6 +149,9 @@ class PortMux:
         # Held while a frame of the app's crosses and is recorded, in either direction.
         self._wire_lock = threading.Lock()
         self._control_pending = set()  # (msg_id, seq) of control requests awaiting an answer
+        self._control_frames = FrameDecoder()  # the control channel's writes, to note its requests
+        self._app_cutter = FrameDecoder()  # bytes from the app, held until a delimiter (capped)
+        self._pump_cutter = FrameDecoder()  # bytes from the pump, likewise
         self._app_requests = {}  # (msg_id, seq) -> message name, for drop rules by name
         self._threads = [threading.Thread(target=self._app_to_pump, daemon=True, name="mux app>pump"),
                          threading.Thread(target=self._pump_to_all, daemon=True, name="mux pump>*")]
@@ -153,15 +179,14 @@ class PortMux:
 
     # ---- directions ------------------------------------------------------------------------------
     def _send_control(self, data):
-        for block in data.split(b"\x00"):
-            frame = _frame_of(block) if block else None
-            if frame is not None:
-                self._control_pending.add((frame.msg_id, frame.seq))
-        with self._write_lock:
+        with self._write_lock:  # one writer at a time: a test's thread, or a rule's action on the app's
+            for frame in self._control_frames.feed(data):
+                if not isinstance(frame, ProtocolError):
+                    self._control_pending.add((frame.msg_id, frame.seq))
             self.upstream.write(data)
 
     def _app_to_pump(self):
-        partial = bytearray()
+        cutter = self._app_cutter
         while not self.closed:
             readable, _, _ = select.select([self._master], [], [], 0.05)
             if not readable:
@@ -176,25 +201,34 @@ class PortMux:
                 time.sleep(0.01)
                 continue
             self.app_connected = True
-            partial += data
-            end = partial.rfind(0)
-            if end < 0:
+            blocks = _blocks(cutter, data)
+            if not blocks:
                 continue
-            whole = bytes(partial[:end + 1])
-            del partial[:end + 1]
-            blocks = [block for block in whole.split(b"\x00") if block]
             if self.refuse_rules or self.before_rules or self.lose_ack_rules or self._held:
-                for block in blocks:
-                    self._app_frame(block)
+                for block, end, whole in blocks:
+                    if whole and block:
+                        self._app_frame(block)
+                    elif not whole:
+                        self._app_run(block, end)
                 continue
-            for block in blocks:
-                self._note_request(block)
+            for block, _end, whole in blocks:
+                if whole and block:
+                    self._note_request(block)
             with self._wire_lock:
                 with self._write_lock:
-                    self.upstream.write(whole)
+                    self.upstream.write(b"".join(block + end for block, end, _whole in blocks))
                 if self.on_frame:
-                    for block in blocks:
-                        self.on_frame("host>pump", block)
+                    for block, _end, _whole in blocks:
+                        if block:
+                            self.on_frame("host>pump", block)
+
+    def _app_run(self, block, end):
+        """A piece of a run of the app's longer than any frame: passed on as it came, no rule applies."""
+        with self._wire_lock:
+            with self._write_lock:
+                self.upstream.write(block + end)
+            if self.on_frame:
+                self.on_frame("host>pump", block)
 
     def _app_frame(self, block):
         """One of the app's frames while per-message rules are set: refused here, or passed on
@@ -241,21 +275,19 @@ class PortMux:
         return None
 
     def _pump_to_all(self):
-        partial = bytearray()
+        cutter = self._pump_cutter
         upstream = self.upstream
         while not self.closed:
             upstream.timeout = 0.05
             data = upstream.read(upstream.in_waiting or 1)
             if not data:
                 continue
-            partial += data
-            while True:
-                end = partial.find(0)
-                if end < 0:
-                    break
-                block = bytes(partial[:end])
-                del partial[:end + 1]
-                self._route(block)
+            for block, end, whole in _blocks(cutter, data):
+                if whole:
+                    self._route(block)
+                elif not self.silenced and self.app_connected:  # a run no frame is that long: line noise
+                    with self._wire_lock:
+                        self._to_app(block, end)
 
     def _note_request(self, block):
         """The catalog name of the app's request in `block` (None for anything else), remembered
@@ -302,7 +334,7 @@ class PortMux:
         with self._wire_lock:
             self._to_app(block)
 
-    def _to_app(self, block):
+    def _to_app(self, block, end=b"\x00"):
         """A pump>host frame to the app, recorded first: the app may read it, act and exit before
         this thread runs again, and a check of that run must find the answer it acted on. (A frame
         the full pty of an app that stopped reading could not take is recorded all the same: the
@@ -310,6 +342,6 @@ class PortMux:
         if block and self.on_frame:
             self.on_frame("pump>host", block)
         try:
-            os.write(self._master, block + b"\x00")
+            os.write(self._master, block + end)
         except OSError:
             pass

@@ -118,3 +118,27 @@ def test_before_rules_change_the_pumps_state_between_two_of_the_apps_requests():
         rig.mux.before_rules.append(["TC_GET_STATUS", lambda: rig.control.test.set_reservoir(1_234), 1])
         [second] = _ask(rig.app, rig.decoder, m.TcGetStatusRequest(), 3)
         assert m.decode_message(second).reservoir_ul == 1_234
+
+
+def test_a_run_longer_than_any_frame_is_passed_on_in_pieces_without_waiting_for_its_delimiter():
+    """Issue 14: the mux held everything up to a delimiter, so an app sending junk without one grew
+    its buffer for ever; now a run is cut at MAX_ENCODED bytes, passed on and recorded as it comes."""
+    from pumpmock.protocol.catalog import MAX_ENCODED
+    recorder = SlowRecorder()
+    upstream = harness.open_port("pumpmock://?clock=real", timeout=0.05)
+    with PortMux(upstream, on_frame=recorder) as mux:
+        app = serial.Serial(mux.path, timeout=0.05)
+        try:
+            app.write(b"\x01" * 4000)  # and no delimiter yet
+            deadline = time.monotonic() + 10
+            while sum(len(block) for _d, block in recorder.seen) < 4000 - MAX_ENCODED:
+                assert time.monotonic() < deadline, "the mux held the run back: %r" % recorder.seen
+                time.sleep(0.02)
+            assert all(len(block) == MAX_ENCODED for _d, block in recorder.seen)
+            app.write(b"\x00")  # the run ends; the pump skipped it and answers the app's next frame
+            assert _ask(app, FrameDecoder(), m.HelloRequest(1, 1), 7)[-1].seq == 7
+        finally:
+            app.close()
+    upstream.close()
+    run = b"".join(block for direction, block in recorder.seen if direction == "host>pump")
+    assert run.startswith(b"\x01" * 4000)
