@@ -2,6 +2,7 @@
 MicroPython too), and `pumpmock bench` against the MicroPython runner, a baud-paced pty and a
 deliberately modified emulator whose difference the transcript diff must find."""
 
+import functools
 import json
 import os
 import pathlib
@@ -20,6 +21,7 @@ from pumpmock.harness.bench.deploy import DeployError, MpremoteDeployer
 from pumpmock.harness.bench.fakeboard import FakeBoard, micropython_interpreter, MICROPYTHON_MJS
 from pumpmock.harness.bench.flash import TEST_MODE_MARKER, FlashError, deployment, flash
 from pumpmock.harness.bench.run import BenchOptions, bench
+from pumpmock.harness.fuzz import campaign
 from targets import start, stop
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -224,18 +226,39 @@ def run_campaign(url, budget_s, seed, test_mode, failures_dir, **options):
 """
 
 
-@pytest.mark.parametrize("saves", [False, True], ids=["nothing-found", "found-before-the-stop"])
-def test_a_fuzz_campaign_that_overruns_its_budget_is_stopped(tmp_path, monkeypatch, saves):
+def _slow_campaign(tmp_path, monkeypatch, saves=False):
     (tmp_path / "slow_campaign.py").write_text(SLOW_CAMPAIGN % {"saves": saves})
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     monkeypatch.syspath_prepend(str(tmp_path))
-    started = time.monotonic()
-    result = fuzzing.run_bounded("pumpmock://", 0.5, 1, True, tmp_path / "failures", campaign_module="slow_campaign",
-                                 grace=0.5)
-    assert time.monotonic() - started < 10
+    return "slow_campaign"
+
+
+@pytest.mark.parametrize("saves", [False, True], ids=["nothing-found", "found-before-the-stop"])
+def test_a_fuzz_campaign_that_overruns_its_budget_is_stopped_at_its_own_promise(tmp_path, monkeypatch, saves):
+    """The bench holds the campaign to campaign.overrun_s, the one rule (it once allowed a quarter
+    of the budget more), counted from the campaign's start, not the child's imports."""
+    module = _slow_campaign(tmp_path, monkeypatch, saves)
+    result = fuzzing.run_bounded("pumpmock://", 0.5, 1, True, tmp_path / "failures", campaign_module=module)
     assert result["status"] == ("failed" if saves else "stopped")
-    assert "budget" in result["reason"]
+    assert result["limit_s"] == 0.5 + campaign.overrun_s(0.5) == fuzzing.limit_s(0.5)
+    # Stopped at the limit (not a minute later, when the campaign would have ended by itself).
+    assert result["limit_s"] <= result["seconds"] < result["limit_s"] + 10, result
+    assert "overran" in result["reason"] and "overrun_s" in result["reason"]
     assert len(result["transcripts"]) == int(saves)
+    for budget_s in (60, 600):  # a quarter more (75, 660 s) was the bench's old, looser rule
+        assert fuzzing.limit_s(budget_s) == budget_s + campaign.overrun_s(budget_s) < budget_s * 1.25
+
+
+def test_the_bench_reports_a_campaign_that_overran_as_giving_no_verdict(tmp_path, monkeypatch):
+    module = _slow_campaign(tmp_path, monkeypatch)
+    monkeypatch.setattr(fuzzing, "run_bounded", functools.partial(fuzzing.run_bounded, campaign_module=module))
+    options = BenchOptions(round_trips=5, log_entries=8, fuzz_seconds=0.5, only_checks=["identity"])
+    report = bench("pumpmock://?clock=virtual", tmp_path / "report", options, progress=quiet)
+    assert report["fuzz"]["status"] == "stopped", report["fuzz"]
+    assert report["verdict"] == "incomplete" and "fuzzing" in report["not_run"], report["verdict"]
+    assert any(f.startswith("the fuzz campaign gave no verdict: the campaign overran") for f in report["findings"])
+    summary = (tmp_path / "report" / "summary.txt").read_text()
+    assert "fuzz: stopped" in summary and "overran" in summary
 
 
 # ---- bench: rehearsals ------------------------------------------------------------------------

@@ -210,7 +210,9 @@ def bench(port, report_dir, options=None, progress=print):
     failed_checks = [r["name"] for r in report["checks"]["results"] if r["status"] == "fail"]
     if failed_checks:
         report["findings"].append("conformance checks failed: " + ", ".join(failed_checks))
-    if report["fuzz"]["status"] in ("not available", "error", "stopped", "skipped", "not run"):
+    if report["fuzz"]["status"] == "stopped":  # it fuzzed, but gave no verdict in the time it promised
+        report["findings"].append("the fuzz campaign gave no verdict: %s" % report["fuzz"]["reason"])
+    elif report["fuzz"]["status"] in ("not available", "error", "skipped", "not run"):
         report["findings"].append("no fuzzing was done: %s" % report["fuzz"]["reason"])
     if report["fuzz"]["status"] == "failed":
         report["findings"].append("fuzzing found %d failing example(s)" % len(report["fuzz"].get("failures", [])))
@@ -267,8 +269,8 @@ def _fuzz(url, options, progress, test_mode, report_dir):
     """A bounded campaign through harness.fuzz's campaign API, when that API exists."""
     if options.fuzz_seconds <= 0:
         return {"status": "skipped", "reason": "--fuzz-seconds 0"}
-    progress("fuzz campaign: %g s (stopped at %g s), seed %d"
-             % (options.fuzz_seconds, options.fuzz_seconds + fuzzing.grace_s(options.fuzz_seconds), options.fuzz_seed))
+    progress("fuzz campaign: %g s (stopped %g s after it starts), seed %d"
+             % (options.fuzz_seconds, fuzzing.limit_s(options.fuzz_seconds), options.fuzz_seed))
     # Failing examples are saved as transcripts next to the report, to replay on a fixed board.
     return fuzzing.run_bounded(url, options.fuzz_seconds, options.fuzz_seed, test_mode, report_dir / "fuzz-failures",
                                timeout_s=options.timeout_s, baudrate=options.baud, allow_usb=options.allow_usb,
@@ -347,7 +349,8 @@ def add_arguments(parser):
     parser.add_argument("--log-entries", type=int, default=DEFAULT_LOG_ENTRIES, metavar="N",
                         help="fill the event log to N entries and time its download (default %(default)s)")
     parser.add_argument("--fuzz-seconds", type=float, default=DEFAULT_FUZZ_SECONDS, metavar="S",
-                        help="time budget of the fuzz campaign, stopped hard a little after it; 0 skips it "
+                        help="time budget of the fuzz campaign, stopped hard at its promised overrun past it "
+                             "(campaign.overrun_s); 0 skips it "
                              "(default %(default)s)")
     parser.add_argument("--fuzz-seed", type=int, default=DEFAULT_FUZZ_SEED, metavar="N")
     parser.add_argument("--only-check", action="append", default=[], metavar="NAME",
