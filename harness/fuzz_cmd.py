@@ -105,6 +105,9 @@ def summary(result):
     lines.append("")
     if result["status"] == "not available":
         lines.append("NOTHING FUZZED: %s" % result["reason"])
+        if result.get("overran_s"):
+            from .fuzz.campaign import overran_line
+            lines.append(overran_line(result))
         return "\n".join(lines)
     distinct = result["failures"]
     lines.append("%s: %d distinct failure%s, seed %d" % (
@@ -116,6 +119,9 @@ def summary(result):
     if result.get("unjudged_writes"):
         from .fuzz.campaign import unjudged_line
         lines.append(unjudged_line(result))
+    if result.get("overran_s"):
+        from .fuzz.campaign import overran_line
+        lines.append(overran_line(result))
     for part in result.get("results", []):
         if part.get("stopped"):
             lines.append("stopped before the budget: %s" % part["stopped"])

@@ -15,6 +15,7 @@ import urllib.parse
 import pytest
 
 from pumpmock.harness.fuzz import campaign, stateful
+from pumpmock.firmware_mock import commands
 from pumpmock.harness import fuzz_cmd
 from pumpmock.harness.bench import report as bench_report
 from pumpmock.harness.fuzz.oracle import Checker, LostTrack, SplitTooWide, Violation
@@ -153,3 +154,85 @@ def test_writes_the_oracle_cannot_judge_are_counted_in_the_result_not_failed(mon
               "fuzz": result}
     assert "unjudged writes: %d (%d past SPLIT_WRITE_TRIES)" % (raised["all"], raised["split"]) \
         in bench_report.summary(report)
+
+
+def test_a_campaign_that_ends_past_its_promise_says_so(monkeypatch):
+    """Planted: one answer takes longer than the whole overrun allows (a board stalled mid-answer).
+    The campaign still ends (it is not hung) and its result and summary say it overran."""
+    budget_s = 1.0
+    stall_s = campaign.overrun_s(budget_s) + 1.5
+    started = time.monotonic()
+    read_until = stateful.Link.read_until
+    stalled = []
+
+    def read_until_stalling_once(link, done, timeout_s=None):
+        frames = read_until(link, done, timeout_s)
+        if not stalled and time.monotonic() - started > budget_s / 2:
+            stalled.append(True)
+            time.sleep(stall_s)
+        return frames
+
+    monkeypatch.setattr(stateful.Link, "read_until", read_until_stalling_once)
+    result = campaign.run_campaign("pumpmock://?clock=virtual", budget_s=budget_s, seed=5, modes=["stateful"])
+    assert stalled and result["status"] == "passed", result
+    assert result["overran_s"] > 0 and result["seconds"] > budget_s + campaign.overrun_s(budget_s), result
+    assert "OVERRAN: the campaign ended %.1f s past its 1 s budget" % result["overran_s"] in fuzz_cmd.summary(result)
+
+
+def test_a_campaign_within_its_promise_does_not_say_it_overran():
+    result = campaign.run_campaign("pumpmock://?clock=virtual", budget_s=1.0, seed=5, modes=["stateful"])
+    assert "overran_s" not in result and "OVERRAN" not in fuzz_cmd.summary(result), result
+
+
+def _plant_refill_forgetting_the_withdrawn_volume(monkeypatch):
+    clean = commands.refill
+
+    def refill(model, drug, conc, volume_ul):
+        withdrawn = model.removed_ul
+        answer = clean(model, drug, conc, volume_ul)
+        model.removed_ul = withdrawn  # planted: the old drug's volume vanishes from the books
+        return answer
+
+    monkeypatch.setattr(commands, "refill", refill)
+
+
+def test_a_shrink_that_would_outlast_the_promise_is_cut_and_its_failure_still_reported(monkeypatch, tmp_path):
+    """A defect found early, then every exchange slow (a slow board: each shrink example takes
+    seconds). hypothesis's own shrink limit is checked between examples and ran a 60 s campaign
+    on the slow line to 152 s; the campaign's hard end (budget + overrun_s) cuts the shrink, and
+    the smallest failing example so far is the finding, saved as a transcript."""
+    _plant_refill_forgetting_the_withdrawn_volume(monkeypatch)
+    read_until = stateful.Link.read_until
+
+    def slow_once_failing(link, done, timeout_s=None):
+        if stateful.PumpMachine.first_failure is not None:
+            time.sleep(0.2)
+        return read_until(link, done, timeout_s)
+
+    monkeypatch.setattr(stateful.Link, "read_until", slow_once_failing)
+    budget_s = 3.0
+    result, seconds = run_within_budget("pumpmock://?clock=virtual", budget_s=budget_s, failures_dir=str(tmp_path))
+    assert seconds <= budget_s + campaign.overrun_s(budget_s), (seconds, result)
+    assert "overran_s" not in result, result
+    found = [f for f in result["details"] if f["category"] == "SAFETY: volume not conserved"]
+    assert found and found[0]["transcript"], result["failures"]
+
+
+def test_a_planted_defect_every_example_meets_is_found_behind_the_slow_line(monkeypatch, tmp_path):
+    """The rehearsal with a defect (planted: every refill books 1 µL less than it put in, so the
+    setup's refill of most examples breaks conservation): found as that, with its transcript,
+    and nothing else reported (no timing artefact beside it). Defects that need a rarer rule
+    (a refill that forgets the withdrawn volume: about one rule in a hundred) take minutes on
+    this line: bench/fuzz_slow_target.py measures them (bench/FUZZING.md, "Slow targets")."""
+    clean = commands.refill
+
+    def refill(model, drug, conc, volume_ul):
+        answer = clean(model, drug, conc, volume_ul)
+        model.filled_ul -= 1  # planted
+        return answer
+
+    monkeypatch.setattr(commands, "refill", refill)
+    result, _seconds = run_within_budget(slow_emulator(), failures_dir=str(tmp_path))
+    assert result["status"] == "failed" and result["harness_errors"] == [], result
+    assert {f["category"] for f in result["details"]} == {"SAFETY: volume not conserved"}, result["failures"]
+    assert all(f["transcript"] for f in result["details"]), result["failures"]

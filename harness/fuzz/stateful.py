@@ -324,6 +324,12 @@ class PumpMachine(RuleBasedStateMachine):
     # The first failing example of a run, kept in case hypothesis cannot run it again to shrink it
     # (a pump that never came back; a real clock that made the rules draw differently the next time).
     first_failure = None
+    # The latest failing example (while shrinking, the smallest yet): the finding when the
+    # campaign's hard end cuts the shrink short.
+    last_failure = None
+    # time.monotonic() by which even a failed run's shrink stops: the campaign's promise (budget
+    # + campaign.overrun_s). Past it no exchange starts and no answer is waited for.
+    hard_end = None
     # Set by the campaign: a runner outcome inside an example stops the run (Interrupted); the
     # outcome is kept here for the campaign to raise again.
     stop_on_runner_outcome = False
@@ -333,8 +339,7 @@ class PumpMachine(RuleBasedStateMachine):
     alarm_instances = Bundle("alarm_instances")  # (code, instance) seen in GET_ALARMS
 
     def __init__(self):
-        if self.deadline is not None and not self.run_failed and time.monotonic() >= self.deadline:
-            raise BudgetSpent()
+        self._check_budget()
         if self.interrupted is not None:
             raise Interrupted()
         try:
@@ -415,7 +420,9 @@ class PumpMachine(RuleBasedStateMachine):
             if last is None:
                 frames, complete = link.drain(), True
             else:
-                frames, complete = link.read_until(lambda f: f[0] in (RESPONSE, NAK) and (f[1], f[2]) == last)
+                frames, complete = link.read_until(lambda f: f[0] in (RESPONSE, NAK) and (f[1], f[2]) == last,
+                                                   timeout_s=self._answer_wait(link.timeout_s))
+                self._cut_short(complete)
         except PortError as error:
             raise Violation(GONE, "the port failed after this write: the pump crashed or the "
                             "line dropped\n%s" % error) from None
@@ -492,7 +499,8 @@ class PumpMachine(RuleBasedStateMachine):
         lo = link.now_ms()
         link.write(b"\x00" + reset + rest)
         frames, complete = link.read_until(lambda f: f[0] in (RESPONSE, NAK) and (f[1], f[2]) == last,
-                                           timeout_s=RESET_WAITS * link.timeout_s)
+                                           timeout_s=self._answer_wait(RESET_WAITS * link.timeout_s))
+        self._cut_short(complete)
         hi = link.now_ms()
         done = [i for i, f in enumerate(frames) if f[0] in (RESPONSE, NAK) and (f[1], f[2]) == (TC_RESET, RESET_SEQ)]
         if not complete or not done:
@@ -528,10 +536,12 @@ class PumpMachine(RuleBasedStateMachine):
         if isinstance(error, Exception) and not isinstance(error, UnsatisfiedAssumption):
             type(self).run_failed = True
         link = self.link
-        if isinstance(error, Violation) and PumpMachine.first_failure is None:
-            PumpMachine.first_failure = {"error": error, "record": list(link.record or []), "serial": link.serial,
-                                      "capacity_ul": link.capacity_ul, "url": link.url,
-                                      "steps": getattr(self, "_steps", 0)}
+        if isinstance(error, Violation):
+            PumpMachine.last_failure = {"error": error, "record": list(link.record or []), "serial": link.serial,
+                                        "capacity_ul": link.capacity_ul, "url": link.url,
+                                        "steps": getattr(self, "_steps", 0)}
+            if PumpMachine.first_failure is None:
+                PumpMachine.first_failure = PumpMachine.last_failure
         if link.record is not None:
             from hypothesis.control import current_build_context
             try:
@@ -559,7 +569,21 @@ class PumpMachine(RuleBasedStateMachine):
     def _check_budget(self):
         # Checked at every step and exchange too, not only as an example starts: on a slow target
         # (a board, a loaded machine) one example's setup alone can outlast the budget by seconds.
-        if self.deadline is not None and not self.run_failed and time.monotonic() >= self.deadline:
+        now = time.monotonic()
+        if self.deadline is not None and not self.run_failed and now >= self.deadline:
+            raise BudgetSpent()
+        if self.hard_end is not None and now >= self.hard_end:
+            raise BudgetSpent()  # even a shrink stops here (the campaign keeps its best failure)
+
+    def _answer_wait(self, wait_s):
+        """wait_s, cut at the hard end: an answer still on its way then is the campaign's time up,
+        not a pump that went silent (see _cut_short)."""
+        if self.hard_end is None:
+            return wait_s
+        return max(min(wait_s, self.hard_end - time.monotonic()), 0.0)
+
+    def _cut_short(self, complete):
+        if not complete and self.hard_end is not None and time.monotonic() >= self.hard_end:
             raise BudgetSpent()
 
     # ---- setup ----------------------------------------------------------------------------------
