@@ -416,8 +416,10 @@ def replay(entries, port, timeout_s=0.25, recorder=None, clock=None, paced=False
         if paced:
             listen_until(start + t - first_t)
         wire = _resign(wire, then, live.state())
-        port.write(wire)
+        # Recorded before it goes: a pump in this process handles the bytes inside write(), and a
+        # host descheduled on its way out of it would stamp them later than the pump's own clock.
         seen(HOST_TO_PUMP, wire)
+        port.write(wire)
         received = 0
         deadline = clock() + timeout_s
         while True:

@@ -88,7 +88,7 @@ def check_transcript(entries, serial=None, capacity_ul=None, exact=True):
     serial = serial or meta.get("serial", "PM-000001")
     capacity_ul = capacity_ul or meta.get("capacity_ul", 20_000)
     checker = Checker(serial, capacity_ul)
-    anchor = None
+    anchor = earliest = None
     writes = _writes(entries)
     # Recorded on a real clock, the pump timed its writes itself (TC_GET_CLOCK). Such a write is
     # judged at the ms the pump names (within a few ms of the host's reading), and the others a
@@ -96,20 +96,25 @@ def check_transcript(entries, serial=None, capacity_ul=None, exact=True):
     timed = any(clock_report(bytes(data), frames) for _t, data, frames, _answered, _last in writes)
     for t, data, frames, answered, last in writes:
         data = bytes(data)
+        since = earliest
         if anchor is None:
             resets = [f for f in map(parse_block, data.split(b"\x00")) if f and f[1] == REQUEST and f[2] == TC_RESET]
             if not resets:
                 continue
-            # On a real clock ms 0 is when the pump handled the reset: by its first answer at the
-            # latest (a pump still starting up, a child process say, handles it well after the write).
+            # On a real clock ms 0 is when the pump handled the reset: between its write and its
+            # first answer (a pump still starting up, a child process say, handles it well after
+            # the write; a descheduled host reads the answer well after the pump sent it).
+            earliest = t
             anchor = answered if timed and answered is not None else t
-            t = anchor
+            t = since = anchor  # the reset's own write defines ms 0: judged about its answer
         shell = round((t - anchor) * 1000)
         clock = clock_report(data, frames)
         if clock:
             # The pump handled the write between its sending and the last answer's arrival: on a
             # loaded machine that can be many ms after the host's reading; its clock answer pins it.
-            until = round((last - anchor) * 1000) if last is not None else shell
+            # Later writes reach as far as the pump's clock can read: from the earliest moment
+            # the reset can have been handled, its write.
+            until = round((last - since) * 1000) if last is not None else shell
             lo, hi = shell - REPLAY_CLOCK_SLACK_MS, max(shell, until) + REPLAY_CLOCK_SLACK_MS
         else:  # the reset itself defines ms 0
             lo = hi = shell - REPLAY_CLOCK_SLACK_MS if timed and shell else shell
