@@ -131,10 +131,22 @@ class FrameDecoder:
         return self._skipping
 
     def _split(self, data, decode):
-        # One loop for both: a block ends at 0x00; a run reaching MAX_ENCODED + 1 bytes without
-        # one is cut there (reported once when decoding) and its rest, up to the delimiter, skipped.
-        out = []
+        # One set of rules for both: a block ends at 0x00; a run reaching MAX_ENCODED + 1 bytes
+        # without one is cut there (reported once when decoding), its rest up to the delimiter skipped.
         buf = self._buffer
+        if not buf and not self._skipping:
+            # Nothing held: when no block is longer than a frame (the usual input; certain for input
+            # no longer than one) bytes.split cuts it, in C; otherwise the loop below.
+            parts = data.split(b"\x00")
+            if len(data) <= MAX_ENCODED or max(map(len, parts)) <= MAX_ENCODED:
+                tail = parts.pop()
+                if tail:
+                    buf += tail
+                if decode:
+                    block = self._block
+                    return [block(part) for part in parts if part]
+                return [part + b"\x00" for part in parts]
+        out = []
         if buf:
             buf += data
             data = bytes(buf)

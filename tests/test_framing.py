@@ -234,3 +234,28 @@ def test_a_copy_goes_on_alone_from_the_state_it_was_taken_in():
     run = FrameDecoder()
     run.cut(b"\x01" * (MAX_ENCODED + 1))
     assert run.copy().skipping and run.copy().cut(b"\x00" + good) == [b"\x01\x00", good]
+
+
+_stream_parts = st.one_of(
+    frames.map(wire), st.just(b"\x00"), st.binary(max_size=40),
+    st.integers(MAX_ENCODED - 1, MAX_ENCODED + 300).map(lambda size: b"\x01" * size))
+
+
+def _items(items):
+    return [(error.reason, error.raw) if isinstance(error, RemoteProtocolError) else error for error in items]
+
+
+@given(st.lists(_stream_parts, max_size=12), st.lists(st.integers(1, 600), max_size=8))
+def test_any_chunking_gives_the_same_items_as_one_feed(parts, cuts):
+    """One feed of a stream takes bytes.split's way when nothing is held; chunks mostly the loop's."""
+    data = b"".join(parts)
+    points = [0] + sorted(set(c for c in cuts if c < len(data))) + [len(data)]
+    chunks = [data[a:b] for a, b in zip(points, points[1:])]
+    for method in ("feed", "cut"):
+        whole, chunked, bytewise = FrameDecoder(), FrameDecoder(), FrameDecoder()
+        expected = _items(getattr(whole, method)(data))
+        assert _items([i for c in chunks for i in getattr(chunked, method)(c)]) == expected
+        assert _items([i for b in range(len(data)) for i in getattr(bytewise, method)(data[b:b + 1])]) == expected
+        assert whole.flush() == chunked.flush() == bytewise.flush()
+        assert (whole.frames_ok, whole.frames_bad) == (chunked.frames_ok, chunked.frames_bad) \
+            == (bytewise.frames_ok, bytewise.frames_bad)
