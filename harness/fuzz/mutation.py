@@ -34,7 +34,8 @@ from pumpmock.protocol import messages as m
 from pumpmock.protocol.auth import auth_mac, role_key
 from pumpmock.protocol.catalog import MAX_ENCODED, MESSAGES_BY_NAME
 from pumpmock.protocol.codes import Drug, Role, TherapyMode
-from pumpmock.protocol.framing import NAK, REQUEST, RESPONSE, encode_frame
+from pumpmock.protocol.errors import RemoteProtocolError
+from pumpmock.protocol.framing import NAK, REQUEST, RESPONSE, FrameDecoder, encode_frame
 
 from .oracle import Violation, check_observations
 
@@ -84,14 +85,14 @@ def ready_pump(pump, now_ms=0, record=None):
 
     record(direction, data), if given, sees every byte both ways (a failure's transcript starts so).
     """
-    from .oracle import split_frames
     record = record or (lambda _direction, _data: None)
     hello = b"\x00" + b"".join(setup_frames())
     out = pump.receive(hello, now_ms)
     record("host>pump", hello)
     record("pump>host", out)
-    frames, _rest = split_frames(out)
-    nonce = [f for f in frames if f[0] == RESPONSE and f[1] == m.AuthChallengeRequest.MESSAGE.id][-1][3]
+    challenge = m.AuthChallengeRequest.MESSAGE.id
+    nonce = [frame.payload for frame in FrameDecoder().feed(out) if not isinstance(frame, RemoteProtocolError)
+             and frame.kind == RESPONSE and frame.msg_id == challenge][-1]
     mac = auth_mac(role_key(pump.serial, Role.CLINICIAN), nonce, pump.serial, Role.CLINICIAN)
     rx = m.Prescription(Drug.MORPHINE, 20_000, TherapyMode.FLEX, 0, (m.FlexStep(0, 3_000), m.FlexStep(480, 4_000)),
                         250, 30, 4, 9_000, 30)
@@ -105,15 +106,14 @@ def ready_pump(pump, now_ms=0, record=None):
 
 def _corpus(rng):
     """Bodies (header + payload, no CRC) of valid requests: every golden vector request, and typical ones."""
-    from .model import parse_block
     from .strategies import _vector_wires
     bodies = []
     for wire in _vector_wires():
-        for block in wire.split(b"\x00"):
-            frame = parse_block(block) if block else None
-            if frame and frame[1] == REQUEST and frame[2] not in (TC_RESET, TC_POWER_LOSS):
-                body = cobs.decode_block(block)[:-2]
-                bodies.append(_defuse(body))
+        for frame in FrameDecoder().feed(wire):
+            if not isinstance(frame, RemoteProtocolError) and frame.kind == REQUEST \
+                    and frame.msg_id not in (TC_RESET, TC_POWER_LOSS):
+                header = bytes([frame.version, frame.kind, frame.msg_id]) + frame.seq.to_bytes(2, "little")
+                bodies.append(_defuse(header + frame.payload))
     for message in (m.PtmBolusRequest(), m.ClinicianBolusRequest(3, 100, 600), m.RefillRequest(1, 20_000, 20_000),
                     m.AckAlarmRequest(6, 1), m.TcWarpClockRequest(3_600), m.TcSetReservoirRequest(1_000),
                     m.TcInjectFaultRequest(1), m.ReadLogRequest(0, 12), m.GetStatusRequest(), m.SuspendRequest(),
@@ -210,19 +210,24 @@ class Mutator:
 
 
 def expected_answers(data):
-    """Independent parse of an input that ends with a delimiter: ([(msg_id, seq)] to answer, bad blocks)."""
+    """Independent parse of an input that ends with a delimiter: ([(msg_id, seq)] to answer, bad blocks).
+
+    Cut by the host's FrameDecoder and checked here, not by the firmware's reader it judges."""
     answers = []
     bad = 0
     crc = binascii.crc_hqx
-    blocks = data.split(b"\x00")
-    for block in blocks[:-1]:
-        if not block:
+    in_run = False
+    for piece in FrameDecoder().cut(data):
+        if piece[-1]:  # MAX_ENCODED bytes of a run longer than any frame: one bad block
+            if not in_run:
+                bad += 1
+            in_run = True
             continue
-        if len(block) > MAX_ENCODED:
-            bad += 1
+        if in_run or len(piece) == 1:  # the run's rest, or a spare delimiter
+            in_run = False
             continue
         try:
-            body = cobs.decode_block(block)
+            body = cobs.decode_block(piece[:-1])
         except Exception:
             bad += 1
             continue
@@ -243,7 +248,11 @@ def check_output(out, expected):
     crc = binascii.crc_hqx
     answers = []
     decoded = _DECODED
-    for block in out.split(b"\x00")[:-1]:
+    for piece in FrameDecoder().cut(out):  # bytes after the last delimiter are no frame yet
+        block = piece[:-1]
+        if piece[-1] or not block:
+            raise Failure("output", "the pump sent %s: %s" % ("a run longer than any frame" if piece[-1] else
+                                                             "an empty block (a spare delimiter)", out.hex()))
         try:
             body = cobs.decode_block(block)
         except Exception:
@@ -345,10 +354,9 @@ class Target:
         request = encode_frame(REQUEST, TC_READ_COUNTERS, 0xFFF0) + encode_frame(REQUEST, TC_GET_STATUS, 0xFFF1)
         out = self.pump.receive(b"\x00" + request, now_ms)
         answers = {}
-        for block in out.split(b"\x00")[:-1]:
-            body = cobs.decode_block(block)
-            if body[1] in (RESPONSE, NAK):
-                answers[body[2]] = (body[1], body[5:-2])
+        for frame in FrameDecoder().feed(out):
+            if frame.__class__ is not RemoteProtocolError and frame.kind in (RESPONSE, NAK):
+                answers[frame.msg_id] = (frame.kind, frame.payload)
         if answers.get(TC_READ_COUNTERS, (NAK,))[0] != RESPONSE \
                 or answers.get(TC_GET_STATUS, (NAK,))[0] != RESPONSE:
             return  # test control refused (a mutated HELLO cannot turn test mode off; a NAK means a role or length issue)
@@ -567,17 +575,32 @@ def atheris_main(argv=None):
 
 def _defuse_wire(data):
     """Raw atheris bytes with the frames _defuse would change rewritten (power cuts, resets, long warps)."""
+    cutter = FrameDecoder()
+    in_run = False
     out = []
-    for block in data.split(b"\x00"):
-        try:
-            body = cobs.decode_block(block) if block else b""
-        except Exception:
-            body = b""
-        if len(body) >= 7 and binascii.crc_hqx(body, 0xFFFF) == 0 and _defuse(body[:-2]) != body[:-2]:
-            fixed = _defuse(body[:-2])
-            block = cobs.encode(fixed + _crc(fixed))
-        out.append(block)
-    return b"\x00".join(out)
+    for piece in cutter.cut(data):
+        if piece[-1]:  # MAX_ENCODED bytes of a run longer than any frame: the pump skips it all
+            in_run = True
+        elif in_run:  # the run's rest, up to its delimiter
+            in_run = False
+        else:
+            piece = _defused_block(piece[:-1]) + b"\x00"
+        out.append(piece)
+    in_run = cutter.skipping
+    tail = cutter.flush()  # the caller ends it with a delimiter: a block too, unless a run's rest
+    out.append(tail if in_run else _defused_block(tail))
+    return b"".join(out)
+
+
+def _defused_block(block):
+    try:
+        body = cobs.decode_block(block) if block else b""
+    except Exception:
+        body = b""
+    if len(body) >= 7 and binascii.crc_hqx(body, 0xFFFF) == 0 and _defuse(body[:-2]) != body[:-2]:
+        fixed = _defuse(body[:-2])
+        return cobs.encode(fixed + _crc(fixed))
+    return block
 
 
 def main(argv=None):
