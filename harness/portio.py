@@ -9,7 +9,8 @@ for a request. pyserial's own read(1) takes the first byte alone (its socket rea
 byte alone, ~0.9 ms for one answer), and its write selects after every write even when the data
 went out at once. The in-process pump's port has its own read_available. Every other port (a
 fault injector, a transcript recorder, a counter) goes through its read/write, so nothing is
-bypassed.
+bypassed. Either way a read that brings `pumpmock serve`'s one-line notice (another client holds
+the server; this silent connection was replaced) raises it as PortBusyError or PortError.
 """
 
 import os
@@ -21,6 +22,10 @@ from serial.serialutil import PortNotOpenError
 from serial.urlhandler.protocol_socket import Serial as SocketSerial
 
 READ_SIZE = 4096
+# pumpmock serve's first bytes on a connection it does not serve (refused: another client holds
+# it; or a silent holder replaced), then one line of why: a read that gets it raises that line.
+SERVER_NOTICE = b"pumpmock serve: "
+NOTICE_WAIT_S = 1.0  # for the rest of a notice line split over reads
 _DESCRIPTOR_PORTS = (serial.Serial, SocketSerial) if os.name == "posix" else ()
 
 
@@ -193,6 +198,8 @@ def read_port(port, timeout):
         waiting = port.in_waiting
         if waiting:
             data += port.read(waiting)
+        if SERVER_NOTICE in data:
+            raise server_notice(data, lambda wait: port.read(port.in_waiting or 1))
     return data
 
 
@@ -236,7 +243,29 @@ def read_fd(fd, timeout, busy_poll_s=0.0):
         raise serial.SerialException("read failed: %s" % error) from error
     if not data:  # readable yet empty: the peer closed the socket or the device went away
         raise serial.SerialException("the port reports data to read but returned none (disconnected?)")
+    if SERVER_NOTICE in data:
+        raise server_notice(data, lambda wait: os.read(fd, READ_SIZE) if select.select([fd], [], [], wait)[0] else b"")
     return data
+
+
+def server_notice(data, read_more):
+    """The PortError for a pumpmock serve notice in `data` (PortBusyError for "port busy"), its
+    line read to the end with read_more(timeout) if it came in parts."""
+    from .errors import PortError
+    from .interlock import PortBusyError
+
+    line = data[data.index(SERVER_NOTICE) + len(SERVER_NOTICE):]
+    deadline = time.monotonic() + NOTICE_WAIT_S
+    while b"\n" not in line and len(line) < READ_SIZE and time.monotonic() < deadline:
+        try:
+            more = read_more(max(deadline - time.monotonic(), 0))
+        except (OSError, serial.SerialException):  # the server closed it after the line
+            break
+        if not more:
+            break
+        line += more
+    text = line.split(b"\n")[0].decode("ascii", "replace").strip()
+    return (PortBusyError if text.startswith("port busy") else PortError)(text or "pumpmock serve closed the line")
 
 
 def write_fd(fd, data, timeout):

@@ -5,20 +5,28 @@
     pumpmock serve --stdio                      the line is stdin/stdout: exec:pumpmock serve --stdio
     pumpmock serve --rfc2217 7001               RFC 2217 (as ser2net serves a board): rfc2217://HOST:PORT
 
-Then it serves until interrupted (Ctrl-C or SIGTERM). --faults puts the line behind seeded link
-faults, --baud paces it, --transcript records every frame (JSON lines), and --hostile makes the
-pump itself hostile (harness.hostile: malformed, truncated, out-of-range and out-of-order answers,
-alarm floods) to fuzz a programmer app; what it did is printed on stderr when it stops. The servers
-themselves are harness.servers; this module is their command line.
+It serves until interrupted (Ctrl-C or SIGTERM). One client at a time: on --tcp and --rfc2217, a
+newcomer while a client holds the port is sent one line, "pumpmock serve: port busy: ...", and
+closed (pumpmock's own client raises it as PortBusyError: `pumpmock check` exits 2 with it), and
+the holder goes on. A client that closes or resets its socket frees the port at once; one that sent
+nothing for --idle-limit seconds (default 30) is replaced by the next newcomer, and its session
+ends. A pty is one line that several processes may hold: any open or close ends every session.
+
+--faults puts the line behind seeded link faults, --baud paces it, --transcript records every
+frame (JSON lines), and --hostile makes the pump itself hostile (harness.hostile: malformed,
+truncated, out-of-range and out-of-order answers, alarm floods) to fuzz a programmer app; what it
+did is printed on stderr when it stops. The servers themselves are harness.servers; this module is
+their command line.
 """
 
+import argparse
 import os
 import signal
 import sys
 
 from .inprocess import InProcessLink
 from .portio import cpus
-from .servers import DEFAULT_SERIAL, PtyServer, Rfc2217Server, StdioServer, TcpServer, make_pump
+from .servers import DEFAULT_SERIAL, IDLE_LIMIT_S, PtyServer, Rfc2217Server, StdioServer, TcpServer, make_pump
 
 SERVER_BUSY_POLL_S = 0.0005
 
@@ -37,6 +45,11 @@ def add_arguments(parser):
                             "--stdio); prints nothing else there, and stops when stdin closes (POSIX only)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on with --tcp or --rfc2217 (default %(default)s: this machine only)")
+    parser.add_argument("--idle-limit", type=idle_seconds, metavar="S", default=IDLE_LIMIT_S,
+                        help="with --tcp or --rfc2217: while a client holds the pump, a newcomer is told "
+                             "\"port busy\" and closed, unless the holder sent no byte for S seconds: then the "
+                             "newcomer replaces it and its session ends (default %(default)g; 0: any newcomer "
+                             "replaces the holder). A client that closes or resets its socket frees it at once")
     parser.add_argument("--busy-poll-us", type=int, metavar="US", default=None,
                         help="after input, poll at most this long before sleeping, so a client that talks "
                              "back and forth finds the pump awake; adaptive: it stops while the CPUs are "
@@ -134,9 +147,9 @@ def main(args, out=None):
         elif args.pty:
             server = PtyServer(pump, **busy)
         elif args.rfc2217 is not None:
-            server = Rfc2217Server(pump, host=args.host, port=args.rfc2217, **busy)
+            server = Rfc2217Server(pump, host=args.host, port=args.rfc2217, idle_limit_s=args.idle_limit, **busy)
         else:
-            server = TcpServer(pump, host=args.host, port=args.tcp, **busy)
+            server = TcpServer(pump, host=args.host, port=args.tcp, idle_limit_s=args.idle_limit, **busy)
     except OSError as error:
         print("pumpmock serve: cannot start: %s" % error, file=sys.stderr)
         return 1
@@ -163,6 +176,17 @@ def main(args, out=None):
 def _hostile_of(pump):
     """The HostilePump being served, bare or behind a LinePump."""
     return pump.link.pump if isinstance(pump, LinePump) else pump
+
+
+def idle_seconds(text):
+    """argparse type: --idle-limit, seconds zero or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError("%r is not a number of seconds, zero or more" % text)
+    return value
 
 
 def busy_poll_s(args):

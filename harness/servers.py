@@ -10,8 +10,11 @@ The server drives anything shaped like firmware_mock's Pump (receive(data, now_m
 poll(now_ms), next_deadline_ms()) on the wall clock (time.monotonic_ns in whole ms): select()
 waits for input at most until the next deadline, so alarms and event re-sends go out on time
 with no host traffic. A pty exists only on POSIX; TCP is the portable way (and how farm tools
-such as labgrid attach to consoles). One TCP client at a time: a new connection replaces the
-old one; with no client connected, what the pump says is lost, as on an unplugged line.
+such as labgrid attach to consoles). One TCP client at a time: while one holds the port, a
+newcomer is sent one line, "pumpmock serve: port busy: ...", and closed, and the holder goes on
+untouched; a holder that closed or reset is gone at once, and one silent for idle_limit_s (30 s)
+may be replaced by a newcomer (its session ends; it is sent "pumpmock serve: session ended:
+..." and closed). With no client connected, what the pump says is lost, as on an unplugged line.
 
 Sessions are bound to connections: the server tells the pump when a client connects and when
 it goes (Pump.connection_made / connection_lost), so a new client, or one that comes after a
@@ -36,12 +39,15 @@ from serial import rfc2217
 
 from pumpmock.firmware_mock.core import Pump
 from pumpmock.firmware_mock.storage import FileStorage
-from pumpmock.harness.portio import busy_poll
+from pumpmock.harness.portio import SERVER_NOTICE, busy_poll
 
 DEFAULT_SERIAL = "PM-000001"
 MAX_WAIT_S = 5.0  # select() wakes at least this often even when the pump has no deadline
 OUT_LIMIT = 64 * 1024  # bytes kept for a reader that does not read; older ones are lost, as on a line
 READ_SIZE = 4096
+IDLE_LIMIT_S = 30.0  # a TCP client that sent nothing for this long may be replaced by a newcomer
+LEAVING_LINGER_S = 5.0  # a refused or replaced connection is closed at its EOF or after this long
+MAX_LEAVING = 8  # refused connections kept lingering at once; a newcomer past it closes the oldest
 
 
 def monotonic_ms():
@@ -387,10 +393,25 @@ class PtyServer(Server):
 
 
 class TcpServer(Server):
-    """The pump on a TCP port (loopback by default): one client at a time, the newest wins."""
+    """The pump on a TCP port (loopback by default): one client at a time, and it keeps the port.
 
-    def __init__(self, pump, host="127.0.0.1", port=0, clock=monotonic_ms, busy_poll_s=0.0):
+    While a client holds the port, a newcomer is told why in one line and closed (refused); the
+    holder is not touched. The holder goes when it closes, half-closes or resets its socket
+    (noticed before any newcomer is judged), or, with a newcomer waiting, when it sent no byte for
+    idle_limit_s (0: any newcomer replaces it, as before issue 12): a client that died where no
+    FIN or reset can come (a cable pulled) must not keep the pump from everyone. A refused or
+    replaced connection lingers up to LEAVING_LINGER_S so the line reaches it (closing a socket
+    with unread input would reset it, and the line with it); its bytes go nowhere.
+    """
+
+    SHUT_AFTER_LINE = True  # the end follows the line at once: a raw reader knows it is over
+
+    def __init__(self, pump, host="127.0.0.1", port=0, clock=monotonic_ms, busy_poll_s=0.0,
+                 idle_limit_s=IDLE_LIMIT_S):
         super().__init__(pump, clock, busy_poll_s)
+        if not idle_limit_s >= 0:
+            raise ValueError("idle limit %r: give seconds, zero or more" % (idle_limit_s,))
+        self.idle_limit_s = idle_limit_s
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind((host, port))
@@ -398,22 +419,33 @@ class TcpServer(Server):
         self.listener.setblocking(False)
         self.address = "%s:%d" % self.listener.getsockname()[:2]
         self.client = None
-        self.connections = 0
+        self.client_since = None  # time.time() when the holder connected, for the busy line
+        self.heard_at = 0.0  # time.monotonic() of the holder's last byte (or of its connecting)
+        self.connections = 0  # clients that held the port
+        self.refused = 0  # newcomers told "port busy"
+        self.replaced = 0  # silent holders a newcomer replaced
+        self._leaving = []  # _Leaving connections: told why, closed at their EOF or deadline
 
     def _read_fds(self):
-        fds = [self.listener.fileno()]
-        if self.client is not None:
-            fds.append(self.client.fileno())
-        return fds
+        # The holder before the listener: its close is seen before a newcomer in the same round.
+        fds = [] if self.client is None else [self.client.fileno()]
+        return fds + [self.listener.fileno()] + [leaving.sock.fileno() for leaving in self._leaving]
 
     def _on_readable(self, fd):
         if fd == self.listener.fileno():
             self._accept()
-            return
-        if self.client is None or fd != self.client.fileno():
-            return  # replaced by a newer client in this same round
+        elif self.client is not None and fd == self.client.fileno():
+            self._read_client()
+        else:
+            for leaving in self._leaving:
+                if leaving.sock.fileno() == fd:
+                    self._read_leaving(leaving)
+                    break  # not there: it left in this same round
+
+    def _read_client(self):
         data = _read_some(self.client.recv)
         if data:
+            self.heard_at = time.monotonic()
             self.feed(data)
         elif data is not None:
             self._disconnected()
@@ -423,14 +455,88 @@ class TcpServer(Server):
             connection, _peer = self.listener.accept()
         except (BlockingIOError, InterruptedError):
             return
-        self._disconnected()  # the old client, if any, is replaced
         connection.setblocking(False)
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a frame is a few bytes: send now
+        if self.client is not None:
+            self._hear_holder()  # a holder that closed or reset is no reason to refuse anyone
+        if self.client is not None:
+            silent_s = time.monotonic() - self.heard_at
+            if silent_s < self.idle_limit_s:
+                self.refused += 1
+                self._leave(connection, self._busy_line(silent_s), newcomer=True)
+                return
+            self.replaced += 1
+            old, self.client = self.client, None
+            self._client_gone()
+            self._leave(old, "session ended: pumpmock serve at %s gave this connection to a newcomer after "
+                             "%.0f s without a byte from it (idle limit %g s); log in again to go on"
+                        % (self.address, silent_s, self.idle_limit_s), newcomer=False)
         self.client = connection
+        self.client_since = time.time()
+        self.heard_at = time.monotonic()
         self.connections += 1
         # A new session: no role, no nonce, and no partial frame the previous client left in
         # the pump's reader for the new client's first frame to be glued to.
         self.pump.connection_made()
+
+    def _hear_holder(self):
+        """Read what the holder has without waiting: its end (EOF, reset) drops it now."""
+        for _read in range(16):  # enough to reach an EOF behind a frame or two, bounded against a flood
+            if self.client is None or not select.select([self.client], [], [], 0)[0]:
+                return
+            self._read_client()
+
+    def _busy_line(self, silent_s):
+        since = time.strftime("%H:%M:%S UTC", time.gmtime(self.client_since))
+        return ("port busy: pumpmock serve at %s is held by another client since %s (its last byte %.0f s ago; "
+                "one silent for %g s may be replaced); try again when it closes"
+                % (self.address, since, silent_s, self.idle_limit_s))
+
+    # ---- connections on their way out: refused newcomers, replaced holders ----
+    def _leave(self, sock, text, newcomer):
+        leaving = _Leaving(sock, SERVER_NOTICE + text.encode("ascii", "replace") + b"\r\n",
+                           time.monotonic() + LEAVING_LINGER_S)
+        leaving.manager = self._leaving_manager(leaving, newcomer)
+        leaving.send(leaving.line)
+        if not newcomer:
+            leaving.answered = True  # its line came in its own session: nothing threw it away
+            if self.SHUT_AFTER_LINE:
+                leaving.shut()
+        self._leaving.append(leaving)
+        while len(self._leaving) > MAX_LEAVING:  # a newcomer in a loop must not use up descriptors
+            self._leaving.pop(0).close()
+
+    def _leaving_manager(self, leaving, newcomer):
+        """What answers a refused connection's own protocol (RFC 2217's telnet negotiation)."""
+        return None
+
+    def _read_leaving(self, leaving):
+        data = _read_some(leaving.sock.recv)
+        if data is None:
+            return
+        if not data:
+            self._leaving.remove(leaving)
+            leaving.close()
+            return
+        if leaving.manager is not None:
+            data = b"".join(leaving.manager.filter(data))
+        if data and not leaving.answered:
+            # Again in answer to its first bytes: a client that empties its input when it opens
+            # (pyserial's socket:// and rfc2217:// do) threw the first line away.
+            leaving.answered = True
+            leaving.send(leaving.line)
+            if self.SHUT_AFTER_LINE:
+                leaving.shut()
+
+    def _watch_line(self):
+        now = time.monotonic()
+        while self._leaving and self._leaving[0].deadline <= now:
+            self._leaving.pop(0).close()
+
+    def _max_wait_s(self):
+        if self._leaving:
+            return max(0.0, min(MAX_WAIT_S, self._leaving[0].deadline - time.monotonic()))
+        return MAX_WAIT_S
 
     def _out_fd(self):
         return None if self.client is None else self.client.fileno()
@@ -443,13 +549,55 @@ class TcpServer(Server):
         if self.client is not None:
             self.client.close()
             self.client = None
-            self.pump.connection_lost()
+            self._client_gone()
+
+    def _client_gone(self):
+        """The holder's session ends with its connection (the socket itself is the caller's)."""
+        self.out.clear()
+        self.pump.connection_lost()
 
     def close(self):
         if not self.closed:
             self._disconnected()
+            while self._leaving:
+                self._leaving.pop().close()
             self.listener.close()
         super().close()
+
+
+class _Leaving:
+    """A connection told why it is not served (one line), read and dropped until it goes."""
+
+    def __init__(self, sock, line, deadline):
+        self.sock = sock
+        self.line = line
+        self.deadline = deadline
+        self.manager = None  # an RFC 2217 newcomer's PortManager: its negotiation is answered
+        self.answered = False  # the line went again in answer to its first bytes
+
+    def send(self, data):
+        if self.manager is not None:
+            data = b"".join(self.manager.escape(data))
+        try:
+            self.sock.send(data)  # a few hundred bytes into an empty send buffer: all of it or nothing
+        except OSError:
+            pass  # it is gone already: its EOF or the deadline closes it
+
+    def write(self, data):
+        """RFC 2217 negotiation from its PortManager, unescaped."""
+        try:
+            self.sock.send(data)
+        except OSError:
+            pass
+
+    def shut(self):
+        try:
+            self.sock.shutdown(socket.SHUT_WR)  # EOF after the line: a raw reader knows it is over
+        except OSError:
+            pass
+
+    def close(self):
+        self.sock.close()
 
 
 class _LineSettings(serial.SerialBase):
@@ -470,16 +618,31 @@ class Rfc2217Server(TcpServer):
     """TcpServer speaking RFC 2217 (telnet with serial-port control), as ser2net serves a board in
     a farm: open rfc2217://HOST:PORT. pyserial's PortManager does the telnet side."""
 
-    def __init__(self, pump, host="127.0.0.1", port=0, clock=monotonic_ms, busy_poll_s=0.0):
-        super().__init__(pump, host, port, clock, busy_poll_s)
+    # pyserial's client drops what it received once its reader thread saw the end: a refused or
+    # replaced connection stays open (LEAVING_LINGER_S at most) until it has read why and closed.
+    SHUT_AFTER_LINE = False
+
+    def __init__(self, pump, host="127.0.0.1", port=0, clock=monotonic_ms, busy_poll_s=0.0,
+                 idle_limit_s=IDLE_LIMIT_S):
+        super().__init__(pump, host, port, clock, busy_poll_s, idle_limit_s)
         self.settings = _LineSettings()
         self.manager = None
 
     def _accept(self):
+        holder = self.client
         super()._accept()
-        if self.client is not None:
+        if self.client is not None and self.client is not holder:
             # The manager's own telnet negotiation goes out as is; the pump's bytes are escaped.
             self.manager = rfc2217.PortManager(self.settings, _Raw(self))
+
+    def _leaving_manager(self, leaving, newcomer):
+        # A refused newcomer's client (pyserial's) opens only once its negotiation is answered;
+        # a replaced holder's was answered long ago.
+        return rfc2217.PortManager(_LineSettings(), leaving) if newcomer else None
+
+    def _client_gone(self):
+        super()._client_gone()
+        self.manager = None
 
     def feed(self, data):
         if self.manager is not None:
@@ -491,10 +654,6 @@ class Rfc2217Server(TcpServer):
         if data and self.manager is not None:
             data = b"".join(self.manager.escape(data))
         super()._emit(data)
-
-    def _disconnected(self):
-        super()._disconnected()
-        self.manager = None
 
 
 class _Raw:

@@ -152,8 +152,8 @@ def test_pty_events_flow_and_are_resent_with_no_input(served):
         assert link.frames_until(lambda got: bool(got), 1.0) == []
 
 
-def test_a_new_tcp_client_replaces_the_old_one(served):
-    server = served(serve.TcpServer(serve.make_pump(test_mode=True)))
+def test_a_new_tcp_client_replaces_a_silent_one(served):
+    server = served(serve.TcpServer(serve.make_pump(test_mode=True), idle_limit_s=0))  # any silence will do
     with connect_tcp(server.address) as first:
         assert socket_link(first).request(m.HelloRequest(1, 1))[0].kind == RESPONSE
         first.sendall(m.encode_message(m.HelloRequest(2, 1), 9)[:5])  # a frame cut off by the switch
@@ -165,11 +165,16 @@ def test_a_new_tcp_client_replaces_the_old_one(served):
             events += link.frames_until(lambda got: any(f.kind == EVENT for f in got), 2)
             assert events, "events go to the connected client"
             first.settimeout(2)
-            try:  # the old client was closed: an orderly FIN, or a reset when it left bytes unread
-                closed = first.recv(4096) == b""
+            told = b""
+            try:  # the old client is told why, then closed: an orderly FIN
+                while True:
+                    data = first.recv(4096)
+                    if not data:
+                        break
+                    told += data
             except ConnectionResetError:
-                closed = True
-            assert closed
+                pass
+            assert told.startswith(b"pumpmock serve: session ended: ") and told.endswith(b"\r\n")
     assert server.connections == 2
 
 
@@ -205,13 +210,13 @@ def test_reference_client_over_socket_url_and_a_closed_connection_raises(served)
     from pumpmock import harness
     from pumpmock.protocol.codes import Role
 
-    server = served(serve.TcpServer(serve.make_pump(test_mode=True)))
+    server = served(serve.TcpServer(serve.make_pump(test_mode=True), idle_limit_s=0))
     with harness.connect("socket://" + server.address, role=Role.CLINICIAN, timeout=2, retries=3) as first:
         assert first.status().capacity_ul > 0
         with harness.connect("socket://" + server.address, timeout=2) as second:  # replaces the first
             assert second.identity.magic == MAGIC
             started = time.monotonic()
-            with pytest.raises(serial.SerialException):
+            with pytest.raises(serial.SerialException, match="^session ended: "):
                 first.status()
             assert time.monotonic() - started < 2  # well inside one response timeout, let alone 4
 
@@ -240,11 +245,11 @@ def _hijack(link):
 @pytest.mark.parametrize("kind", ["tcp", "rfc2217"])
 def test_a_new_network_client_does_not_inherit_the_login(served, kind):
     pump = serve.make_pump(test_mode=True)
-    if kind == "tcp":
-        server = served(serve.TcpServer(pump))
+    if kind == "tcp":  # idle limit 0: a newcomer replaces the holder however recently it spoke
+        server = served(serve.TcpServer(pump, idle_limit_s=0))
         url = "socket://" + server.address
     else:
-        server = served(serve.Rfc2217Server(pump))
+        server = served(serve.Rfc2217Server(pump, idle_limit_s=0))
         url = "rfc2217://" + server.address
     with serial.serial_for_url(url, timeout=0.5) as first:
         _log_in(serial_link(first))

@@ -1,0 +1,258 @@
+"""`pumpmock serve --tcp` / `--rfc2217` keep the port for the client that holds it (issue 12).
+
+A newcomer is told "port busy" in one line and closed, the holder untouched; a holder that closes,
+half-closes or resets frees the port at once; one silent past the idle limit is replaced and its
+session ends. Every read here has a timeout; nothing asserts how fast the machine is.
+"""
+
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import serial
+
+from pumpmock import harness
+from pumpmock.harness import servers as serve
+from pumpmock.harness.errors import UnauthorizedError
+from pumpmock.protocol import MAGIC
+from pumpmock.protocol import messages as m
+from pumpmock.protocol.codes import Error, Role
+from pumpmock.protocol.framing import RESPONSE
+
+from test_serve import _hijack, _log_in, connect_tcp, serial_link, socket_link
+from targets import start, stop
+
+BUSY = b"pumpmock serve: port busy: pumpmock serve at "
+KINDS = {"tcp": (serve.TcpServer, "socket://"), "rfc2217": (serve.Rfc2217Server, "rfc2217://")}
+
+
+@pytest.fixture
+def served():
+    """Start a server object in a thread; stopped and joined at the end."""
+    running = []
+
+    def run(server):
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        running.append((server, thread))
+        return server
+
+    yield run
+    for server, thread in running:
+        server.stop()
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "the server did not stop"
+
+
+def read_to_end(sock, timeout_s=5):
+    """Everything the server sends until it closes (a reset counts as the end)."""
+    sock.settimeout(timeout_s)
+    got = b""
+    while True:
+        try:
+            data = sock.recv(4096)
+        except (ConnectionResetError, socket.timeout):
+            return got
+        if not data:
+            return got
+        got += data
+
+
+def wait_until(condition, timeout_s=5):
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_a_newcomer_is_told_busy_and_the_holder_goes_on(served, kind):
+    server_class, scheme = KINDS[kind]
+    server = served(server_class(serve.make_pump(test_mode=True)))
+    url = scheme + server.address
+    with harness.connect(url, role=Role.CLINICIAN, timeout=2) as holder:
+        for _attempt in range(4):  # a newcomer that retries in a loop
+            with pytest.raises(harness.PortBusyError) as refused:
+                harness.connect(url, timeout=2, retries=1)
+            line = str(refused.value)
+            assert line.startswith("port busy: pumpmock serve at %s is held by another client since " % server.address)
+            assert "\n" not in line
+            assert holder.status().role == Role.CLINICIAN  # still logged in, same connection
+    assert (server.connections, server.refused, server.replaced) == (1, 4, 0)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_a_raw_socket_newcomer_reads_the_busy_line_then_the_end(served, kind, monkeypatch):
+    monkeypatch.setattr(serve, "LEAVING_LINGER_S", 1.0)  # RFC 2217 keeps a refused line open that long
+    server_class, scheme = KINDS[kind]
+    server = served(server_class(serve.make_pump(test_mode=True)))
+    with serial.serial_for_url(scheme + server.address, timeout=0.5) as port:
+        holder = serial_link(port)
+        assert holder.request(m.HelloRequest(1, 1))[0].kind == RESPONSE
+        with connect_tcp(server.address) as newcomer:
+            newcomer.settimeout(5)
+            first = b""
+            while b"\n" not in first:  # told at once, before it says anything
+                data = newcomer.recv(4096)
+                assert data, "closed before the line"
+                first += data
+            assert BUSY in first
+            newcomer.sendall(b"hello?")  # an answer to its first bytes, then the end
+            assert BUSY in read_to_end(newcomer)
+        assert holder.request(m.HelloRequest(1, 1))[0].kind == RESPONSE
+
+
+def test_the_reference_client_turns_busy_into_one_line_through_pumpmock_check():
+    process, address = start("--tcp", "0", "--test-mode")
+    try:
+        with connect_tcp(address) as holder:
+            assert socket_link(holder).request(m.HelloRequest(1, 1))[0].kind == RESPONSE
+            done = subprocess.run([sys.executable, "-m", "pumpmock.harness.cli", "check", "socket://" + address],
+                                  capture_output=True, text=True, timeout=60)
+            assert done.returncode == 2, done.stdout + done.stderr
+            assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+            assert "port busy: pumpmock serve at %s is held by another client since" % address in done.stderr
+            assert socket_link(holder).request(m.HelloRequest(1, 1))[0].kind == RESPONSE
+    finally:
+        assert stop(process) == 0
+
+
+class GatedPump:
+    """A pump whose receive can be held, so the test decides what the server sees in one round."""
+
+    def __init__(self, pump):
+        self.pump = pump
+        self.hold = threading.Event()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def receive(self, data, now_ms):
+        if self.hold.is_set():
+            self.hold.clear()
+            self.entered.set()
+            self.release.wait(10)
+        return self.pump.receive(data, now_ms)
+
+    def __getattr__(self, name):
+        return getattr(self.pump, name)
+
+
+def _close(sock):
+    sock.close()
+
+
+def _reset(sock):
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close sends RST
+    sock.close()
+
+
+def _half_close(sock):
+    sock.shutdown(socket.SHUT_WR)
+
+
+@pytest.mark.parametrize("leave", [_close, _reset, _half_close], ids=["close", "reset", "half-close"])
+def test_a_holder_that_goes_frees_the_port_at_once(served, leave):
+    """The holder goes and the newcomer connects while the server is busy, so it sees both in one
+    round: the holder's end is read first, and the newcomer is served, never told busy."""
+    pump = GatedPump(serve.make_pump(test_mode=True))
+    server = served(serve.TcpServer(pump))
+    holder = connect_tcp(server.address)
+    try:
+        _log_in(socket_link(holder))
+        pump.hold.set()
+        holder.sendall(m.encode_message(m.GetStatusRequest(), 0x99)[:4])  # no answer: no write finds it gone
+        assert pump.entered.wait(10), "the server never took the holder's bytes"
+        leave(holder)
+        with connect_tcp(server.address) as newcomer:
+            newcomer.sendall(m.encode_message(m.HelloRequest(7, 1), 0x77))
+            pump.release.set()
+            link = socket_link(newcomer)
+            frames = link.frames_until(lambda got: any(f.seq == 0x77 for f in got))
+            assert [f.kind for f in frames if f.seq == 0x77] == [RESPONSE]
+            assert _hijack(link) == [Error.UNAUTHORIZED] * 2  # the holder's login went with it
+        if leave is _half_close:
+            assert read_to_end(holder) == b""  # closed by the server, and never told busy
+    finally:
+        pump.release.set()
+        holder.close()
+    assert (server.connections, server.refused) == (2, 0)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_a_silent_holder_past_the_idle_limit_is_replaced_and_its_session_ends(served, kind):
+    server_class, scheme = KINDS[kind]
+    server = served(server_class(serve.make_pump(test_mode=True), idle_limit_s=0.3))
+    url = scheme + server.address
+    with harness.connect(url, role=Role.CLINICIAN, timeout=2, retries=1) as holder:
+        time.sleep(0.5)  # silent: no byte for longer than the limit
+        with harness.connect(url, timeout=2) as newcomer:
+            assert newcomer.identity.magic == MAGIC
+            with pytest.raises(UnauthorizedError):  # a new connection: none of the holder's role
+                newcomer.status()
+            with pytest.raises(harness.PortError, match="^session ended: pumpmock serve at .* gave this connection "
+                                                        "to a newcomer after"):
+                holder.status()
+    assert (server.connections, server.replaced) == (2, 1)
+
+
+def test_a_raw_holder_that_connects_and_sends_nothing_is_replaced_after_the_limit(served):
+    server = served(serve.TcpServer(serve.make_pump(test_mode=True), idle_limit_s=0.3))
+    with connect_tcp(server.address) as silent:
+        with connect_tcp(server.address) as early:  # within the limit: busy
+            early.sendall(b"?")
+            assert BUSY in read_to_end(early)
+        time.sleep(0.5)
+        with connect_tcp(server.address) as late:
+            assert m.decode_message(socket_link(late).request(m.HelloRequest(3, 1))[0]).magic == MAGIC
+        assert read_to_end(silent).startswith(b"pumpmock serve: session ended: ")
+
+
+def test_refused_connections_linger_bounded(served, monkeypatch):
+    """A newcomer that connects in a loop and never reads or closes holds no more than
+    MAX_LEAVING descriptors, each at most LEAVING_LINGER_S; the holder is served throughout."""
+    monkeypatch.setattr(serve, "LEAVING_LINGER_S", 1.0)
+    server = served(serve.TcpServer(serve.make_pump(test_mode=True)))
+    with connect_tcp(server.address) as holder:
+        link = socket_link(holder)
+        assert link.request(m.HelloRequest(1, 1))[0].kind == RESPONSE
+        newcomers = [connect_tcp(server.address) for _ in range(serve.MAX_LEAVING + 4)]
+        try:
+            assert wait_until(lambda: server.refused == len(newcomers))
+            assert len(server._leaving) <= serve.MAX_LEAVING
+            assert link.request(m.HelloRequest(1, 1))[0].kind == RESPONSE
+            assert wait_until(lambda: not server._leaving), "a refused connection outlived its linger"
+            for newcomer in newcomers:  # each was told, then closed
+                assert BUSY in read_to_end(newcomer)
+        finally:
+            for newcomer in newcomers:
+                newcomer.close()
+
+
+def test_serve_idle_limit_is_checked_up_front():
+    done = subprocess.run([sys.executable, "-m", "pumpmock.harness.cli", "serve", "--tcp", "0", "--idle-limit", "-1"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].endswith("--idle-limit: '-1' is not a number of seconds, zero or more")
+
+
+def test_a_notice_split_over_reads_is_raised_whole():
+    """The line may come in parts (a slow network): the client reads it to its end, briefly."""
+    from pumpmock.harness.portio import read_fd
+
+    ours, server_end = socket.socketpair()
+    try:
+        server_end.sendall(b"pumpmock serve: port busy: pumpmock serve at H:1 is held")
+        later = threading.Timer(0.2, lambda: server_end.sendall(b" by another client since 00:00:00 UTC\r\n"))
+        later.start()
+        with pytest.raises(harness.PortBusyError) as busy:
+            for _read in range(3):
+                read_fd(ours.fileno(), 2)
+        later.join(5)
+        assert str(busy.value) == "port busy: pumpmock serve at H:1 is held by another client since 00:00:00 UTC"
+    finally:
+        ours.close()
+        server_end.close()
