@@ -98,6 +98,42 @@ REVIEWER3_CAUGHT = {
 }
 REVIEWER3_MISSED = {}  # not caught yet, and why (none left)
 
+BLIND3_DIR = VARIANTS_DIR / "blind3"
+# A third blind round, written without reading the suite, the oracles or the other rounds
+# (blind3/README.md): 8 of 12 caught as the suite was; the other four (an alarm list filtered to
+# ACTIVE, a typed concentration left to the pump, the high-alarm block reading the first alarm
+# only, a patient shown one bolus fewer) by tests/test_what_the_pump_holds.py and shown()'s numbers.
+BLIND3_CAUGHT = {
+    "ack_instance_from_announce_count": "which the pump never reported to it",
+    "bolus_link_loss_reported_delivered": "app exited 0 on a silent pump, not 2 (link failure)",
+    "high_alarm_check_first_only": "blocks therapy wherever it stands in the list",
+    "interrogate_hides_latched_alarms": "interrogate does not list MOTOR_STALL instance 1 that the pump holds",
+    "max_daily_soft_checked_as_hard": "the pump reported no finding",
+    "program_concentration_not_matched": "so a prescription for anything else must be refused before it is sent",
+    "ptm_activations_shown_before_this_one": "app showed activations_24h 0; on the wire activations_24h was 1",
+    "read_log_first_page_only": "missing [12",
+    "refill_capacity_counts_residual": "test setup: the app never sent REFILL",
+    "refill_concentration_left_to_pump": "app sent a refill of morphine at 25 mg/mL (maximum 20 mg/mL)",
+    "response_timeout_ms_as_seconds": "app hung",
+    "watch_deadline_wall_clock": "app hung",
+}
+BLIND3_MISSED = {}  # not caught yet, and why (none left)
+
+REVIEWER4_DIR = VARIANTS_DIR / "reviewer4"
+# Four defects in the same four areas, written by the author of test_what_the_pump_holds.py after
+# it, not designed for it (reviewer4/README.md): what it catches, and what it misses and why.
+# All four passed the suite as test_what_the_pump_holds.py first stood (71 passed each); three are
+# caught by cases added to it after seeing them (the same tests, one situation wider each):
+REVIEWER4_CAUGHT = {
+    "high_alarm_block_skips_latched": "stood unacknowledged (latched, its cause over",
+    "interrogate_hides_low_priority_alarms": "interrogate does not list PTM_LOCKOUT instance 1",
+    "typed_concentration_checked_against_programmed": "after a refill at 10000 µg/mL",
+}
+REVIEWER4_MISSED = {
+    # free text on stderr: the JSON, the wire and the bolus are right, and no check reads prose
+    "ptm_note_counts_this_bolus_twice": "the count is wrong only in a sentence on stderr",
+}
+
 pytestmark = pytest.mark.timeout(SUITE_TIMEOUT_S * 6)  # the first test waits for every run
 
 
@@ -197,6 +233,8 @@ def suite_runs():
     jobs.update({name: (UNSEEN_DIR / (name + ".py"), True) for name in UNSEEN_CAUGHT})
     jobs.update({name: (BLIND2_DIR / (name + ".py"), True) for name in BLIND2_CAUGHT})
     jobs.update({name: (REVIEWER3_DIR / (name + ".py"), True) for name in REVIEWER3_CAUGHT})
+    jobs.update({name: (BLIND3_DIR / (name + ".py"), True) for name in BLIND3_CAUGHT})
+    jobs.update({name: (REVIEWER4_DIR / (name + ".py"), True) for name in REVIEWER4_CAUGHT})
     return run_jobs(jobs)
 
 
@@ -326,3 +364,29 @@ def test_the_example_suite_catches_the_reviewer3_variant(suite_runs, variant):
     assert code == 1, "the example suite did not fail variant %s (exit %s):\n%s" % (variant, code, output[-4000:])
     assert REVIEWER3_CAUGHT[variant] in output, ("variant %s failed, but not with %r:\n%s"
                                                  % (variant, REVIEWER3_CAUGHT[variant], output[-4000:]))
+
+
+def test_every_blind3_variant_is_either_caught_or_a_known_miss_with_its_reason():
+    assert set(variant_names(BLIND3_DIR)) == set(BLIND3_CAUGHT) | set(BLIND3_MISSED)
+    assert not set(BLIND3_CAUGHT) & set(BLIND3_MISSED)
+
+
+@pytest.mark.parametrize("variant", sorted(BLIND3_CAUGHT))
+def test_the_example_suite_catches_the_blind3_variant(suite_runs, variant):
+    code, output = suite_runs[variant]
+    assert code == 1, "the example suite did not fail variant %s (exit %s):\n%s" % (variant, code, output[-4000:])
+    assert BLIND3_CAUGHT[variant] in output, ("variant %s failed, but not with %r:\n%s"
+                                              % (variant, BLIND3_CAUGHT[variant], output[-4000:]))
+
+
+def test_every_reviewer4_variant_is_either_caught_or_a_known_miss_with_its_reason():
+    assert set(variant_names(REVIEWER4_DIR)) == set(REVIEWER4_CAUGHT) | set(REVIEWER4_MISSED)
+    assert not set(REVIEWER4_CAUGHT) & set(REVIEWER4_MISSED)
+
+
+@pytest.mark.parametrize("variant", sorted(REVIEWER4_CAUGHT))
+def test_the_example_suite_catches_the_reviewer4_variant(suite_runs, variant):
+    code, output = suite_runs[variant]
+    assert code == 1, "the example suite did not fail variant %s (exit %s):\n%s" % (variant, code, output[-4000:])
+    assert REVIEWER4_CAUGHT[variant] in output, ("variant %s failed, but not with %r:\n%s"
+                                                 % (variant, REVIEWER4_CAUGHT[variant], output[-4000:]))

@@ -1,14 +1,15 @@
 """The app's picture of the pump is the pump's, wherever a thing stands: every alarm it lists,
-whatever its state; the reservoir a prescription is made for, whatever the clinician typed; the
-high-priority alarm that blocks therapy, wherever it is in the list; the count of boluses the
-patient is shown, whichever bolus of the day it is. Each test compares what the app said or did
-with what the pump holds, read through test control, not with how one app happens to work."""
+whatever its state or priority; the reservoir a prescription is made for, whatever the clinician
+typed; the high-priority alarm that blocks therapy, wherever it is in the list and whether or not
+its cause is over; the count of boluses the patient is shown, whichever bolus of the day it is.
+Each test compares what the app said or did with what the pump holds, read through test control,
+not with how one app happens to work."""
 
 import pytest
 
 from pumpmock.protocol.codes import Alarm, AlarmState, Drug, Fault, Priority
 
-from conftest import expect_ok
+from conftest import MORPHINE_20, STANDARD_RX, expect_ok
 
 PROGRAMMING = ("VALIDATE_PRESCRIPTION", "PROGRAM_PRESCRIPTION")
 
@@ -42,6 +43,13 @@ def _acknowledged_but_standing(pump, app):
     acknowledge_everything(app)  # acknowledged, but the occlusion is still there
 
 
+def _refused_patient_bolus(pump, app):
+    expect_ok(app("refill", *MORPHINE_20), "refill the reservoir")
+    expect_ok(app("program", *STANDARD_RX), "program a standard prescription")
+    expect_ok(app("--role", "patient", "ptm-bolus", "--yes"), "deliver a patient bolus")
+    app("--role", "patient", "ptm-bolus", "--yes")  # inside the lockout: refused, PTM_LOCKOUT (low)
+
+
 def _two_instances(pump, app):
     pump.inject_fault(Fault.CATHETER_OCCLUSION)
     acknowledge_everything(app)
@@ -58,6 +66,7 @@ ALARM_SITUATIONS = {
     "active, latched and medium alarms together": (_mixed, True),
     "an acknowledged alarm whose cause persists": (_acknowledged_but_standing, False),
     "two instances of one alarm and a latched one": (_two_instances, True),
+    "a low-priority alarm (a refused patient bolus)": (_refused_patient_bolus, False),
 }
 
 
@@ -124,6 +133,22 @@ def test_a_prescription_for_another_drug_or_concentration_than_the_reservoirs_is
     assert pump.status().therapy_state == 0, "the pump was programmed"  # NOT_PROGRAMMED
 
 
+def test_after_a_refill_at_a_new_concentration_the_old_one_typed_is_refused_before_sending(programmed, pump, wire):
+    expect_ok(programmed("refill", "--drug", "morphine", "--concentration-mg-per-ml", "10", "--volume-ml", "20"),
+              "refill at a new concentration")
+    before = len([r for r in wire.requests() if r.name in PROGRAMMING])
+
+    # the clinician types the concentration of the prescription still programmed (20 mg/mL)
+    result = programmed("program", "--drug", "morphine", "--concentration-mg-per-ml", "20",
+                        "--dose-mg-per-day", "3", "--max-mg-per-day", "5", "--confirm-soft")
+
+    sent = [r for r in wire.requests() if r.name in PROGRAMMING][before:]
+    assert not sent, ("app sent %s at the programmed prescription's %d µg/mL after a refill at 10000 µg/mL: the "
+                      "reservoir, not the last prescription, says what the pump delivers"
+                      % (" and ".join(r.name for r in sent), sent[0].fields["prescription"]["concentration_ug_per_ml"]))
+    assert result.code == 1, "app exited %d on a concentration the reservoir no longer holds, not 1" % result.code
+
+
 @pytest.mark.parametrize("typed", ["20", "20.000"])
 def test_the_reservoirs_own_concentration_typed_out_is_programmed(refilled, pump, typed):
     result = refilled("program", "--drug", "morphine", "--concentration-mg-per-ml", typed,
@@ -143,10 +168,12 @@ def _battery(pump):
     pump.inject_fault(Fault.LOW_BATTERY)  # ELECTIVE_REPLACEMENT (medium)
 
 
-# lower-priority alarms raised first, then the high one: the pump lists alarms in raise order
+# lower-priority alarms raised first, then the high one (the pump lists alarms in raise order);
+# whether its cause is over by then (LATCHED: it still stands until it is acknowledged)
 ORDERS = {
-    "after a medium alarm": ((_low_reservoir,), Fault.MOTOR_STALL),
-    "after two medium alarms": ((_battery, _low_reservoir), Fault.CATHETER_OCCLUSION),
+    "after a medium alarm": ((_low_reservoir,), Fault.MOTOR_STALL, False),
+    "after two medium alarms": ((_battery, _low_reservoir), Fault.CATHETER_OCCLUSION, False),
+    "latched, its cause over, after a medium alarm": ((_battery,), Fault.MOTOR_STALL, True),
 }
 THERAPY = {
     "program": ("PROGRAM_PRESCRIPTION", ("program", "--drug", "morphine", "--dose-mg-per-day", "4",
@@ -160,10 +187,12 @@ THERAPY = {
 @pytest.mark.parametrize("order", list(ORDERS))
 def test_no_therapy_change_while_a_high_priority_alarm_stands_behind_lower_ones(programmed, pump, wire, order,
                                                                                 workflow):
-    lower, fault = ORDERS[order]
+    lower, fault, cause_over = ORDERS[order]
     for raise_alarm in lower:
         raise_alarm(pump)
     high = Alarm(pump.inject_fault(fault))
+    if cause_over:
+        pump.clear_fault(fault)
     listed = [(Alarm(a.code), Priority(a.priority)) for a in pump.alarms()]
     assert len(listed) >= 2 and listed[-1][0] == high and all(p != Priority.HIGH for _c, p in listed[:-1]), \
         "test setup: the pump lists %s, not lower alarms first and %s last" % (listed, high.name)
@@ -173,9 +202,9 @@ def test_no_therapy_change_while_a_high_priority_alarm_stands_behind_lower_ones(
     result = programmed(*args)
 
     sent = wire.requests(name)[before:]
-    assert not sent, ("app sent %s while high-priority alarm %s stood unacknowledged %s (the pump lists %s): "
-                      "every listed alarm counts, not the first" % (name, high.name, order,
-                                                                    ", ".join(c.name for c, _p in listed)))
+    assert not sent, ("app sent %s while high-priority alarm %s stood unacknowledged (%s; the pump lists %s): a "
+                      "high-priority alarm blocks therapy wherever it stands in the list, until it is acknowledged"
+                      % (name, high.name, order, ", ".join(c.name for c, _p in listed)))
     assert result.code == 1, "app exited %d, not 1 (refused), with %s standing" % (result.code, high.name)
     assert high.name in result.stderr, "the app did not name the alarm that stops the %s: %s" % (
         workflow, result.stderr.strip())
