@@ -12,10 +12,10 @@ from pumpmock.protocol import encode_frame, encode_message
 from pumpmock.protocol import messages as m
 from pumpmock.protocol.codes import (Alarm, BolusKind, Drug, Error, Fault, Limit, Role, Severity, TherapyMode,
                             TherapyState)
-from pumpmock.protocol.framing import ACK, EVENT, REQUEST, FrameDecoder
+from pumpmock.protocol.framing import REQUEST, decode_frame
 
 from . import connect
-from .errors import PumpRefusedError
+from .errors import LinkTimeout, PumpRefusedError
 
 MORPHINE_UG_PER_ML = 20_000
 
@@ -214,30 +214,22 @@ def check_exactly_once(session):
     wire = encode_message(request, 0x7000)
     answers = []
     for _ in range(3):
-        session.port.write(wire)
-        answers.append(_raw_answer(session, 0x7000))
+        answers.append(_raw_answer(session, wire))
     expect(len(set(answers)) == 1, "a retransmitted bolus was executed again: the same seq got different "
            "answers %s", answers)
     expect(session.test.counters().boluses_delivered == before + 1, "a retransmitted bolus was executed again")
-    session.port.write(encode_message(request._replace(dose_ug=101), 0x7000))
-    answer = m.Nak.decode(_raw_answer(session, 0x7000)[1], request.MESSAGE.id)
+    answer = m.Nak.decode(_raw_answer(session, encode_message(request._replace(dose_ug=101), 0x7000))[1],
+                          request.MESSAGE.id)
     expect(answer.code == Error.SEQUENCE_REUSED, "same seq, new content: expected SEQUENCE_REUSED, got %s", answer)
 
 
-def _raw_answer(session, seq, timeout=1.0):
-    """(kind, payload) of the next answer with `seq`, reading the port directly."""
-    decoder = FrameDecoder()
-    deadline = session.clock() + timeout
-    while session.clock() < deadline:
-        session.port.timeout = max(deadline - session.clock(), 0.001)
-        for frame in decoder.feed(session.port.read(session.port.in_waiting or 1)):
-            if isinstance(frame, Exception):
-                continue
-            if frame.kind == EVENT:
-                session.port.write(encode_frame(ACK, frame.msg_id, frame.seq))
-            elif frame.seq == seq:
-                return frame.kind, frame.payload
-    raise CheckFailed("no answer to seq %d within %.1f s" % (seq, timeout))
+def _raw_answer(session, wire):
+    """(kind, payload) of the pump's answer to a frame the check built itself, through the session."""
+    try:
+        return session.request_frame(wire)
+    except LinkTimeout:  # sent 1 + retries times, a timeout each
+        raise CheckFailed("no answer to seq %d within %.1f s" % (decode_frame(wire).seq,
+                                                                session.timeout * (session.retries + 1))) from None
 
 
 @check("garbage on the line", needs_test_control=False)
@@ -250,12 +242,10 @@ def check_garbage(session):
 @check("malformed requests get typed NAKs", needs_test_control=False)
 def check_malformed(session):
     """Unknown message ids and wrong payload lengths are answered NAK, not ignored or crashed on."""
-    session.port.write(encode_frame(REQUEST, _UNKNOWN_ID, 0x7100))
-    kind, payload = _raw_answer(session, 0x7100)
+    kind, payload = _raw_answer(session, encode_frame(REQUEST, _UNKNOWN_ID, 0x7100))
     expect(m.Nak.decode(payload, _UNKNOWN_ID).code == Error.UNKNOWN_MESSAGE, "unknown id not answered UNKNOWN_MESSAGE")
     hello = m.HelloRequest.MESSAGE.id
-    session.port.write(encode_frame(REQUEST, hello, 0x7101, b"\x01"))
-    kind, payload = _raw_answer(session, 0x7101)
+    kind, payload = _raw_answer(session, encode_frame(REQUEST, hello, 0x7101, b"\x01"))
     expect(m.Nak.decode(payload, hello).code == Error.BAD_LENGTH, "short HELLO not answered BAD_LENGTH")
 
 

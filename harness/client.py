@@ -23,6 +23,7 @@ from pumpmock.protocol.auth import auth_mac, role_key
 from pumpmock.protocol.catalog import BANNER, MAGIC, MAX_RETRIES, PROTOCOL_VERSION, RESPONSE_TIMEOUT_MS
 from pumpmock.protocol.codes import Role
 from pumpmock.protocol.errors import RemoteProtocolError
+from pumpmock.protocol.framing import decode_frame
 
 from .connection import BadEvent, Connection, Event, Outcome
 from .errors import BadAnswerError, LinkTimeout, NotAMockError, PortError
@@ -104,6 +105,16 @@ class PumpSession:
         now_ms = self.clock() * 1000
         data = connection.send(message, now_ms)
         return self._wait(connection.seq, now_ms, data)  # the clock just read serves the first look
+
+    def request_frame(self, wire):
+        """Send a request frame built by the caller and return its answer undecoded: (kind, payload).
+
+        For a check that must send what a typed message cannot (an unknown id, a wrong length, a
+        seq of its choosing); retransmitted at each deadline as any request, LinkTimeout after.
+        """
+        now_ms = self.clock() * 1000
+        data = self.connection.send_frame(wire, now_ms)
+        return self._wait(decode_frame(wire).seq, now_ms, data)
 
     def send(self, message):
         """Send a request without waiting; returns its seq (see wait)."""

@@ -7,6 +7,7 @@
     conn.next_deadline_ms()                 # when poll() next has work, or None
     result = conn.next_result()             # Answer, Refused, BadAnswer, TimedOut, Event, BadEvent,
                                             # BadFrame, StaleFrame in line order; None when empty
+    out = conn.send_frame(wire, now_ms)     # a request frame the caller built: answered by RawAnswer
 
 now_ms is the shell's monotonic clock in ms (an int or a float). The connection never reads a
 clock, sleeps or touches a port, so harness.client's blocking PumpSession, a test or an async
@@ -25,7 +26,8 @@ import os
 from pumpmock.protocol import messages as m
 from pumpmock.protocol.catalog import MAX_RETRIES, RESPONSE_TIMEOUT_MS
 from pumpmock.protocol.errors import RemoteProtocolError
-from pumpmock.protocol.framing import ACK, EVENT, NAK, REQUEST, RESPONSE, FrameDecoder, encode_frame
+from pumpmock.protocol.framing import (ACK, EVENT, NAK, REQUEST, RESPONSE, Frame, FrameDecoder, decode_frame,
+                                       encode_frame)
 
 from . import plausibility
 from .errors import ImplausibleAnswerError, LinkTimeout, MalformedAnswerError, refusal
@@ -63,6 +65,22 @@ class Answer(Outcome):
 
     def result(self):
         return self.message
+
+
+class RawAnswer(Outcome):
+    """The answer, RESPONSE or NAK and undecoded, to a frame the caller built (send_frame): `request`
+    is that frame, result() is (kind, payload)."""
+
+    __slots__ = ("kind", "payload")
+
+    def __init__(self, seq, request, kind, payload):
+        self.seq = seq
+        self.request = request
+        self.kind = kind
+        self.payload = payload
+
+    def result(self):
+        return self.kind, self.payload
 
 
 class Failed(Outcome):
@@ -175,6 +193,15 @@ class Connection:
             return b"\x00" + wire
         return wire
 
+    def send_frame(self, wire, now_ms):
+        """A request frame built by the caller -> the bytes to write. For what a typed message cannot
+        say (an unknown id, a wrong length, a seq of the caller's choosing): retransmitted and timed
+        out as any request; its answer comes back undecoded, a RawAnswer. conn.seq is not moved."""
+        wire = bytes(wire)
+        frame = decode_frame(wire)
+        self._pending[frame.seq] = [frame, frame.msg_id, wire, now_ms + self.timeout_ms, 0]
+        return self._out(wire)
+
     def _out(self, wire):
         if self._need_delimiter:
             self._need_delimiter = False
@@ -204,7 +231,11 @@ class Connection:
                 results.append(StaleFrame(item))
                 continue
             del self._pending[seq]
-            results.append(_outcome(kind, msg_id, seq, payload, pending[_REQUEST]))
+            request = pending[_REQUEST]
+            if request.__class__ is Frame:  # the caller built it (send_frame): its answer as it came
+                results.append(RawAnswer(seq, request, kind, payload))
+                continue
+            results.append(_outcome(kind, msg_id, seq, payload, request))
         return out
 
     def poll(self, now_ms, *, count_misses=True):

@@ -285,3 +285,23 @@ def test_every_event_copy_is_acked_and_each_event_given_once(seqs):
     out = conn.receive_data(b"".join(event_bytes(ALARM, seq) for seq in seqs))
     assert [(f.kind, f.seq) for f in frames_in(out)] == [(ACK, seq) for seq in seqs]
     assert [r.seq for r in take_all(conn)] == list(dict.fromkeys(seqs))  # first copies, in line order
+
+
+def test_a_frame_the_caller_built_is_retransmitted_as_it_is_and_its_answer_comes_back_undecoded():
+    """What checks send that no typed message can say: an unknown id, a short payload, a chosen seq."""
+    from pumpmock.harness.connection import RawAnswer
+    connection = Connection(timeout_ms=TIMEOUT_MS, retries=1, initial_seq=40)
+    short_hello = encode_frame(REQUEST, HELLO_REQUEST.MESSAGE.id, 0x7101, b"\x01")
+    assert connection.send_frame(short_hello, 0) == b"\x00" + short_hello
+    assert connection.seq == 40 and connection.outstanding == (0x7101,)
+    assert connection.poll(TIMEOUT_MS) == b"\x00" + short_hello  # the same bytes again, same seq
+    nak = m.encode_message(m.Nak(HELLO_REQUEST.MESSAGE.id, Error.BAD_LENGTH, 0, 2, 1), 0x7101)
+    connection.receive_data(nak)
+    [result] = take_all(connection)
+    assert isinstance(result, RawAnswer) and result.result() == (NAK, decode_frame(nak).payload)
+    unknown = encode_frame(REQUEST, 0x7E, 0x7100)
+    connection.send_frame(unknown, 1_000)
+    connection.poll(1_000 + TIMEOUT_MS)
+    connection.poll(1_000 + 2 * TIMEOUT_MS)
+    [timed_out] = take_all(connection)
+    assert isinstance(timed_out, TimedOut) and timed_out.seq == 0x7100
