@@ -26,6 +26,7 @@ READ_SIZE = 4096
 # it; or a silent holder replaced), then one line of why: a read that gets it raises that line.
 SERVER_NOTICE = b"pumpmock serve: "
 NOTICE_WAIT_S = 1.0  # for the rest of a notice line split over reads
+_NOTICE_SIZE = len(SERVER_NOTICE)
 _DESCRIPTOR_PORTS = (serial.Serial, SocketSerial) if os.name == "posix" else ()
 
 
@@ -198,8 +199,8 @@ def read_port(port, timeout):
         waiting = port.in_waiting
         if waiting:
             data += port.read(waiting)
-        if SERVER_NOTICE in data:
-            raise server_notice(data, lambda wait: port.read(port.in_waiting or 1))
+        if data[:_NOTICE_SIZE] == SERVER_NOTICE[:len(data)] or SERVER_NOTICE in data:
+            data = not_a_notice(data, lambda wait: port.read(port.in_waiting or 1))
     return data
 
 
@@ -243,19 +244,34 @@ def read_fd(fd, timeout, busy_poll_s=0.0):
         raise serial.SerialException("read failed: %s" % error) from error
     if not data:  # readable yet empty: the peer closed the socket or the device went away
         raise serial.SerialException("the port reports data to read but returned none (disconnected?)")
-    if SERVER_NOTICE in data:
-        raise server_notice(data, lambda wait: os.read(fd, READ_SIZE) if select.select([fd], [], [], wait)[0] else b"")
+    if data[:_NOTICE_SIZE] == SERVER_NOTICE[:len(data)] or SERVER_NOTICE in data:
+        data = not_a_notice(data, lambda wait: os.read(fd, READ_SIZE) if select.select([fd], [], [], wait)[0] else b"")
     return data
 
 
-def server_notice(data, read_more):
-    """The PortError for a pumpmock serve notice in `data` (PortBusyError for "port busy"), its
-    line read to the end with read_more(timeout) if it came in parts."""
+def not_a_notice(data, read_more):
+    """`data` back, unless it holds a pumpmock serve notice: then its PortError (PortBusyError for
+    "port busy"), the line read to its end with read_more(timeout) if it came in parts. Data that
+    is the notice's first bytes (a port read byte by byte) is read on until it shows which."""
+    deadline = time.monotonic() + NOTICE_WAIT_S
+    while len(data) < _NOTICE_SIZE and SERVER_NOTICE.startswith(data) and time.monotonic() < deadline:
+        try:
+            more = read_more(max(deadline - time.monotonic(), 0))
+        except (OSError, serial.SerialException):  # gone: what came is all there is
+            break
+        if not more:
+            break
+        data += more
+    if SERVER_NOTICE not in data:
+        return data
+    raise _server_notice(data, read_more, deadline)
+
+
+def _server_notice(data, read_more, deadline):
     from .errors import PortError
     from .interlock import PortBusyError
 
-    line = data[data.index(SERVER_NOTICE) + len(SERVER_NOTICE):]
-    deadline = time.monotonic() + NOTICE_WAIT_S
+    line = data[data.index(SERVER_NOTICE) + _NOTICE_SIZE:]
     while b"\n" not in line and len(line) < READ_SIZE and time.monotonic() < deadline:
         try:
             more = read_more(max(deadline - time.monotonic(), 0))

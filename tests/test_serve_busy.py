@@ -85,6 +85,16 @@ def test_a_newcomer_is_told_busy_and_the_holder_goes_on(served, kind):
     assert (server.connections, server.refused, server.replaced) == (1, 4, 0)
 
 
+def test_busy_reaches_a_client_whose_port_is_read_byte_by_byte(served, tmp_path):
+    """A socket:// port behind a transcript tap is read through pyserial, a byte a read: the line is
+    still told, not a "socket disconnected" after its first bytes went to the frame decoder."""
+    server = served(serve.TcpServer(serve.make_pump(test_mode=True)))
+    url = "socket://" + server.address
+    with harness.connect(url, timeout=2):
+        with pytest.raises(harness.PortBusyError, match="^port busy: pumpmock serve at "):
+            harness.connect(url, timeout=2, retries=1, transcript=str(tmp_path / "wire.jsonl"))
+
+
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_a_raw_socket_newcomer_reads_the_busy_line_then_the_end(served, kind, monkeypatch):
     monkeypatch.setattr(serve, "LEAVING_LINGER_S", 1.0)  # RFC 2217 keeps a refused line open that long
