@@ -156,6 +156,25 @@ def test_writes_the_oracle_cannot_judge_are_counted_in_the_result_not_failed(mon
         in bench_report.summary(report)
 
 
+def test_a_setup_write_the_oracle_cannot_judge_is_counted_not_failed(monkeypatch):
+    """Planted: the oracle gives up on every example's first judged write, the reset's own (it
+    once let LostTrack escape from there, a failure about nothing). No rule runs: no verdict."""
+    raised = []
+    judge = Checker.exchange
+
+    def exchange(checker, data, *args, **kwargs):
+        if checker.exchanges == 0:
+            raised.append(True)
+            raise SplitTooWide("planted")
+        return judge(checker, data, *args, **kwargs)
+
+    monkeypatch.setattr(Checker, "exchange", exchange)
+    result = campaign.run_campaign("pumpmock://?clock=virtual", budget_s=3, seed=4, modes=["stateful"])
+    assert raised and result["failures"] == [], result
+    # Every example rejected: hypothesis says it could not satisfy the test, about itself, not the pump.
+    assert all("Unsatisfiable" in error for error in result["harness_errors"]), result["harness_errors"][:1]
+    assert result["status"] == "not available" and result["unjudged_writes"] == len(raised), result
+
 def test_a_campaign_that_ends_past_its_promise_says_so(monkeypatch):
     """Planted: one answer takes longer than the whole overrun allows (a board stalled mid-answer).
     The campaign still ends (it is not hung) and its result and summary say it overran."""
