@@ -168,6 +168,9 @@ def main(args, out=None):
         server.close()
         if recorder:
             recorder.close()
+        if isinstance(server, TcpServer):
+            print("pumpmock serve: %d client(s) served, %d newcomer(s) told \"port busy\", %d silent client(s) "
+                  "replaced" % (server.connections, server.refused, server.replaced), file=sys.stderr, flush=True)
         if getattr(args, "hostile", None):
             print("pumpmock serve: %s" % _hostile_of(pump).report(), file=sys.stderr, flush=True)
     return 0

@@ -5,6 +5,7 @@ half-closes or resets frees the port at once; one silent past the idle limit is 
 session ends. Every read here has a timeout; nothing asserts how fast the machine is.
 """
 
+import signal
 import socket
 import struct
 import subprocess
@@ -263,3 +264,16 @@ def test_a_notice_split_over_reads_is_raised_whole():
     finally:
         ours.close()
         server_end.close()
+
+
+def test_serve_says_on_stop_how_many_it_refused():
+    process, address = start("--tcp", "0")
+    with connect_tcp(address) as holder:
+        assert socket_link(holder).request(m.HelloRequest(1, 1))[0].kind == RESPONSE
+        with connect_tcp(address) as newcomer:
+            newcomer.sendall(b"?")
+            assert BUSY in read_to_end(newcomer)
+    process.send_signal(signal.SIGTERM)
+    _out, err = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert "1 client(s) served, 1 newcomer(s) told \"port busy\", 0 silent client(s) replaced" in err
