@@ -18,7 +18,7 @@ from pumpmock.harness.fuzz import campaign, stateful
 from pumpmock.firmware_mock import commands
 from pumpmock.harness import fuzz_cmd
 from pumpmock.harness.bench import report as bench_report
-from pumpmock.harness.fuzz.oracle import Checker, LostTrack, SplitTooWide, Violation
+from pumpmock.harness.fuzz.oracle import SPLIT_WRITE_TRIES, Checker, LostTrack, SplitTooWide, Violation
 from pumpmock.protocol.catalog import MESSAGES_BY_NAME
 from pumpmock.protocol.framing import encode_frame
 from pumpmock.harness.fuzz.model import REQUEST
@@ -119,6 +119,30 @@ def test_a_write_over_a_slow_lines_wide_window_is_judged_at_once():
         Checker().exchange(data, 0, 1500, odd, exact=False)
     with pytest.raises(Violation):
         Checker().exchange(data, 0, 1500, expected[:1] + expected[2:], exact=False)
+
+
+def test_one_writes_judgement_costs_a_bounded_number_of_model_runs(monkeypatch):
+    """Every moment of a wide window for every candidate state, even for the write read whole,
+    cost a slow line's campaign seconds of CPU per write (a 12 s campaign ran 41-70 s): past
+    SPLIT_WRITE_TRIES model runs the write is left unjudged (counted), never judged for minutes."""
+    checker = Checker()
+    model_class = type(checker.models[0])
+    runs = collections.Counter()
+    receive = model_class.receive
+
+    def counted(self, data, shell_ms):
+        runs["model"] += 1
+        return receive(self, data, shell_ms)
+
+    monkeypatch.setattr(model_class, "receive", counted)
+    data = _observation_write()
+    expected = list(checker.models[0].copy().receive(data, 700))
+    kind, msg_id, seq, payload = expected[2]
+    odd = expected[:2] + [(kind, msg_id, seq, bytes([payload[0] ^ 0xFF]) + payload[1:])]
+    runs.clear()
+    with pytest.raises(SplitTooWide):
+        checker.exchange(data, 0, 3 * SPLIT_WRITE_TRIES, odd, exact=False)
+    assert runs["model"] <= SPLIT_WRITE_TRIES, runs
 
 
 def test_steps_per_example_follow_the_measured_round_trip():

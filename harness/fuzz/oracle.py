@@ -161,8 +161,9 @@ def request_frames(data):
     return out
 
 
-# Model runs (~20-50 µs each) the frame-by-frame judgement of one write may cost before the
-# oracle judges it by its answers' kinds alone (see _exchange_real).
+# Model runs (~20-150 µs each) the judgement of one write may cost, once at one moment for the
+# whole write and once frame by frame, before the oracle leaves it unjudged or judges it by its
+# answers' kinds alone (see _exchange_real).
 SPLIT_WRITE_TRIES = 20_000
 
 
@@ -226,7 +227,9 @@ class Checker:
         data = bytes(data)
         if clock is not None and self._narrow(self._pinned(data, lo_ms, hi_ms, clock), received, data, final=False):
             return
-        whole = self._candidates([data], lo_ms, hi_ms)
+        # Bounded too: states x moments of a slow line's window (24 x 1,400 ms) cost seconds of
+        # CPU in one write, out of reach of any budget check; past the bound it is unjudged.
+        whole = self._candidates([data], lo_ms, hi_ms, limit=SPLIT_WRITE_TRIES)
         if not self._narrow(whole, received, data, final=False):
             blocks = [block + b"\x00" for block in data.split(b"\x00")[:-1]]
             tail = data.split(b"\x00")[-1]
