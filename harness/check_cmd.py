@@ -14,7 +14,7 @@ from . import DEFAULT_URL, connect
 from .checks import CHECKS, run_checks
 from .cli import baud_rate, positive_seconds
 from .errors import HarnessError
-from .interlock import add_allow_arguments, allowlist_from_args
+from .interlock import PortBusyError, add_allow_arguments, allowlist_from_args
 
 MARKS = {"pass": "PASS", "fail": "FAIL", "skip": "skip"}
 
@@ -54,8 +54,12 @@ def main(args):
         print("  %s  %-50s %6.2fs  %s" % (MARKS[result.status], result.check.name, result.seconds,
                                            result.detail), flush=True)
 
-    results = run_checks(args.url, args.only, progress=progress, timeout=args.timeout,
-                         baudrate=args.baud, allowlist=allowlist)
+    try:
+        results = run_checks(args.url, args.only, progress=progress, timeout=args.timeout,
+                             baudrate=args.baud, allowlist=allowlist)
+    except PortBusyError as error:  # each check opens the line anew: another client got in between
+        print("pumpmock check: cannot check %s: %s" % (args.url, error), file=sys.stderr)
+        return 2
     counts = {status: sum(1 for r in results if r.status == status) for status in MARKS}
     if args.json:
         write_json(args.json, args.url, results, counts)

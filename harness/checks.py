@@ -16,6 +16,7 @@ from pumpmock.protocol.framing import REQUEST, decode_frame
 
 from . import connect
 from .errors import LinkTimeout, PumpRefusedError
+from .interlock import PortBusyError
 
 MORPHINE_UG_PER_ML = 20_000
 
@@ -336,6 +337,8 @@ def run_checks(url, selected=None, progress=None, **connect_options):
                         status, detail = "pass", ""
         except CheckFailed as failure:
             status, detail = "fail", str(failure)
+        except PortBusyError:
+            raise  # another client took the line between two checks: no verdict on the pump
         except Exception as error:  # a crash in a check is a failure of the target or the link
             status, detail = "fail", "%s: %s" % (type(error).__name__, error)
         result = Result(item, status, detail, time.perf_counter() - start)

@@ -277,3 +277,23 @@ def test_serve_says_on_stop_how_many_it_refused():
     _out, err = process.communicate(timeout=30)
     assert process.returncode == 0
     assert "1 client(s) served, 1 newcomer(s) told \"port busy\", 0 silent client(s) replaced" in err
+
+
+def test_pumpmock_check_says_cannot_check_when_the_line_is_taken_between_two_checks(monkeypatch, capsys):
+    """Each check opens the line anew: another client can take the server in between. That is no
+    verdict on the pump: one line, exit 2 (cannot check), not a check marked FAIL and exit 1."""
+    from pumpmock.harness import checks, cli
+    opened = []
+    real_connect = checks.connect
+
+    def connect(url, **options):
+        opened.append(url)
+        if len(opened) == 2:
+            raise harness.PortBusyError("port busy: pumpmock serve at 127.0.0.1:1 is held by another client")
+        return real_connect(url, **options)
+
+    monkeypatch.setattr(checks, "connect", connect)
+    status = cli.main(["check", "pumpmock://"])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert err.count("\n") == 1 and "cannot check pumpmock://: port busy" in err, err
