@@ -1135,9 +1135,6 @@ _RULES = {
     "TC_GET_PRESCRIPTION": OracleModel.get_prescription, "TC_GET_ALARMS": OracleModel.get_alarms,
     "TC_GET_CLOCK": OracleModel.tc_get_clock, "TC_HEAP_INFO": OracleModel.tc_heap_info,
 }
-# The old name, until harness/fuzz/oracle.py imports OracleModel: firmware_mock.model.PumpModel
-# is the firmware's own, and a name should mean one thing.
-PumpModel = OracleModel
 
 HANDLERS = {mid: _RULES[message.name] for mid, message in MESSAGES_BY_ID.items() if message.name in _RULES}
 UNMODELLED = sorted(message.name for message in MESSAGES_BY_ID.values()

@@ -21,7 +21,7 @@ from pumpmock.protocol.catalog import MESSAGES_BY_NAME
 from pumpmock.protocol.codes import Alarm, Error
 from pumpmock.protocol.jsonify import describe
 
-from .model import (ACK, EVENT, NAK, PENDING_NONCE, REQUEST, RESPONSE, LOW_UL, STOPPING, PumpModel, decode_request,
+from .model import (ACK, EVENT, NAK, PENDING_NONCE, REQUEST, RESPONSE, LOW_UL, STOPPING, OracleModel, decode_request,
                     parse_block)
 
 KIND_NAMES = ("REQUEST", "RESPONSE", "EVENT", "ACK", "NAK")
@@ -171,7 +171,7 @@ class Checker:
     """The model states consistent with the pump so far; exchange() narrows them or fails."""
 
     def __init__(self, serial="PM-000001", capacity_ul=20_000, test_mode=True, max_candidates=24):
-        self.models = [PumpModel(serial, capacity_ul, test_mode)]
+        self.models = [OracleModel(serial, capacity_ul, test_mode)]
         self.max_candidates = max_candidates
         self.capped = False  # candidates were dropped: an empty set no longer proves a fault
         self.exchanges = 0
