@@ -22,6 +22,7 @@ State lives in pytest's stashes: the run's PumpTarget in config.stash[TARGET], e
 PumpEnvironment in item.stash[ENVIRONMENT].
 """
 
+import contextlib
 import io
 import os
 import re
@@ -36,7 +37,7 @@ from pumpmock.protocol.messages import Nak
 from . import connect, is_device_path, normalize_url, open_port, vet_url
 from .client import PumpSession
 from .errors import HarnessError
-from .interlock import Allowlist
+from .interlock import Allowlist, PortBusyError
 from .mux import PortMux
 from .oracles import ORACLES
 from .oracles import check as check_oracles
@@ -318,6 +319,17 @@ ENVIRONMENT = pytest.StashKey[PumpEnvironment]()  # item.stash: the test's pump 
 
 
 # ---- fixtures --------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _line_taken():
+    """Another client holds the target (`pumpmock serve` told us "port busy", or a board's port is
+    open elsewhere): the test cannot run, and a 60-line traceback would bury the one line that
+    says so. Each test that needs the line says it in one line instead."""
+    try:
+        yield
+    except PortBusyError as error:
+        pytest.fail("pumpmock: %s" % error, pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def pump_target(request):
     """The run's target: .url (None = in-process emulator), .baud, .faults, .is_board, .test_mode()."""
@@ -340,13 +352,15 @@ def pump_port(_pumpmock_env):
     Behind it: the in-process emulator (reset to factory state, test mode, real clock) or the
     --pump-url target. The `pump` fixture controls the same pump; `wire` shows the app's frames.
     """
-    return _pumpmock_env.open_pty()
+    with _line_taken():
+        return _pumpmock_env.open_pty()
 
 
 @pytest.fixture
 def programmer(_pumpmock_env):
     """The harness's reference programmer (harness.PumpSession), reset and logged in as clinician."""
-    return _pumpmock_env.open_session()
+    with _line_taken():
+        return _pumpmock_env.open_session()
 
 
 @pytest.fixture
@@ -360,7 +374,8 @@ def pump(request, _pumpmock_env, pump_target):
     if "pump_port" in request.fixturenames:
         request.getfixturevalue("pump_port")
     else:
-        _pumpmock_env.open_session()
+        with _line_taken():
+            _pumpmock_env.open_session()
     if not pump_target.test_mode():
         pytest.skip("needs test control: %s is not in test mode" % pump_target.url)
     return _pumpmock_env.control

@@ -297,3 +297,27 @@ def test_pumpmock_check_says_cannot_check_when_the_line_is_taken_between_two_che
     err = capsys.readouterr().err
     assert status == 2, err
     assert err.count("\n") == 1 and "cannot check pumpmock://: port busy" in err, err
+
+
+def test_a_team_suite_on_a_busy_server_says_so_in_one_line_per_test(pytester):
+    """--pump-url at a server another client holds: each test that needs the line errors with the
+    busy line alone, not a 60-line traceback around it; the holder keeps its session."""
+    pytester.makepyfile(test_team="""
+        def test_reference_client(programmer):
+            programmer.status()
+
+        def test_app_line(pump_port, pump):
+            pump.status()
+    """)
+    process, address = start("--tcp", "0", "--test-mode")
+    try:
+        with connect_tcp(address) as holder:
+            assert socket_link(holder).request(m.HelloRequest(1, 1))[0].kind == RESPONSE
+            result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", "--pump-url", "socket://" + address)
+            result.assert_outcomes(errors=2)
+            text = result.stdout.str()
+            assert text.count("pumpmock: port busy: pumpmock serve at %s is held by another client" % address) == 2, text
+            assert "Traceback" not in text and "portio.py" not in text, text
+            assert socket_link(holder).request(m.HelloRequest(1, 1))[0].kind == RESPONSE
+    finally:
+        assert stop(process) == 0
