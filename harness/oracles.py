@@ -359,9 +359,14 @@ def alarms(wire, deadline_s=60.0, priorities=(Priority.HIGH, Priority.MEDIUM)):
     return violations
 
 
+# Past this many requests since a seq was used, its next use is the 16-bit counter wrapping round.
+SEQ_WRAP_DISTANCE = 0x8000
+
+
 def exactly_once(wire):
-    """No state-changing request re-sent under a new seq while the earlier one was unanswered."""
-    violations = []
+    """No state-changing request re-sent under a new seq while the earlier one was unanswered;
+    within one host session (HELLO's host_session_id) no seq reused for a request with other content."""
+    violations = _seqs_reused(wire)
     requests = [e for e in wire if e["dir"] == "host>pump" and e["kind"] == "REQUEST"
                 and e["name"] in STATE_CHANGING]
     answers = {}
@@ -379,6 +384,36 @@ def exactly_once(wire):
                                   "first was unanswered: if only the answer was lost, it executes twice"
                                   % (first["name"], first["seq"], later["seq"]))
             break
+    return violations
+
+
+def _seqs_reused(wire):
+    """A seq names one request in a host session: the same seq again is a retransmission and repeats
+    the same bytes. Hazard: different content under a used seq is refused SEQUENCE_REUSED (the pump's
+    exactly-once cache holds the first, answered or refused), so the second request, an alarm
+    acknowledgement, a bolus, never happens; read-only ones pass, but the app's retransmissions are
+    no longer safe. The session is the last HELLO's id: under a new id seqs start from scratch."""
+    violations = []
+    session = None
+    used = {}  # (host_session_id, seq) -> (the last request under it, its number in the session)
+    counted = {}  # host_session_id -> requests sent in it so far
+    for entry in wire:
+        if entry["dir"] != "host>pump" or entry["kind"] != "REQUEST":
+            continue
+        if entry["name"] == "HELLO" and entry["fields"]:
+            session = entry["fields"]["host_session_id"]
+        number = counted.get(session, 0)
+        counted[session] = number + 1
+        earlier = used.get((session, entry["seq"]))
+        used[(session, entry["seq"])] = (entry, number)
+        if earlier is None or earlier[0]["wire"] == entry["wire"] or number - earlier[1] >= SEQ_WRAP_DISTANCE:
+            continue
+        violations.append("app reused seq %d for %s after %s in the same session (host_session_id %s): a seq "
+                          "names one request, a retransmission repeats its bytes; the pump refuses a "
+                          "state-changing one SEQUENCE_REUSED, and it never happens"
+                          % (entry["seq"], entry["name"] or "msg 0x%02x" % entry["msg_id"],
+                             earlier[0]["name"] if earlier[0]["name"] != entry["name"]
+                             else "a different " + entry["name"], session))
     return violations
 
 

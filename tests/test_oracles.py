@@ -149,6 +149,40 @@ def test_same_seq_retransmission_and_two_answered_boluses_are_fine():
     assert exactly_once(twice.wire) == []
 
 
+def test_a_seq_kept_after_a_refusal_for_the_next_request_is_reported():
+    # The app treats a NAK'd request as never sent and gives the next, different one its seq.
+    stall, low = m.AckAlarmRequest(Alarm.MOTOR_STALL, 2), m.AckAlarmRequest(Alarm.LOW_RESERVOIR, 1)
+    script = Script().send(m.HelloRequest(77, 1), 40).send(low, 41) \
+        .answer(m.Nak(low.MESSAGE.id, Error.NO_SUCH_ALARM), 41).send(stall, 41) \
+        .answer(m.Nak(stall.MESSAGE.id, Error.SEQUENCE_REUSED), 41)
+    [violation] = exactly_once(script.wire)
+    assert "reused seq 41 for ACK_ALARM after a different ACK_ALARM" in violation
+    other = Script().send(m.HelloRequest(77, 1), 40).send(m.GetStatusRequest(), 41).send(stall, 41)
+    assert "reused seq 41 for ACK_ALARM after GET_STATUS" in exactly_once(other.wire)[0]
+
+
+def test_a_seq_used_again_after_a_reconnect_under_the_same_session_id_is_reported():
+    stall, low = m.AckAlarmRequest(Alarm.MOTOR_STALL, 2), m.AckAlarmRequest(Alarm.LOW_RESERVOIR, 1)
+    script = Script().send(m.HelloRequest(77, 1), 40).send(low, 41).send(m.HelloRequest(77, 1), 42) \
+        .send(stall, 41)
+    assert len(exactly_once(script.wire)) == 1
+
+
+def test_a_seq_repeated_as_a_retransmission_in_a_new_session_or_after_wrapping_is_fine():
+    stall, low = m.AckAlarmRequest(Alarm.MOTOR_STALL, 2), m.AckAlarmRequest(Alarm.LOW_RESERVOIR, 1)
+    retransmitted = Script().send(m.HelloRequest(77, 1), 40).send(low, 41).send(low, 41, dt=0.3) \
+        .answer(m.AckAlarmResponse(0), 41)
+    assert exactly_once(retransmitted.wire) == []
+    new_session = Script().send(m.HelloRequest(77, 1), 40).send(low, 41).send(m.HelloRequest(78, 1), 1) \
+        .send(stall, 41)
+    assert exactly_once(new_session.wire) == []
+    wrapped = Script().send(m.HelloRequest(77, 1), 0)
+    for seq in range(1, 0x10000):
+        wrapped.send(m.GetStatusRequest(), seq, dt=0.0)
+    wrapped.send(m.GetStatusRequest(), 0, dt=0.0)
+    assert exactly_once(wrapped.wire) == []
+
+
 def test_check_prefixes_oracle_names_and_rejects_unknown_ones():
     script = Script().answer(raised(), 500)
     assert all(v.startswith("alarms: ") for v in check(script.wire, ["alarms"]))
