@@ -49,6 +49,10 @@ shown(app_output, wire)
     ptm_lockout_h: the wire's units or mg, mL, h, min converted exactly) is a value that name had
     on the wire in the run: a dose shown in µg as mg, a volume shown for a dose, a lockout in
     the wrong unit is a number the clinician confirms or records and the pump never held.
+  - every amount written in mg, mg/day, mg/mL or mL in any line, free text too (a prompt, a
+    refusal, a note: "limit 10 mg/day"), is a value of that unit the run had: on the wire, in
+    a finding, in the drug library for a drug it named, or typed on the app's command line. A
+    whole number that lost its zeros ("limit 1 mg/day") is a tenfold error the clinician reads.
 """
 
 from pumpmock.protocol.catalog import MESSAGES_BY_NAME
@@ -447,11 +451,14 @@ def outcome(wire, succeeded):
     return violations
 
 
-def shown(text, wire):
+def shown(text, wire, typed=()):
     """What the app printed against what the pump said: every alarm it shows (its priority,
     latching, raise time) and every log entry it shows (its kind, time and values) must be the
-    pump's. `text` is the app's output; JSON documents or JSON lines are read, other text is
-    skipped. Names are compared as the catalog spells them (MOTOR_STALL, HIGH, REFILL).
+    pump's. `text` is the app's output (stdout or stderr); JSON documents or JSON lines are read
+    for those. Names are compared as the catalog spells them (MOTOR_STALL, HIGH, REFILL). Every
+    amount written in the clinician's units in any line, JSON or free text ("limit 10 mg/day",
+    "20 mg/mL", "a bolus of 10 mg"), is judged too (_amounts_shown); `typed` is the app's command
+    line, whose amounts it may repeat (a prompt shows what is about to be sent).
 
     Hazard: a display or decoding slip (an enum off by one, a table in the wrong order) shows the
     clinician a calm LOW where the pump raised a HIGH, or an audit trail of other events."""
@@ -475,7 +482,115 @@ def shown(text, wire):
             violations += _alarm_shown(shown_item, alarms)
         elif isinstance(shown_item.get("kind"), str) and isinstance(shown_item.get("index"), int):
             violations += _log_entry_shown(shown_item, log)
-    return violations + _numbers_shown(objects, wire)
+    return violations + _numbers_shown(objects, wire) + _amounts_shown(text, wire, typed)
+
+
+# Amounts as an app writes them in prose, in the clinician's units: (unit, dimension). A daily
+# dose travels as µg (daily_dose_ug), so mg and mg/day are one dimension.
+PROSE_UNITS = (("mg/day", "ug"), ("mg/mL", "ug_per_ml"), ("mg", "ug"), ("mL", "ul"))
+PROSE_AMOUNT = None  # compiled on first use
+# What a finding's (or a limit NAK's) values measure, by limit: the pump's units for each.
+LIMIT_DIMENSIONS = {"CONCENTRATION_MAX": "ug_per_ml", "CONCENTRATION_MISMATCH": "ug_per_ml",
+                    "DAILY_DOSE_SOFT": "ug", "DAILY_DOSE_HARD": "ug", "MAX_DAILY_SOFT": "ug",
+                    "MAX_DAILY_HARD": "ug", "MAX_DAILY_BELOW_PLAN": "ug", "PTM_DOSE_MAX": "ug"}
+# Command-line options by the unit typed in them ("--ptm-dose-mg 0.2"), as (suffix, dimension).
+TYPED_UNITS = (("-mg-per-day", "ug"), ("-mg-per-ml", "ug_per_ml"), ("-mg", "ug"), ("-ml", "ul"))
+
+
+def _dimension_of(name):
+    """The wire unit a field's name ends in, as a dimension ("ug", "ug_per_ml", "ul"), or None."""
+    if name.endswith(("_ug_per_ml",)):
+        return "ug_per_ml"
+    if name.endswith(("_ug", "_ug_per_day")):
+        return "ug"
+    if name.endswith(("_ul",)):
+        return "ul"
+    return None
+
+
+def _amounts_known(wire, typed):
+    """dimension -> every value (wire units) the app may show for it: what crossed the wire under a
+    name in that unit, the values of findings and limit NAKs, the drug library's and the pump's
+    limits (it may quote them), and the amounts typed on its command line."""
+    from decimal import Decimal, InvalidOperation
+    from pumpmock.protocol.codes import Limit
+    known = {"ug": set(), "ug_per_ml": set(), "ul": set()}
+    drugs = set()  # drugs the run named: only their library limits may be quoted
+
+    def collect(value):
+        if isinstance(value, dict):
+            if isinstance(value.get("drug"), int):
+                drugs.add(value["drug"])
+            limit = value.get("limit", value.get("subject"))
+            dimension = LIMIT_DIMENSIONS.get(_name(Limit, limit)) if isinstance(limit, int) else None
+            for key, item in value.items():
+                if isinstance(item, int) and not isinstance(item, bool):
+                    if key in ("limit_value", "actual_value") and dimension:
+                        known[dimension].add(Decimal(item))
+                    elif _dimension_of(key):
+                        known[_dimension_of(key)].add(Decimal(item))
+                else:
+                    collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+
+    for entry in wire:
+        if entry["fields"]:
+            collect(entry["fields"])
+    typed = list(typed)
+    for option, value in zip(typed, typed[1:]):
+        if option == "--drug" and str(value).strip().upper() in Drug.__members__:
+            drugs.add(int(Drug[str(value).strip().upper()]))
+    for drug in (DRUG_LIBRARY[Drug(code)] for code in drugs if code in Drug._value2member_map_
+                 and Drug(code) in DRUG_LIBRARY):
+        known["ug"].update(Decimal(v) for v in (drug.soft_max_ug_per_day, drug.hard_max_ug_per_day))
+        known["ug_per_ml"].add(Decimal(drug.max_concentration_ug_per_ml))
+    known["ul"].add(Decimal(PUMP_LIMITS["capacity_ul"]))
+    for option, value in zip(typed, typed[1:]):
+        option = str(option).split("=")[0]
+        for suffix, dimension in TYPED_UNITS:
+            if option.startswith("--") and option.endswith(suffix):
+                try:
+                    known[dimension].add(Decimal(str(value).strip()) * 1000)
+                except InvalidOperation:
+                    pass
+                break
+    return known
+
+
+def _amounts_shown(text, wire, typed=()):
+    """Every amount written in mg, mg/day, mg/mL or mL in any line of `text` is, in the wire's unit,
+    a value of that dimension the run had (see _amounts_known). A number not standing alone (part
+    of "0,2" or "1.5.3") is not read as an amount.
+
+    Hazard: a display slip (whole numbers losing their zeros, a value from the wrong field) in a
+    prompt, a refusal or a note: the clinician confirms "a bolus of 1 mg" while 10 mg are sent, or
+    reads a limit a tenth of the truth."""
+    import re
+    from decimal import Decimal
+    global PROSE_AMOUNT
+    if PROSE_AMOUNT is None:
+        units = "|".join(re.escape(unit) for unit, _dimension in PROSE_UNITS)
+        PROSE_AMOUNT = re.compile(r"(?<![\w.,/-])(\d+(?:\.\d+)?)(?![\d.,]\d) ?(%s)(?![\w/])" % units)
+    dimensions = dict(PROSE_UNITS)
+    known, out, seen = None, [], set()
+    for match in PROSE_AMOUNT.finditer(text):
+        number, unit = match.group(1), match.group(2)
+        if (number, unit) in seen:
+            continue
+        seen.add((number, unit))
+        if known is None:
+            known = _amounts_known(wire, typed)
+        dimension = dimensions[unit]
+        if Decimal(number) * 1000 in known[dimension]:
+            continue
+        line = text[text.rfind("\n", 0, match.start()) + 1:text.find("\n", match.end()) % (len(text) + 1)]
+        out.append("app showed %s %s (%r), but no %s value in this run was %s: an amount shown with "
+                   "lost or extra digits, or from the wrong field, is one the clinician confirms or records "
+                   "and the pump never held" % (number, unit, line.strip()[:160], dimension.replace("_", " "),
+                                                Decimal(number) * 1000))
+    return out
 
 
 # A number shown under a name with a unit is judged; the wire's own units first, then the

@@ -353,3 +353,30 @@ def test_an_event_that_reached_an_app_closing_its_port_is_not_its_to_ack():
     read = Script().answer(raised(), 500).send(m.GetStatusRequest(), 4)
     assert alarms(read.wire) == ["app never ACKed event ALARM_RAISED seq 500: the pump keeps re-sending it",
                                  "alarm MOTOR_STALL instance 1 was never acknowledged"]
+
+
+def test_amounts_the_app_writes_in_any_line_are_what_the_wire_carried_or_what_was_typed():
+    rx = m.Prescription(drug=Drug.MORPHINE, concentration_ug_per_ml=20_000, mode=TherapyMode.SIMPLE_CONTINUOUS,
+                        daily_dose_ug=3_000, steps=(), ptm_dose_ug=200, ptm_lockout_min=120, ptm_max_per_24h=3,
+                        max_daily_dose_ug=5_000, refill_interval_days=30)
+    finding = m.Finding(Limit.MAX_DAILY_SOFT, Severity.SOFT, limit_value=10_000, actual_value=12_000)
+    script = Script().send(m.GetPrescriptionRequest(), 3).answer(m.GetPrescriptionResponse(2, rx), 3) \
+        .send(m.RefillRequest(Drug.MORPHINE, 10_000, 5_000), 4) \
+        .answer(m.RefillResponse(reservoir_ul=15_000, days_to_empty=40), 4) \
+        .answer(m.ValidatePrescriptionResponse((finding,)), 5)
+    typed = ("clinician-bolus", "--dose-mg", "0.5", "--duration-min", "30")
+    good = ("refused: soft limit(s) need confirmation: MAX_DAILY_SOFT (12 mg/day, limit 10 mg/day)\n"
+            "the prescription still uses 20 mg/mL: program it again for 10 mg/mL now\n"
+            "confirm: deliver a clinician bolus of 0.5 mg morphine over 30 min [y/N] \n"
+            "'0,2' is not a number of mg; morphine's hard maximum is 15 mg/day; 5 mL added, 15 mL held\n"
+            '{"note": "3 mg/day at 20 mg/mL"}')
+    assert shown(good, script.wire, typed) == []
+    bad = ("MAX_DAILY_SOFT (12 mg/day, limit 1 mg/day)\nstill uses 2 mg/mL: program it again for 10 mg/mL\n"
+           "deliver a clinician bolus of 1 mg morphine\nbolus of 1 mg again")
+    found = shown(bad, script.wire, typed)
+    assert any("app showed 1 mg/day" in f and "limit 1 mg/day" in f for f in found), found
+    assert any("app showed 2 mg/mL" in f for f in found), found
+    assert any("app showed 1 mg " in f and "no ug value in this run was 1000" in f for f in found), found
+    assert len(found) == 3, found  # the same wrong amount shown twice is one finding
+    # a typed amount may be repeated only by the run it was typed in
+    assert len(shown("a bolus of 0.5 mg", script.wire)) == 1

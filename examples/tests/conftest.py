@@ -56,14 +56,18 @@ def _hung(args, timeout_s, stderr=""):
                 pytrace=False)
 
 
-def check_run(result, wire, start, problems):
-    """pumpmock's checks on one run of the app: what it printed is what the pump said (alarms, log
-    entries), and an exit status 0 had the pump's yes to its last try of every state-changing
-    request (pumpmock.harness.oracles.shown and .outcome). Problems are collected into `problems`
-    and fail the test at its end (the `app` fixture), after the test's own assertions had their say."""
-    found = oracles.shown(result.stdout, wire) + oracles.outcome(list(wire)[start:], result.code == 0)
+def check_run(result, wire, start, problems, args=()):
+    """pumpmock's checks on one run of the app: what it printed, on stdout and stderr, is what the
+    pump said (alarms, log entries, every amount in mg or mL in any line, which may also be one the
+    command line `args` typed), and an exit status 0 had the pump's yes to its last try of every
+    state-changing request (pumpmock.harness.oracles.shown and .outcome). Problems are collected
+    into `problems` and fail the test at its end (the `app` fixture), after the test's own
+    assertions had their say."""
+    found = oracles.shown(result.stdout, wire, args) + oracles.shown(result.stderr, wire, args) \
+        + oracles.outcome(list(wire)[start:], result.code == 0)
     if found:
-        problems.append("\n".join(found) + "\n(app stdout: %s)" % result.stdout.strip()[-800:])
+        problems.append("\n".join(found) + "\n(app stdout: %s)\n(app stderr: %s)"
+                        % (result.stdout.strip()[-800:], result.stderr.strip()[-400:]))
     return result
 
 
@@ -137,7 +141,8 @@ class RunningApp:
         for reader in self._readers:
             reader.join(2)
         result = AppResult(self.process.returncode, "".join(self._stdout), "".join(self._stderr))
-        return check_run(result, self.wire, self.start, self.problems) if self.wire is not None else result
+        return check_run(result, self.wire, self.start, self.problems, self.args) if self.wire is not None \
+            else result
 
     def kill(self):
         if self.process.poll() is None:
@@ -169,7 +174,7 @@ class App:
         if done is None:  # outside the except block: the report shows the hang, not a traceback chain
             _hung(args, timeout_s, stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr or "")
         result = AppResult(done.returncode, done.stdout, done.stderr)
-        return check_run(result, self.wire, start, self.problems) if self.wire is not None else result
+        return check_run(result, self.wire, start, self.problems, args) if self.wire is not None else result
 
     def start(self, *args):
         """Start the app in the background: a RunningApp."""
