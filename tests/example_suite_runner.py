@@ -4,7 +4,8 @@ tests/test_example_variants.py runs the suite against the example app and ~30 va
 `python -m pytest` per run paid interpreter, pytest, hypothesis and pumpmock start-up every time
 (seconds on a loaded machine, a third of the meta-test's time); this process pays it once.
 
-Protocol (the parent drives it): one job per stdin line, JSON {"app": "<command>", "stop": bool};
+Protocol (the parent drives it): one job per stdin line, JSON {"app": "<command>", "stop": bool,
+"tests": [file names] (optional: those files of examples/tests only)};
 for each, one stdout line, JSON {"code": <pytest exit code>, "output": "<what pytest printed>"}.
 Each run gets what a fresh process would: PUMPMOCK_APP set to its command, the suite's own modules
 (conftest, the test modules) forgotten afterwards so the next run imports them again, and its
@@ -27,11 +28,13 @@ def _from_examples(module):
     return (getattr(module, "__file__", None) or "").startswith(EXAMPLES)
 
 
-def run_once(app_command, stop_at_first_failure):
-    """One run of the example suite against `app_command`: (exit code, output)."""
+def run_once(app_command, stop_at_first_failure, tests=None):
+    """One run of the example suite against `app_command`: (exit code, output). `tests`: file names
+    in examples/tests to run instead of all of them."""
     os.environ["PUMPMOCK_APP"] = app_command
+    paths = [str(EXAMPLES_TESTS / name) for name in tests] if tests else [str(EXAMPLES_TESTS)]
     # pytest warns that the plugins the first run imported cannot be rewritten again: true, and no news
-    args = [str(EXAMPLES_TESTS), "-q", "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    args = paths + ["-q", "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     args += ["-x"] if stop_at_first_failure else []
     saved_path = list(sys.path)
     sys.stdout.flush()
@@ -68,7 +71,7 @@ def main():
         if not line.strip():
             continue
         job = json.loads(line)
-        code, output = run_once(job["app"], job["stop"])
+        code, output = run_once(job["app"], job["stop"], job.get("tests"))
         sys.stdout.write(json.dumps({"code": code, "output": output}) + "\n")
         sys.stdout.flush()
 
