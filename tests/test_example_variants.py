@@ -160,6 +160,12 @@ BLIND4_MISSED = {}
 # whole-suite run (-x) of it measured its first failure there, and rerunning every file before it
 # each time (about a minute a variant) only costs CI time.
 CAUGHT_IN = {
+    "interrogate_hides_latched_alarms": "test_what_the_pump_holds.py",  # blind3: missed before it
+    "program_concentration_not_matched": "test_what_the_pump_holds.py",
+    "high_alarm_check_first_only": "test_what_the_pump_holds.py",
+    "high_alarm_block_skips_latched": "test_what_the_pump_holds.py",  # reviewer4: likewise
+    "interrogate_hides_low_priority_alarms": "test_what_the_pump_holds.py",
+    "typed_concentration_checked_against_programmed": "test_what_the_pump_holds.py",
     "high_alarm_block_active_only": "test_what_the_pump_holds.py",
     "decimal_comma_read_as_thousands": "test_what_was_typed_shown_and_logged.py",
     "log_pages_counted_from_zero": "test_what_was_typed_shown_and_logged.py",
