@@ -24,29 +24,11 @@ from pumpmock.protocol import messages as m
 from pumpmock.protocol.codes import Error, Role
 from pumpmock.protocol.framing import RESPONSE
 
-from test_serve import _hijack, _log_in, connect_tcp, serial_link, socket_link
+from test_serve import _hijack, _log_in, connect_tcp, served, serial_link, socket_link  # noqa: F401 (served: a fixture)
 from targets import start, stop
 
 BUSY = b"pumpmock serve: port busy: pumpmock serve at "
 KINDS = {"tcp": (serve.TcpServer, "socket://"), "rfc2217": (serve.Rfc2217Server, "rfc2217://")}
-
-
-@pytest.fixture
-def served():
-    """Start a server object in a thread; stopped and joined at the end."""
-    running = []
-
-    def run(server):
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        running.append((server, thread))
-        return server
-
-    yield run
-    for server, thread in running:
-        server.stop()
-        thread.join(timeout=10)
-        assert not thread.is_alive(), "the server did not stop"
 
 
 def read_to_end(sock, timeout_s=5):
