@@ -17,6 +17,7 @@ import functools
 import os
 import re
 import time
+import types
 
 from hypothesis import HealthCheck, Phase, seed as hypothesis_seed, settings
 from hypothesis.errors import Flaky, HypothesisException
@@ -159,6 +160,27 @@ def _exceptions(error):
     return [error]
 
 
+def with_line_numbers(tb):
+    """The traceback with a line number in every entry. On CPython 3.11 an alarm that lands on an
+    instruction with no source line (a `with` block's cleanup) leaves tb_lineno None, and pytest
+    then fails rendering the timeout with INTERNALERROR (a CI run lost the test that way); such an
+    entry gets the frame's current line, or its function's first."""
+    entries = []
+    while tb is not None:
+        entries.append(tb)
+        tb = tb.tb_next
+    if all(entry.tb_lineno is not None for entry in entries):
+        return entries[0] if entries else None
+    rebuilt = None
+    for entry in reversed(entries):
+        frame = entry.tb_frame
+        line = entry.tb_lineno
+        if line is None:
+            line = frame.f_lineno or frame.f_code.co_firstlineno
+        rebuilt = types.TracebackType(rebuilt, frame, entry.tb_lasti, line)
+    return rebuilt
+
+
 def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None, progress=None, steps=None,
                  max_examples=None, stats=None, ends_by=None, **connect_options):
     """Run the state machine against `url` until the budget or max_examples; returns a result dict.
@@ -257,7 +279,7 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
             except stateful.Interrupted:
                 # pytest-timeout's alarm (or pytest.exit) arrived inside an example: the test ends
                 # now, with the runner's own exception, not after hypothesis shrank it as a failure.
-                raise stateful.PumpMachine.interrupted
+                raise stateful.PumpMachine.interrupted from None
             except Exception as error:  # every failure the run shrank, as one exception or a group
                 records = list(stateful.PumpMachine.final_records)
                 found = _exceptions(error)
@@ -285,6 +307,10 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
             batch += 1
             if progress:
                 progress(stats, time.monotonic() - started, len(failures))
+    except BaseException as error:
+        if stateful._is_runner_outcome(error):
+            error.__traceback__ = with_line_numbers(error.__traceback__)
+        raise
     finally:
         engine.MAX_SHRINKING_SECONDS = shrink_limit
         stateful.PumpMachine.interrupted = None
