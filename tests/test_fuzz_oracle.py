@@ -1,10 +1,13 @@
 """The fuzzing oracle on a real clock: a TC_GET_CLOCK answer pins the moment a write was handled."""
 
 import pytest
+from hypothesis import given, strategies as st
 
 from pumpmock.firmware_mock.core import Pump
-from pumpmock.harness.fuzz.oracle import Checker, Violation, clock_report, split_frames
+from pumpmock.harness.fuzz.oracle import Checker, Violation, clock_report, frames_in, split_frames
 from pumpmock.protocol import messages as m
+from pumpmock.protocol.catalog import MAX_ENCODED, MAX_PAYLOAD
+from pumpmock.protocol.framing import FrameDecoder, encode_frame
 
 SERIAL = "PM-000001"
 RESET_AT_MS = 1_000  # shell ms of the pump's own clock when the host reset it
@@ -88,3 +91,57 @@ def test_without_a_clock_before_it_a_reset_leaves_every_moment_of_its_window_ope
     data = m.encode_message(m.TcGetClockRequest(), 7)
     checker.exchange(data, 18, 23, handled(pump, data, 20), exact=False, clock=(7, 7))
     assert checker.models and all(model.t == 7 for model in checker.models)
+
+
+# ---- the oracle's frames of pump output: cut by protocol's FrameDecoder ---------------------------
+def _firmware_output():
+    """Whole frames a firmware sends: answers, refusals, events, a nonce."""
+    pump = Pump(serial=SERIAL, test_mode=True)
+    requests = [m.TcResetRequest(7), m.HelloRequest(0x5EED0001, 1), m.TcGetStatusRequest(), m.TcReadCountersRequest(),
+                m.TcGetClockRequest(), m.AuthChallengeRequest(1), m.TcWarpClockRequest(86_400)]
+    out = b"".join(pump.receive(m.encode_message(request, seq), 10 * seq) for seq, request in enumerate(requests, 1))
+    out += pump.receive(encode_frame(0, m.TcGetStatusRequest.MESSAGE.id, 8, version=2), 100)  # a NAK
+    out += pump.receive(m.encode_message(m.TcPowerLossRequest(), 99), 200)
+    return [block + b"\x00" for block in out.split(b"\x00") if block]
+
+
+FIRMWARE_FRAMES = _firmware_output()
+encoded_frames = st.builds(encode_frame, st.integers(0, 7), st.integers(0, 255), st.integers(0, 0xFFFF),
+                           st.binary(max_size=MAX_PAYLOAD), st.sampled_from([1, 1, 1, 0, 2]))
+stream_pieces = st.one_of(
+    st.sampled_from(FIRMWARE_FRAMES),
+    encoded_frames,
+    st.tuples(st.sampled_from(FIRMWARE_FRAMES), st.integers(0, 300), st.integers(1, 255)).map(
+        lambda f: f[0][:f[1] % len(f[0])] + bytes([f[0][f[1] % len(f[0])] ^ f[2]]) + f[0][f[1] % len(f[0]) + 1:]),
+    st.binary(max_size=40),  # garbage
+    st.integers(1, 5).map(lambda n: b"\x00" * n),  # spare delimiters
+    st.tuples(st.integers(MAX_ENCODED - 2, 3 * MAX_ENCODED + 2), st.booleans()).map(  # a run near or past a frame
+        lambda f: b"\x07" * f[0] + (b"\x00" if f[1] else b"")))
+streams = st.lists(stream_pieces, max_size=12).map(b"".join)
+
+
+def chunked(stream, cuts):
+    points = sorted({cut % (len(stream) + 1) for cut in cuts})
+    return [stream[a:b] for a, b in zip([0] + points, points + [len(stream)])]
+
+
+@given(streams, st.lists(st.integers(0, 5000), max_size=12))
+def test_frames_in_cuts_pump_output_as_split_frames_did(stream, cuts):
+    decoder = FrameDecoder()
+    rest = b""
+    longest = max(map(len, stream.split(b"\x00")))
+    new_all, old_all = [], []
+    for chunk in chunked(stream, cuts):
+        new = frames_in(decoder, chunk)
+        old, rest = split_frames(rest + chunk)
+        if longest <= MAX_ENCODED:
+            assert new == old
+        new_all += new
+        old_all += old
+    # A run longer than any frame: one ("bad", its first MAX_ENCODED bytes), reported as soon as it
+    # is that long (split_frames waited for its delimiter, holding all of it, and gave it whole).
+    if len(rest) > MAX_ENCODED:
+        old_all.append(("bad", rest))
+    assert new_all == [("bad", f[1][:MAX_ENCODED]) if f[0] == "bad" else f for f in old_all]
+    # What it holds for the next chunk: the bytes after the last delimiter, never more than a frame.
+    assert decoder.buffered == len(rest) if len(rest) <= MAX_ENCODED else decoder.buffered <= MAX_ENCODED

@@ -91,6 +91,27 @@ def split_frames(data):
     return frames, blocks[-1]
 
 
+def frames_in(decoder, data):
+    """The frames of pump output that `data` completes -> [(kind, msg_id, seq, payload) or
+    ("bad", block)], cut by `decoder` (protocol's FrameDecoder, one per stream, kept by its owner:
+    it holds the bytes after the last delimiter). A run longer than any frame is one
+    ("bad", its first MAX_ENCODED bytes), as soon as it is that long; its rest is skipped."""
+    in_run = decoder.skipping
+    frames = []
+    for piece in decoder.cut(bytes(data)):
+        if piece[-1]:  # MAX_ENCODED bytes of a run with no delimiter: longer than any frame
+            if not in_run:
+                frames.append(("bad", piece))
+            in_run = True
+        elif in_run:  # the run's rest, up to and with its delimiter
+            in_run = False
+        elif len(piece) > 1:  # not a spare delimiter
+            block = piece[:-1]
+            frame = parse_block(block)
+            frames.append(("bad", block) if frame is None or frame[0] != 1 else frame[1:])
+    return frames
+
+
 def describe_frame(frame):
     """One readable line for a (kind, msg_id, seq, payload) frame."""
     if frame[0] == "bad":
