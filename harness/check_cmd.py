@@ -45,7 +45,11 @@ def main(args):
         print("pumpmock check: %s" % error, file=sys.stderr)
         return 2
     print("pumpmock check %s" % args.url)
-    problem = unreachable(args.url, timeout=args.timeout, baudrate=args.baud, allowlist=allowlist)
+    options = {k: v for k, v in dict(timeout=args.timeout, baudrate=args.baud, allowlist=allowlist).items()
+               if v is not None}
+    # The line is opened here once, its handshake the reachability test, and held until the last
+    # check is done: closed and opened again, a served line is free for another client in between.
+    line, problem = opened(args.url, **options)
     if problem:
         print("pumpmock check: cannot check %s: %s" % (args.url, problem), file=sys.stderr)
         return 2
@@ -55,11 +59,12 @@ def main(args):
                                            result.detail), flush=True)
 
     try:
-        results = run_checks(args.url, args.only, progress=progress, timeout=args.timeout,
-                             baudrate=args.baud, allowlist=allowlist)
-    except PortBusyError as error:  # each check opens the line anew: another client got in between
+        results = run_checks(args.url, args.only, progress=progress, session=line, **options)
+    except PortBusyError as error:  # the held line was lost mid-run and another client has it now
         print("pumpmock check: cannot check %s: %s" % (args.url, error), file=sys.stderr)
         return 2
+    finally:
+        line.close()
     counts = {status: sum(1 for r in results if r.status == status) for status in MARKS}
     if args.json:
         write_json(args.json, args.url, results, counts)
@@ -75,14 +80,12 @@ def main(args):
     return 1 if failed else 0
 
 
-def unreachable(url, **options):
-    """Why no check could run against `url` (one handshake says), or None."""
-    options = {k: v for k, v in options.items() if v is not None}
+def opened(url, **options):
+    """(session, None) with `url` open and its handshake passed, or (None, why no check could run)."""
     try:
-        with connect(url, **options):
-            return None
+        return connect(url, **options), None
     except (HarnessError, OSError) as error:  # OSError: pyserial could not open the port
-        return str(error) or type(error).__name__
+        return None, str(error) or type(error).__name__
 
 
 def write_json(path, url, results, counts):

@@ -1,7 +1,9 @@
 """Built-in conformance checks: does a target (emulator, runner, board) behave like the pumpmock pump?
 
-`pumpmock check [URL]` runs them all. Each check opens a fresh session, puts the pump in a
-known state through test control (when it has test mode; checks that need it are skipped
+`pumpmock check [URL]` runs them all over one connection, opened once and held from the first
+check to the last, so no other client can take a served line between two checks (issue 12). Each
+check starts a fresh host session on it (a new host session id, HELLO: role NONE), puts the pump in
+a known state through test control (when it has test mode; checks that need it are skipped
 otherwise) and asserts one documented behaviour. A check fails with a sentence saying what the
 pump did instead.
 """
@@ -15,7 +17,8 @@ from pumpmock.protocol.codes import (Alarm, BolusKind, Drug, Error, Fault, Limit
 from pumpmock.protocol.framing import REQUEST, decode_frame
 
 from . import connect
-from .errors import LinkTimeout, PumpRefusedError
+from .client import PumpSession
+from .errors import LinkError, LinkTimeout, NotAMockError, PumpRefusedError
 from .interlock import PortBusyError
 
 MORPHINE_UG_PER_ML = 20_000
@@ -317,32 +320,125 @@ class Result:
         self.check, self.status, self.detail, self.seconds = check, status, detail, seconds
 
 
-def run_checks(url, selected=None, progress=None, **connect_options):
-    """Run every (or the selected) check against `url`; returns a list of Result."""
+def run_checks(url, selected=None, progress=None, session=None, **connect_options):
+    """Run every (or the selected) check against `url`; returns a list of Result.
+
+    The line is opened once (connect(url, **connect_options)) and held until the last check is
+    done, then closed; or `session`, a connection the caller opened (and closes), is used. Each
+    check gets a fresh host session over it. PortBusyError (another client holds the line) is
+    raised, not reported as a check's failure: it says nothing about the pump.
+    """
     results = []
-    for item in CHECKS:
-        if selected and item.name not in selected:
-            continue
-        start = time.perf_counter()
-        try:
-            with connect(url, **connect_options) as session:
-                session.url = url
-                if item.needs_test_control and not session.test.available:
-                    status, detail = "skip", "needs test mode"
-                else:
-                    outcome = item.function(session)
-                    if isinstance(outcome, str) and outcome.startswith("skip:"):
-                        status, detail = "skip", outcome[5:].strip()
-                    else:
-                        status, detail = "pass", ""
-        except CheckFailed as failure:
-            status, detail = "fail", str(failure)
-        except PortBusyError:
-            raise  # another client took the line between two checks: no verdict on the pump
-        except Exception as error:  # a crash in a check is a failure of the target or the link
-            status, detail = "fail", "%s: %s" % (type(error).__name__, error)
-        result = Result(item, status, detail, time.perf_counter() - start)
-        results.append(result)
-        if progress:
-            progress(result)
+    line = _HeldLine(url, session, connect_options)
+    try:
+        for item in CHECKS:
+            if selected and item.name not in selected:
+                continue
+            start = time.perf_counter()
+            try:
+                status, detail = _run_one(item, line.take())
+            except PortBusyError:
+                raise  # another client took the line (it was lost and opened again): no verdict on the pump
+            except Exception as error:  # no session for this check: the target cannot be reached now
+                status, detail = "fail", "%s: %s" % (type(error).__name__, error)
+            if status == "fail" and line.held is not None:
+                # Was the line itself taken? Then the check was cut off by another client, and the
+                # run stops with the busy line instead of blaming the pump. Otherwise the next
+                # check's session is ready (or the next check says why there is none).
+                try:
+                    line.prepare()
+                except PortBusyError:
+                    raise
+                except Exception:
+                    pass
+            result = Result(item, status, detail, time.perf_counter() - start)
+            results.append(result)
+            if progress:
+                progress(result)
+    finally:
+        line.close()
     return results
+
+
+def _run_one(item, session):
+    """(status, detail) of one check on a session whose HELLO is done."""
+    try:
+        if item.needs_test_control and not session.test.available:
+            return "skip", "needs test mode"
+        outcome = item.function(session)
+    except CheckFailed as failure:
+        return "fail", str(failure)
+    except PortBusyError:
+        raise
+    except Exception as error:  # a crash in a check is a failure of the target or the link
+        return "fail", "%s: %s" % (type(error).__name__, error)
+    if isinstance(outcome, str) and outcome.startswith("skip:"):
+        return "skip", outcome[5:].strip()
+    return "pass", ""
+
+
+class _HeldLine:
+    """The connection a run of checks holds, and a fresh host session on it for each check.
+
+    A fresh host session is what each check needs from "fresh": a new host session id (its seqs
+    share nothing with the last check's, whose raw frames chose their own), HELLO (role NONE, the
+    mock's identity checked again), nothing left over in the port's input. The connection stays:
+    closing and opening it again would leave the served line free for anyone in between.
+    """
+
+    def __init__(self, url, session, options):
+        self.url = url
+        self.options = options
+        self.held = session  # the connection's first session (its port is the line), None until opened
+        self.owned = session is None  # ours to close
+        self.ready = session  # a session whose HELLO is done and which no check has used yet
+
+    def take(self):
+        if self.ready is None:
+            self.prepare()
+        ready, self.ready = self.ready, None
+        ready.url = self.url
+        return ready
+
+    def prepare(self):
+        """Make the next check's session ready now (PortBusyError if the line was lost and taken)."""
+        if self.ready is not None:
+            return
+        if self.held is not None:
+            try:
+                self.ready = self._new_host_session()
+                return
+            except (LinkError, NotAMockError, OSError):
+                # The connection no longer answers (the peer closed or replaced it, a child behind
+                # exec:// exited, the pump went silent): there is no hold left to keep. The line is
+                # opened again, as a new run would open it; a client that took it meanwhile makes
+                # that a PortBusyError, and a target that is gone fails the check with the reason.
+                self.close()
+        self.held = self.ready = connect(self.url, **self.options)
+        self.owned = True
+
+    def _new_host_session(self):
+        held = self.held
+        _drain(held.port)
+        session = PumpSession(held.port, timeout=held.timeout, retries=held.retries, clock=held.clock,
+                              busy_poll_s=held.busy_poll_s, host_session_id=self.options.get("host_session_id"),
+                              initial_seq=self.options.get("initial_seq"))
+        session.hello()
+        return session
+
+    def close(self):
+        held, self.held, self.ready = self.held, None, None
+        if held is not None and self.owned:
+            try:
+                held.close()
+            except OSError:
+                pass  # a line that is gone already
+
+
+def _drain(port):
+    """Read and drop what the last check left unread (late answers, events): it is no business of
+    the next. Through the port's read, so a tap under the session records it; bounded."""
+    for _read in range(64):
+        waiting = port.in_waiting
+        if not waiting or not port.read(waiting):
+            return

@@ -5,6 +5,8 @@ half-closes or resets frees the port at once; one silent past the idle limit is 
 session ends. Every read here has a timeout; nothing asserts how fast the machine is.
 """
 
+import os
+import re
 import signal
 import socket
 import struct
@@ -110,6 +112,73 @@ def test_the_reference_client_turns_busy_into_one_line_through_pumpmock_check():
             assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
             assert "port busy: pumpmock serve at %s is held by another client since" % address in done.stderr
             assert socket_link(holder).request(m.HelloRequest(1, 1))[0].kind == RESPONSE
+    finally:
+        assert stop(process) == 0
+
+
+def _second_client(address):
+    """What a second client that connects and says HELLO gets: "busy" (the one line), or what else came."""
+    with connect_tcp(address) as sock:
+        sock.settimeout(5)
+        sock.sendall(m.encode_message(m.HelloRequest(0xB0B, 1), 0x55))
+        got = b""
+        while b"\n" not in got and b"\x00" not in got:  # the busy line ends in LF; a frame in 0x00
+            try:
+                data = sock.recv(4096)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not data:
+                break
+            got += data
+    return "busy" if got.startswith(BUSY) else "got in: %r" % got[:80]
+
+
+def test_one_check_run_holds_the_line_from_its_first_check_to_its_last():
+    """`pumpmock check socket://...` opens the served line once: a second client that tries to
+    connect at any moment of the run is told "port busy", and the checks pass as on their own."""
+    from pumpmock.harness.checks import CHECKS
+
+    process, address = start("--tcp", "0", "--test-mode")
+    try:
+        check = subprocess.Popen([sys.executable, "-m", "pumpmock.harness.cli", "check", "socket://" + address],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            os.set_blocking(check.stdout.fileno(), False)
+            out = bytearray()
+
+            def checks_done():
+                """Checks reported so far (a check's line is printed before the run goes on)."""
+                try:
+                    out.extend(os.read(check.stdout.fileno(), 65536))
+                except BlockingIOError:
+                    pass
+                return len(re.findall(rb"^  (?:PASS|FAIL|skip)  ", out, re.M))
+
+            tries = []
+            deadline = time.monotonic() + 120
+            while check.poll() is None and time.monotonic() < deadline:
+                done = checks_done()
+                if done == 0:  # not connected yet, surely: nothing to hold
+                    time.sleep(0.01)
+                    continue
+                if done == len(CHECKS):
+                    break  # the last check is over: the run may let go of the line now
+                outcome = _second_client(address)
+                # One that got in after the last check's line was printed came after the run let go.
+                if outcome != "busy" and checks_done() == len(CHECKS):
+                    break
+                tries.append(outcome)
+                time.sleep(0.02)
+            _rest, err = check.communicate(timeout=120)
+        finally:
+            if check.poll() is None:
+                check.kill()
+                check.wait(timeout=10)
+        out = out.decode() + _rest.decode()
+        assert check.returncode == 0, out + err.decode()
+        assert re.search(r"^fail +0$", out, re.M), out
+        assert len(tries) >= 5, "the run was too short to try a second client during it: %s" % out
+        assert set(tries) == {"busy"}, [t for t in tries if t != "busy"][:3]
     finally:
         assert stop(process) == 0
 
@@ -261,24 +330,47 @@ def test_serve_says_on_stop_how_many_it_refused():
     assert "1 client(s) served, 1 newcomer(s) told \"port busy\", 0 silent client(s) replaced" in err
 
 
-def test_pumpmock_check_says_cannot_check_when_the_line_is_taken_between_two_checks(monkeypatch, capsys):
-    """Each check opens the line anew: another client can take the server in between. That is no
-    verdict on the pump: one line, exit 2 (cannot check), not a check marked FAIL and exit 1."""
-    from pumpmock.harness import checks, cli
+def _lose_the_line_in_the_first_check(monkeypatch, busy_at_reopen):
+    """The first check's line goes away under it (as when a server drops the connection); the
+    run's next open of the line is planted busy, or left alone. Returns the URLs opened."""
+    from pumpmock.harness import check_cmd, checks
     opened = []
     real_connect = checks.connect
 
     def connect(url, **options):
         opened.append(url)
-        if len(opened) == 2:
+        if len(opened) == 2 and busy_at_reopen:
             raise harness.PortBusyError("port busy: pumpmock serve at 127.0.0.1:1 is held by another client")
         return real_connect(url, **options)
 
-    monkeypatch.setattr(checks, "connect", connect)
+    first = checks.CHECKS[0]
+    monkeypatch.setattr(checks, "connect", connect)  # the run's own opens
+    monkeypatch.setattr(check_cmd, "connect", connect)  # the command's first
+    monkeypatch.setattr(first, "function", lambda session: session.port.close())
+    return opened
+
+
+def test_pumpmock_check_says_cannot_check_when_its_lost_line_was_taken(monkeypatch, capsys):
+    """The line is held for the whole run, but one that was lost is opened again, and another
+    client may have it by then. That is no verdict on the pump: one line, exit 2 (cannot check),
+    not a check marked FAIL and exit 1."""
+    from pumpmock.harness import check_cmd, cli
+    opened = _lose_the_line_in_the_first_check(monkeypatch, busy_at_reopen=True)
     status = cli.main(["check", "pumpmock://"])
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert status == 2, err
     assert err.count("\n") == 1 and "cannot check pumpmock://: port busy" in err, err
+    assert check_cmd.MARKS["fail"] not in out
+    assert len(opened) == 2
+
+
+def test_pumpmock_check_opens_a_lost_line_again_and_goes_on(monkeypatch, capsys):
+    opened = _lose_the_line_in_the_first_check(monkeypatch, busy_at_reopen=False)
+    from pumpmock.harness import cli
+    status = cli.main(["check", "pumpmock://"])
+    out, err = capsys.readouterr()
+    assert status == 0, out + err
+    assert len(opened) == 2  # once at the start, once after the line was lost: not once a check
 
 
 def test_a_team_suite_on_a_busy_server_says_so_in_one_line_per_test(pytester):
