@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from pumpmock.firmware_mock.core import Pump
-from pumpmock.harness.fuzz.oracle import Checker, Violation, clock_report, frames_in, split_frames
+from pumpmock.harness.fuzz.model import parse_block
+from pumpmock.harness.fuzz.oracle import Checker, Violation, clock_report, frames_in
 from pumpmock.protocol import messages as m
 from pumpmock.protocol.catalog import MAX_ENCODED, MAX_PAYLOAD
 from pumpmock.protocol.framing import FrameDecoder, encode_frame
@@ -24,8 +25,9 @@ def reset_pump_and_checker():
 
 
 def handled(pump, data, after_reset_ms):
-    frames, rest = split_frames(pump.receive(data, RESET_AT_MS + after_reset_ms))
-    assert rest == b""
+    output = FrameDecoder()
+    frames = frames_in(output, pump.receive(data, RESET_AT_MS + after_reset_ms))
+    assert output.buffered == 0
     return frames
 
 
@@ -125,23 +127,45 @@ def chunked(stream, cuts):
     return [stream[a:b] for a, b in zip([0] + points, points + [len(stream)])]
 
 
+class Reference:
+    """The rule frames_in keeps, the plain way: everything held, split at 0x00 when it comes, and a
+    run past MAX_ENCODED bytes one ("bad", its first MAX_ENCODED) as soon as it is that long."""
+
+    def __init__(self):
+        self.held = b""
+        self.reported = False  # the held run was reported: its block, when it ends, is skipped
+
+    def feed(self, chunk):
+        *blocks, self.held = (self.held + chunk).split(b"\x00")
+        out = []
+        for block in blocks:
+            if self.reported:
+                self.reported = False
+            elif len(block) > MAX_ENCODED:
+                out.append(("bad", block[:MAX_ENCODED]))
+            elif block:
+                frame = parse_block(block)
+                out.append(("bad", block) if frame is None or frame[0] != 1 else frame[1:])
+        if len(self.held) > MAX_ENCODED and not self.reported:
+            out.append(("bad", self.held[:MAX_ENCODED]))
+            self.reported = True
+        return out
+
+
 @given(streams, st.lists(st.integers(0, 5000), max_size=12))
-def test_frames_in_cuts_pump_output_as_split_frames_did(stream, cuts):
-    decoder = FrameDecoder()
-    rest = b""
-    longest = max(map(len, stream.split(b"\x00")))
-    new_all, old_all = [], []
+def test_frames_in_cuts_pump_output_chunk_by_chunk_as_the_plain_split_does(stream, cuts):
+    decoder, reference = FrameDecoder(), Reference()
     for chunk in chunked(stream, cuts):
-        new = frames_in(decoder, chunk)
-        old, rest = split_frames(rest + chunk)
-        if longest <= MAX_ENCODED:
-            assert new == old
-        new_all += new
-        old_all += old
-    # A run longer than any frame: one ("bad", its first MAX_ENCODED bytes), reported as soon as it
-    # is that long (split_frames waited for its delimiter, holding all of it, and gave it whole).
-    if len(rest) > MAX_ENCODED:
-        old_all.append(("bad", rest))
-    assert new_all == [("bad", f[1][:MAX_ENCODED]) if f[0] == "bad" else f for f in old_all]
-    # What it holds for the next chunk: the bytes after the last delimiter, never more than a frame.
-    assert decoder.buffered == len(rest) if len(rest) <= MAX_ENCODED else decoder.buffered <= MAX_ENCODED
+        assert frames_in(decoder, chunk) == reference.feed(chunk)
+        # What it holds for the next chunk: the bytes after the last delimiter, never more than a frame.
+        held = len(reference.held)
+        assert decoder.buffered == held if held <= MAX_ENCODED else decoder.buffered <= MAX_ENCODED
+
+
+def test_a_run_longer_than_a_frame_is_one_bad_frame_however_it_is_fed():
+    answer = FIRMWARE_FRAMES[0]
+    stream = b"\x07" * (2 * MAX_ENCODED + 10) + b"\x00" + answer
+    for step in (1, 7, MAX_ENCODED, len(stream)):
+        decoder = FrameDecoder()
+        frames = [f for i in range(0, len(stream), step) for f in frames_in(decoder, stream[i:i + step])]
+        assert frames == [("bad", b"\x07" * MAX_ENCODED), parse_block(answer[:-1])[1:]]

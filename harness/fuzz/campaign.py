@@ -27,12 +27,13 @@ from hypothesis.reporting import with_reporter
 from hypothesis.stateful import run_state_machine_as_test
 
 from pumpmock.protocol.catalog import MESSAGES_BY_NAME
+from pumpmock.protocol.framing import FrameDecoder
 
 from ..errors import HarnessError
 from ..transcript import TranscriptRecorder
 from ..wire import HOST_TO_PUMP, PUMP_TO_HOST
 from .model import REQUEST, parse_block
-from .oracle import Checker, LostTrack, Violation, clock_report, split_frames
+from .oracle import Checker, LostTrack, Violation, clock_report, frames_in
 
 STATEFUL_BATCH = 25  # examples per hypothesis run: many short runs find more than one long one
 FIRST_BATCH = 4  # until the time per example is known
@@ -65,7 +66,7 @@ def _writes(entries):
     """[(t, host bytes, [pump frames], t of the first answer, t of the last)]: consecutive host
     entries at one time are one write."""
     writes = []
-    rest = b""
+    output = FrameDecoder()  # the pump's side, cut into frames
     for entry in entries:
         data = bytes.fromhex(entry["wire"])
         if entry["dir"] == HOST_TO_PUMP:
@@ -74,8 +75,7 @@ def _writes(entries):
             else:
                 writes.append([entry["t"], bytearray(data), [], None, None])
         elif entry["dir"] == PUMP_TO_HOST and writes:
-            frames, rest = split_frames(rest + data)
-            writes[-1][2].extend(frames)
+            writes[-1][2].extend(frames_in(output, data))
             if writes[-1][3] is None:
                 writes[-1][3] = entry["t"]
             writes[-1][4] = entry["t"]

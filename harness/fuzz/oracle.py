@@ -79,18 +79,6 @@ def _learn_nonces(model, expected, received):
     return out
 
 
-def split_frames(data):
-    """Complete blocks of pump output -> [(kind, msg_id, seq, payload) or ("bad", block)], rest."""
-    frames = []
-    blocks = bytes(data).split(b"\x00")
-    for block in blocks[:-1]:
-        if not block:
-            continue
-        frame = parse_block(block)
-        frames.append(("bad", block) if frame is None or frame[0] != 1 else frame[1:])
-    return frames, blocks[-1]
-
-
 def frames_in(decoder, data):
     """The frames of pump output that `data` completes -> [(kind, msg_id, seq, payload) or
     ("bad", block)], cut by `decoder` (protocol's FrameDecoder, one per stream, kept by its owner:
@@ -212,7 +200,7 @@ class Checker:
         return len(self.models) == 1 and not self.capped
 
     def exchange(self, data, lo_ms, hi_ms, received, exact=True, events_in_any_order=False, clock=None):
-        """The pump got `data` at a shell ms in [lo_ms, hi_ms] and sent `received` (split_frames).
+        """The pump got `data` at a shell ms in [lo_ms, hi_ms] and sent `received` (frames_in).
 
         clock: (seq, ms) when `data` ended with TC_GET_CLOCK on that seq and the pump answered ms.
         events_in_any_order: a replay writes frame by frame, so the end-of-call re-announcements
@@ -495,5 +483,5 @@ def check_observations(counters, status, previous=None):
                     name, getattr(previous, name), getattr(counters, name)))
 
 
-__all__ = ["Checker", "Violation", "LostTrack", "SplitTooWide", "split_frames", "describe_frame", "check_observations",
+__all__ = ["Checker", "Violation", "LostTrack", "SplitTooWide", "frames_in", "describe_frame", "check_observations",
            "request_frames", "clock_report", "ACK", "RESPONSE", "NAK", "EVENT", "REQUEST"]

@@ -29,7 +29,7 @@ from pumpmock.protocol import messages as m
 from pumpmock.protocol.auth import auth_mac, role_key
 from pumpmock.protocol.catalog import DRUGS, MESSAGES_BY_NAME
 from pumpmock.protocol.codes import BolusKind, Limit, Role, TherapyMode
-from pumpmock.protocol.framing import encode_frame
+from pumpmock.protocol.framing import FrameDecoder, encode_frame
 
 from ..errors import LinkTimeout, PortError
 from ..portio import reader_for, writer_for
@@ -37,7 +37,7 @@ from . import strategies as fs
 from .model import (ACK, ALARM_INFO, CUT_MAX, DAY, HOUR, MINUTE, RATE_MIN, RESPONSE, NAK, EVENT, REQUEST, SOFT,
                     basal_dose_ug, findings, parse_block)
 from .oracle import (Checker, LostTrack, SplitTooWide, Violation, check_observations, clock_report, describe_frame,
-                     holds_reset, split_frames)
+                     frames_in, holds_reset)
 
 RESET_SEED = 7
 SESSION_ID = 0x5EED0001
@@ -91,7 +91,7 @@ class Link:
         self.base_timeout_s = self.timeout_s = max(ANSWER_TIMEOUT_S, connect_options.get("timeout") or 0)
         self.slowest_s = 0.0  # the slowest complete round trip on this link
         self._read, self._write = self._guarded(reader_for(self.port)), self._guarded(writer_for(self.port))
-        self._rest = b""
+        self._output = FrameDecoder()  # the pump's output, cut into frames; holds one not yet ended
         self.broken = False
         self.record = None  # [(t s, direction, bytes)] of the current example, when recording
         self.frames_out = 0
@@ -141,7 +141,7 @@ class Link:
                 continue
             if self.record is not None:
                 self.record.append((clock(), "pump>host", data))
-            new, self._rest = split_frames(self._rest + data)
+            new = frames_in(self._output, data)
             frames += new
             if any(frame[0] != "bad" and done(frame) for frame in new):
                 self._observe_round_trip(clock() - begun)
@@ -164,8 +164,7 @@ class Link:
                 return frames
             if self.record is not None:
                 self.record.append((self._clock(), "pump>host", data))
-            new, self._rest = split_frames(self._rest + data)
-            frames += new
+            frames += frames_in(self._output, data)
 
     def close(self):
         try:
