@@ -9,8 +9,8 @@ It serves until interrupted (Ctrl-C or SIGTERM). One client at a time: on --tcp 
 newcomer while a client holds the port is sent one line, "pumpmock serve: port busy: ...", and
 closed (pumpmock's own client raises it as PortBusyError: `pumpmock check` exits 2 with it), and
 the holder goes on. A client that closes or resets its socket frees the port at once; one that sent
-nothing for --idle-limit seconds (default 30) is replaced by the next newcomer, and its session
-ends. A pty is one line that several processes may hold: any open or close ends every session.
+nothing for --idle-limit seconds (default 30; 0: never) is replaced by the next newcomer, and its
+session ends. A pty is one line that several processes may hold: any open or close ends every session.
 
 --faults puts the line behind seeded link faults, --baud paces it, --transcript records every
 frame (JSON lines), and --hostile makes the pump itself hostile (harness.hostile: malformed,
@@ -19,7 +19,6 @@ did is printed on stderr when it stops. The servers themselves are harness.serve
 their command line.
 """
 
-import argparse
 import os
 import signal
 import sys
@@ -45,11 +44,12 @@ def add_arguments(parser):
                             "--stdio); prints nothing else there, and stops when stdin closes (POSIX only)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on with --tcp or --rfc2217 (default %(default)s: this machine only)")
-    parser.add_argument("--idle-limit", type=idle_seconds, metavar="S", default=IDLE_LIMIT_S,
+    parser.add_argument("--idle-limit", metavar="S", default=None,
                         help="with --tcp or --rfc2217: while a client holds the pump, a newcomer is told "
                              "\"port busy\" and closed, unless the holder sent no byte for S seconds: then the "
-                             "newcomer replaces it and its session ends (default %(default)g; 0: any newcomer "
-                             "replaces the holder). A client that closes or resets its socket frees it at once")
+                             "newcomer replaces it and its session ends (default %g; 0: an idle holder is never "
+                             "replaced). A client that closes or resets its socket frees it at once"
+                             % IDLE_LIMIT_S)
     parser.add_argument("--busy-poll-us", type=int, metavar="US", default=None,
                         help="after input, poll at most this long before sleeping, so a client that talks "
                              "back and forth finds the pump awake; adaptive: it stops while the CPUs are "
@@ -128,6 +128,11 @@ def main(args, out=None):
     if args.seed is not None and not 0 <= args.seed <= 0xFFFFFFFF:
         print("pumpmock serve: --seed must be 0 .. 4294967295", file=sys.stderr)
         return 2
+    idle_limit = idle_seconds(args.idle_limit)
+    if idle_limit is None:
+        print("pumpmock serve: --idle-limit %s: give seconds, zero or more (0: an idle holder is never replaced)"
+              % args.idle_limit, file=sys.stderr)
+        return 2
     if args.pty and not hasattr(os, "openpty"):
         print("pumpmock serve: pseudo-terminals exist only on POSIX; use --tcp PORT", file=sys.stderr)
         return 2
@@ -147,9 +152,9 @@ def main(args, out=None):
         elif args.pty:
             server = PtyServer(pump, **busy)
         elif args.rfc2217 is not None:
-            server = Rfc2217Server(pump, host=args.host, port=args.rfc2217, idle_limit_s=args.idle_limit, **busy)
+            server = Rfc2217Server(pump, host=args.host, port=args.rfc2217, idle_limit_s=idle_limit, **busy)
         else:
-            server = TcpServer(pump, host=args.host, port=args.tcp, idle_limit_s=args.idle_limit, **busy)
+            server = TcpServer(pump, host=args.host, port=args.tcp, idle_limit_s=idle_limit, **busy)
     except OSError as error:
         print("pumpmock serve: cannot start: %s" % error, file=sys.stderr)
         return 1
@@ -182,14 +187,14 @@ def _hostile_of(pump):
 
 
 def idle_seconds(text):
-    """argparse type: --idle-limit, seconds zero or more."""
+    """--idle-limit as seconds, zero or more (None given: the default); None for anything else."""
+    if text is None:
+        return IDLE_LIMIT_S
     try:
         value = float(text)
     except ValueError:
-        value = None
-    if value is None or not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError("%r is not a number of seconds, zero or more" % text)
-    return value
+        return None
+    return value if 0 <= value < float("inf") else None
 
 
 def busy_poll_s(args):

@@ -12,9 +12,9 @@ waits for input at most until the next deadline, so alarms and event re-sends go
 with no host traffic. A pty exists only on POSIX; TCP is the portable way (and how farm tools
 such as labgrid attach to consoles). One TCP client at a time: while one holds the port, a
 newcomer is sent one line, "pumpmock serve: port busy: ...", and closed, and the holder goes on
-untouched; a holder that closed or reset is gone at once, and one silent for idle_limit_s (30 s)
-may be replaced by a newcomer (its session ends; it is sent "pumpmock serve: session ended:
-..." and closed). With no client connected, what the pump says is lost, as on an unplugged line.
+untouched; a holder that closed or reset is gone at once, and one silent for idle_limit_s (30 s;
+0: never) may be replaced by a newcomer (its session ends; it is sent "pumpmock serve: session
+ended: ..." and closed). With no client connected, what the pump says is lost, as on an unplugged line.
 
 Sessions are bound to connections: the server tells the pump when a client connects and when
 it goes (Pump.connection_made / connection_lost), so a new client, or one that comes after a
@@ -45,7 +45,7 @@ DEFAULT_SERIAL = "PM-000001"
 MAX_WAIT_S = 5.0  # select() wakes at least this often even when the pump has no deadline
 OUT_LIMIT = 64 * 1024  # bytes kept for a reader that does not read; older ones are lost, as on a line
 READ_SIZE = 4096
-IDLE_LIMIT_S = 30.0  # a TCP client that sent nothing for this long may be replaced by a newcomer
+IDLE_LIMIT_S = 30.0  # a TCP client that sent nothing for this long may be replaced by a newcomer (0: never)
 LEAVING_LINGER_S = 5.0  # a refused or replaced connection is closed at its EOF or after this long
 MAX_LEAVING = 8  # refused connections kept lingering at once; a newcomer past it closes the oldest
 
@@ -398,8 +398,8 @@ class TcpServer(Server):
     While a client holds the port, a newcomer is told why in one line and closed (refused); the
     holder is not touched. The holder goes when it closes, half-closes or resets its socket
     (noticed before any newcomer is judged), or, with a newcomer waiting, when it sent no byte for
-    idle_limit_s (0: any newcomer replaces it, as before issue 12): a client that died where no
-    FIN or reset can come (a cable pulled) must not keep the pump from everyone. A refused or
+    idle_limit_s (0: never, for a holder that may sit silent for as long as it likes): a client
+    that died where no FIN or reset can come (a cable pulled) must not keep the pump from everyone. A refused or
     replaced connection lingers up to LEAVING_LINGER_S so the line reaches it (closing a socket
     with unread input would reset it, and the line with it); its bytes go nowhere.
     """
@@ -461,7 +461,7 @@ class TcpServer(Server):
             self._hear_holder()  # a holder that closed or reset is no reason to refuse anyone
         if self.client is not None:
             silent_s = time.monotonic() - self.heard_at
-            if silent_s < self.idle_limit_s:
+            if not self.idle_limit_s or silent_s < self.idle_limit_s:
                 self.refused += 1
                 self._leave(connection, self._busy_line(silent_s), newcomer=True)
                 return
@@ -488,9 +488,10 @@ class TcpServer(Server):
 
     def _busy_line(self, silent_s):
         since = time.strftime("%H:%M:%S UTC", time.gmtime(self.client_since))
+        replaced = ("one silent for %g s may be replaced" % self.idle_limit_s if self.idle_limit_s
+                    else "this server never replaces it")
         return ("port busy: pumpmock serve at %s is held by another client since %s (its last byte %.0f s ago; "
-                "one silent for %g s may be replaced); try again when it closes"
-                % (self.address, since, silent_s, self.idle_limit_s))
+                "%s); try again when it closes" % (self.address, since, silent_s, replaced))
 
     # ---- connections on their way out: refused newcomers, replaced holders ----
     def _leave(self, sock, text, newcomer):

@@ -19,6 +19,10 @@ from pumpmock.protocol.framing import ACK, EVENT, NAK, RESPONSE, encode_frame
 from pumpmock.harness import servers as serve
 from targets import start, stop
 
+# A holder replaced by a newcomer: silent (a sleep, which never ends early) past an idle limit well
+# below it, on any clock's resolution. (Idle limit 0 means never replace.)
+IDLE_S, SILENT_S = 0.01, 0.05
+
 posix_only = pytest.mark.skipif(not hasattr(serve.os, "openpty"), reason="pseudo-terminals exist only on POSIX")
 
 
@@ -153,10 +157,11 @@ def test_pty_events_flow_and_are_resent_with_no_input(served):
 
 
 def test_a_new_tcp_client_replaces_a_silent_one(served):
-    server = served(serve.TcpServer(serve.make_pump(test_mode=True), idle_limit_s=0))  # any silence will do
+    server = served(serve.TcpServer(serve.make_pump(test_mode=True), idle_limit_s=IDLE_S))
     with connect_tcp(server.address) as first:
         assert socket_link(first).request(m.HelloRequest(1, 1))[0].kind == RESPONSE
         first.sendall(m.encode_message(m.HelloRequest(2, 1), 9)[:5])  # a frame cut off by the switch
+        time.sleep(SILENT_S)
         with connect_tcp(server.address) as second:
             link = socket_link(second)
             answer, _ = link.request(m.HelloRequest(3, 1))  # not glued to the cut frame
@@ -210,9 +215,10 @@ def test_reference_client_over_socket_url_and_a_closed_connection_raises(served)
     from pumpmock import harness
     from pumpmock.protocol.codes import Role
 
-    server = served(serve.TcpServer(serve.make_pump(test_mode=True), idle_limit_s=0))
+    server = served(serve.TcpServer(serve.make_pump(test_mode=True), idle_limit_s=IDLE_S))
     with harness.connect("socket://" + server.address, role=Role.CLINICIAN, timeout=2, retries=3) as first:
         assert first.status().capacity_ul > 0
+        time.sleep(SILENT_S)
         with harness.connect("socket://" + server.address, timeout=2) as second:  # replaces the first
             assert second.identity.magic == MAGIC
             started = time.monotonic()
@@ -245,14 +251,15 @@ def _hijack(link):
 @pytest.mark.parametrize("kind", ["tcp", "rfc2217"])
 def test_a_new_network_client_does_not_inherit_the_login(served, kind):
     pump = serve.make_pump(test_mode=True)
-    if kind == "tcp":  # idle limit 0: a newcomer replaces the holder however recently it spoke
-        server = served(serve.TcpServer(pump, idle_limit_s=0))
+    if kind == "tcp":  # a newcomer replaces the holder once it is silent past the (short) idle limit
+        server = served(serve.TcpServer(pump, idle_limit_s=IDLE_S))
         url = "socket://" + server.address
     else:
-        server = served(serve.Rfc2217Server(pump, idle_limit_s=0))
+        server = served(serve.Rfc2217Server(pump, idle_limit_s=IDLE_S))
         url = "rfc2217://" + server.address
     with serial.serial_for_url(url, timeout=0.5) as first:
         _log_in(serial_link(first))
+        time.sleep(SILENT_S)
         with serial.serial_for_url(url, timeout=0.5) as second:  # replaces the logged-in client
             assert _hijack(serial_link(second)) == [Error.UNAUTHORIZED] * 2
     with serial.serial_for_url(url, timeout=0.5) as first:

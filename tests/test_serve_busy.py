@@ -291,11 +291,39 @@ def test_refused_connections_linger_bounded(served, monkeypatch):
                 newcomer.close()
 
 
-def test_serve_idle_limit_is_checked_up_front():
-    done = subprocess.run([sys.executable, "-m", "pumpmock.harness.cli", "serve", "--tcp", "0", "--idle-limit", "-1"],
+@pytest.mark.parametrize("value", ["-1", "-0.5", "nan", "inf", "soon"])
+def test_serve_idle_limit_is_checked_up_front_in_one_line(value):
+    done = subprocess.run([sys.executable, "-m", "pumpmock.harness.cli", "serve", "--tcp", "0", "--idle-limit", value],
                           capture_output=True, text=True, timeout=30)
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1].endswith("--idle-limit: '-1' is not a number of seconds, zero or more")
+    assert done.returncode == 2  # a usage error (pumpmock --help)
+    assert done.stderr == ("pumpmock serve: --idle-limit %s: give seconds, zero or more (0: an idle holder is "
+                           "never replaced)\n" % value), done.stderr
+    assert done.stdout == ""  # nothing served
+
+
+def test_serve_idle_limit_0_never_replaces_a_silent_holder():
+    process, address = start("--tcp", "0", "--idle-limit", "0")
+    try:
+        with connect_tcp(address) as holder:
+            assert socket_link(holder).request(m.HelloRequest(1, 1))[0].kind == RESPONSE
+            time.sleep(0.3)  # silent for a while: no limit to be past
+            with connect_tcp(address) as newcomer:
+                newcomer.sendall(b"?")
+                told = read_to_end(newcomer)
+            assert told.startswith(BUSY) and b"this server never replaces it" in told, told
+            assert socket_link(holder).request(m.HelloRequest(1, 1))[0].kind == RESPONSE
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert "1 client(s) served, 1 newcomer(s) told \"port busy\", 0 silent client(s) replaced" in err
+
+
+def test_serve_help_says_what_idle_limit_0_means():
+    done = subprocess.run([sys.executable, "-m", "pumpmock.harness.cli", "serve", "--help"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0
+    assert "0: an idle holder is never replaced" in " ".join(done.stdout.split())
 
 
 def test_a_notice_split_over_reads_is_raised_whole():
