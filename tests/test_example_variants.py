@@ -304,9 +304,14 @@ def start_suite_runs():
     return _BACKGROUND["thread"]
 
 
+def waits_for_background(item):
+    """tests/conftest.py: a test that waits for the suite runs runs last, after the rest of the suite."""
+    return "suite_runs" in item.fixturenames
+
+
 def start_in_background(items):
     """tests/conftest.py: this module's tests are selected."""
-    if any("suite_runs" in item.fixturenames for item in items):
+    if any(waits_for_background(item) for item in items):
         start_suite_runs()
 
 
