@@ -10,7 +10,8 @@ newcomer while a client holds the port is sent one line, "pumpmock serve: port b
 closed (pumpmock's own client raises it as PortBusyError: `pumpmock check` exits 2 with it), and
 the holder goes on. A client that closes or resets its socket frees the port at once; one that sent
 nothing for --idle-limit seconds (default 30; 0: never) is replaced by the next newcomer, and its
-session ends. A pty is one line that several processes may hold: any open or close ends every session.
+session ends; one whose machine vanished without a word is found dead by TCP keepalive (on Linux
+within about 25 s) and frees the port. A pty is one line that several processes may hold: any open or close ends every session.
 
 --faults puts the line behind seeded link faults, --baud paces it, --transcript records every
 frame (JSON lines), and --hostile makes the pump itself hostile (harness.hostile: malformed,

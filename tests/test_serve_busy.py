@@ -270,6 +270,26 @@ def test_a_raw_holder_that_connects_and_sends_nothing_is_replaced_after_the_limi
         assert read_to_end(silent).startswith(b"pumpmock serve: session ended: ")
 
 
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_a_served_connection_has_tcp_keepalive_on(served, kind):
+    """A holder whose machine vanished without a FIN is found dead by the OS (keepalive probes go
+    unanswered) and freed like one that reset, with no newcomer or idle limit needed. Not waited
+    for here: the options on the server's end of the connection are read back."""
+    server_class, scheme = KINDS[kind]
+    server = served(server_class(serve.make_pump(test_mode=True)))
+    with harness.connect(scheme + server.address, timeout=2):  # answered: the server accepted it
+        held = server.client
+        assert held.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) != 0
+        tuned = {"TCP_KEEPIDLE": serve.KEEPALIVE_IDLE_S, "TCP_KEEPINTVL": serve.KEEPALIVE_INTERVAL_S,
+                 "TCP_KEEPCNT": serve.KEEPALIVE_PROBES,
+                 "TCP_USER_TIMEOUT": serve.KEEPALIVE_IDLE_S * 1000 + serve.KEEPALIVE_INTERVAL_S * serve.KEEPALIVE_PROBES * 1000}
+        for name, value in tuned.items():
+            if hasattr(socket, name):  # Linux has them all; elsewhere the OS's own timing stands
+                assert held.getsockopt(socket.IPPROTO_TCP, getattr(socket, name)) == value, name
+        if sys.platform.startswith("linux"):
+            assert all(hasattr(socket, name) for name in tuned)
+
+
 def test_refused_connections_linger_bounded(served, monkeypatch):
     """A newcomer that connects in a loop and never reads or closes holds no more than
     MAX_LEAVING descriptors, each at most LEAVING_LINGER_S; the holder is served throughout."""
