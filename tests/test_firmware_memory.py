@@ -140,7 +140,7 @@ def test_the_conformance_checks_stay_in_small_buffers():
         results = run_checks("pumpmock://%s?clock=virtual" % name)
     finally:
         del protocol_pumpmock._SHARED_PUMPS[name]
-    assert [r.item.name for r in results if r.status == "fail"] == []
+    assert [r.check.name for r in results if r.status == "fail"] == []
     within_budget(storage)
 
 
