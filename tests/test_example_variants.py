@@ -123,15 +123,28 @@ REVIEWER4_DIR = VARIANTS_DIR / "reviewer4"
 # Four defects in the same four areas, written by the author of test_what_the_pump_holds.py after
 # it, not designed for it (reviewer4/README.md): what it catches, and what it misses and why.
 # All four passed the suite as test_what_the_pump_holds.py first stood (71 passed each); three are
-# caught by cases added to it after seeing them (the same tests, one situation wider each):
+# caught by cases added to it after seeing them (the same tests, one situation wider each), the
+# fourth (free text on stderr; the JSON, the wire and the bolus are right) since the test there
+# that reads every count the patient is told after each bolus of a day, against the pump's:
 REVIEWER4_CAUGHT = {
     "high_alarm_block_skips_latched": "stood unacknowledged (latched, its cause over",
     "interrogate_hides_low_priority_alarms": "interrogate does not list PTM_LOCKOUT instance 1",
     "typed_concentration_checked_against_programmed": "after a refill at 10000 µg/mL",
+    "ptm_note_counts_this_bolus_twice": "after patient bolus 1 the app told the patient 2 ('patient bolus 2 in 24 h')",
 }
-REVIEWER4_MISSED = {
-    # free text on stderr: the JSON, the wire and the bolus are right, and no check reads prose
-    "ptm_note_counts_this_bolus_twice": "the count is wrong only in a sentence on stderr",
+REVIEWER4_MISSED = {}  # not caught yet, and why (none left)
+
+REVIEWER5_DIR = VARIANTS_DIR / "reviewer5"
+# Two display/count defects written by the author of that count test after designing it, before
+# writing its code, not aimed at it (reviewer5/README.md). Both passed the suite as it stood
+# before it (92 passed each).
+REVIEWER5_CAUGHT = {
+    "ptm_note_assumes_three_a_day": "after patient bolus 1 the app told the patient 3",
+}
+REVIEWER5_MISSED = {
+    # free text on stderr in watch-alarms: the count test reads what the patient is told after a
+    # bolus, and nothing compares the count in an acknowledgement's note with the pump's list
+    "ack_note_discounts_the_acknowledged_alarm": "the alarms still listed are miscounted only in a note on stderr",
 }
 
 BLIND4_DIR = VARIANTS_DIR / "blind4"
@@ -166,6 +179,8 @@ CAUGHT_IN = {
     "high_alarm_block_skips_latched": "test_what_the_pump_holds.py",  # reviewer4: likewise
     "interrogate_hides_low_priority_alarms": "test_what_the_pump_holds.py",
     "typed_concentration_checked_against_programmed": "test_what_the_pump_holds.py",
+    "ptm_note_counts_this_bolus_twice": "test_what_the_pump_holds.py",
+    "ptm_note_assumes_three_a_day": "test_what_the_pump_holds.py",  # reviewer5: likewise
     "high_alarm_block_active_only": "test_what_the_pump_holds.py",
     "decimal_comma_read_as_thousands": "test_what_was_typed_shown_and_logged.py",
     "log_pages_counted_from_zero": "test_what_was_typed_shown_and_logged.py",
@@ -183,6 +198,7 @@ ROUNDS = {
     "blind3": (BLIND3_DIR, BLIND3_CAUGHT, BLIND3_MISSED),
     "reviewer4": (REVIEWER4_DIR, REVIEWER4_CAUGHT, REVIEWER4_MISSED),
     "blind4": (BLIND4_DIR, BLIND4_CAUGHT, BLIND4_MISSED),
+    "reviewer5": (REVIEWER5_DIR, REVIEWER5_CAUGHT, REVIEWER5_MISSED),
 }
 
 pytestmark = pytest.mark.timeout(SUITE_TIMEOUT_S * 6)  # the first test waits for every run

@@ -1,7 +1,8 @@
 """The app's picture of the pump is the pump's, wherever a thing stands: every alarm it lists,
 whatever its state or priority; the reservoir a prescription is made for, whatever the clinician
 typed; the high-priority alarm that blocks therapy, wherever it is in the list and whether or not
-its cause is over; the count of boluses the patient is shown, whichever bolus of the day it is.
+its cause is over; the count of boluses the patient is shown, whichever bolus of the day it is,
+and every count the patient is told in a sentence.
 Each test compares what the app said or did with what the pump holds, read through test control,
 not with how one app happens to work."""
 
@@ -225,3 +226,79 @@ def test_each_patient_bolus_shows_the_pumps_own_count_of_the_last_24_hours(progr
         if wait_s:
             pump.warp_clock(wait_s)
     assert pump.counters().boluses_delivered == 4, "test setup: the pump did not deliver the four boluses"
+
+
+# ---- every count the patient is told is one the pump holds -------------------------------------
+# A number with a unit is an amount or a time (mg and mL ones are judged by pumpmock's shown() on
+# every run); a clock time or a date is a moment. Any other number a patient is told after a
+# bolus (digits, "2nd", or an ordinal word) is a count: of boluses today, allowed, or left.
+STATED_UNITS = r"(?:mg|mL|ml|µg|ug|µL|ul|%|h|hr|hrs|hours?|min|mins|minutes?|s|sec|secs|seconds?|days?)(?![\w/])"
+ORDINAL_WORDS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
+                 "eleventh", "twelfth")
+
+
+def numbers_stated(text):
+    """[(number, the line it stands in)] for every count-like number in free text: digits standing
+    alone or as an ordinal ("2", "#2", "2nd"), and the ordinal words first to twelfth; numbers
+    with a unit, clock times, dates and versions are left out."""
+    import re
+    found = []
+
+    def line(match):
+        return text[text.rfind("\n", 0, match.start()) + 1:text.find("\n", match.end()) % (len(text) + 1)]
+
+    for match in re.finditer(r"(?<![\w.:/-])(\d+(?:[.,]\d+)?)(?:st|nd|rd|th)?(?![\w:/-]|[.,]\d)( ?%s)?"
+                             % STATED_UNITS, text):
+        if match.group(2) is None:
+            found.append((match.group(1), line(match)))
+    for index, word in enumerate(ORDINAL_WORDS, start=1):
+        for match in re.finditer(r"(?i)\b%s\b" % word, text):
+            found.append((str(index), line(match)))
+    return found
+
+
+def what_the_patient_reads(result):
+    """Everything the app told the patient: stderr, stdout lines that are not JSON, and the
+    text of every string in its JSON (a "message" field is prose too)."""
+    import json
+    texts = [result.stderr]
+    for line in result.stdout.splitlines():
+        try:
+            document = json.loads(line)
+        except ValueError:
+            texts.append(line)
+            continue
+        stack = [document]
+        while stack:
+            value = stack.pop()
+            if isinstance(value, dict):
+                stack.extend(value.values())
+            elif isinstance(value, list):
+                stack.extend(value)
+            elif isinstance(value, str):
+                texts.append(value)
+    return "\n".join(texts)
+
+
+def test_every_count_the_patient_is_told_after_each_bolus_of_a_day_is_one_the_pump_holds(refilled, pump, wire):
+    # Five a day (not the suite's usual three), so the pump's counts differ from each other and from
+    # 3 all day long: a count stated from the wrong origin cannot match another by chance.
+    expect_ok(refilled("program", "--drug", "morphine", "--dose-mg-per-day", "3", "--max-mg-per-day", "5",
+                       "--ptm-dose-mg", "0.2", "--ptm-lockout-h", "2", "--ptm-max", "5"),
+              "program five patient boluses a day")
+    allowed = pump.prescription()[1].ptm_max_per_24h
+    assert allowed == 5, "test setup: the pump holds %d patient boluses a day, not 5" % allowed
+    # Four boluses 2 h apart, then one a day later, when the first four have left the rolling 24 h.
+    for bolus, wait_s in enumerate((2 * 3600 + 60, 2 * 3600 + 60, 2 * 3600 + 60, 24 * 3600 + 60, 0), start=1):
+        result = expect_ok(refilled("--role", "patient", "ptm-bolus", "--yes"), "deliver patient bolus %d" % bolus)
+        count = wire.responses("PTM_BOLUS")[-1].fields["activations_24h"]
+        counts = {"boluses in the last 24 h": count, "allowed in 24 h": allowed, "left": allowed - count}
+        for number, words in numbers_stated(what_the_patient_reads(result)):
+            assert number in {str(value) for value in counts.values()}, (
+                "after patient bolus %d the app told the patient %s (%r); the pump holds %s: a count the patient "
+                "is told that is not the pump's is one they act on, and wait for a bolus they could have had or "
+                "press for one the pump refuses" % (bolus, number, words.strip(), ", ".join(
+                    "%s %d" % item for item in counts.items())))
+        if wait_s:
+            pump.warp_clock(wait_s)
+    assert pump.counters().boluses_delivered == 5, "test setup: the pump did not deliver the five boluses"
