@@ -30,7 +30,12 @@ alarms
     was raised while it was away;
   - no therapy change while a high-priority alarm stands unacknowledged;
   - every alarm event ACKed on the link; every HIGH and MEDIUM instance acknowledged in time;
-  - an instance is acknowledged once, and only one the pump reported (blind ACKs hide alarms).
+  - an instance is acknowledged once in a host session (HELLO's host_session_id), and only one the
+    pump reported (blind ACKs hide alarms). Within a session the app had the pump's answer, so a
+    second ACK_ALARM under a new seq is an alarm taken for a new one (a re-announcement). In a
+    later session it is not judged: the alarm list does not say which alarms were acknowledged, so
+    an app run once per command acknowledges what is listed, and the pump's NO_SUCH_ALARM ("no
+    alarm with that code and instance needs acknowledging") changes nothing and hides nothing.
 exactly_once
   - no state-changing request re-sent under a new seq while the first was unanswered (if only
     the answer was lost, it executes twice);
@@ -275,13 +280,18 @@ def _request_for(wire, answer):
 def alarms(wire, deadline_s=60.0, priorities=(Priority.HIGH, Priority.MEDIUM)):
     """Every alarm event ACKed at link level; every HIGH/MEDIUM alarm instance acknowledged with
     ACK_ALARM within deadline_s; no therapy change while a HIGH alarm stands unacknowledged, as
-    learnt from events, GET_ALARMS and GET_STATUS alike; an instance acknowledged once, and only
-    one the pump reported (a re-announcement is not a new alarm)."""
+    learnt from events, GET_ALARMS and GET_STATUS alike; an instance acknowledged once in a host
+    session, and only one the pump reported (a re-announcement is not a new alarm). Acknowledged
+    again in a later session is no violation: the alarm list does not say it was acknowledged, and
+    the pump refuses it NO_SUCH_ALARM, which changes nothing (outcome() takes that refusal as done
+    too: ALREADY_SO)."""
     violations = []
     raised = {}  # (code, instance) -> t first reported (event or alarm list)
     announced = {}  # (code, instance) -> t of its first ALARM_RAISED: the pump's call to acknowledge it
     announcements = {}  # (code, instance) -> ALARM_RAISED events seen (a re-announcement repeats it)
     acked = {}  # (code, instance) -> seq of the ACK_ALARM request
+    acked_in = {}  # (code, instance) -> (host_session_id, seq) of its first ACK_ALARM in the latest session
+    session = None  # the last HELLO's host_session_id: what the app knows, it knows within one session
     cleared = set()
     listed_codes = set()  # codes GET_STATUS last listed as active (it gives no instance)
     link_acks = {(e["msg_id"], e["seq"]) for e in wire if e["dir"] == "host>pump" and e["kind"] == "ACK"}
@@ -321,19 +331,24 @@ def alarms(wire, deadline_s=60.0, priorities=(Priority.HIGH, Priority.MEDIUM)):
             elif name in ("GET_STATUS", "TC_GET_STATUS"):
                 listed_codes = {alarm if isinstance(alarm, int) else alarm["code"] for alarm in fields["active_alarms"]}
         elif entry["dir"] == "host>pump" and entry["kind"] == "REQUEST":
-            if name == "ACK_ALARM":
+            if name == "HELLO":
+                session = fields["host_session_id"]
+            elif name == "ACK_ALARM":
                 key = (fields["code"], fields["instance"])
+                earlier = acked_in.get(key)
                 if key not in raised:
                     violations.append("app acknowledged alarm %s instance %d, which the pump never reported to "
                                       "it (ACK_ALARM seq %d): acknowledging blindly hides alarms nobody read"
                                       % (_name(Alarm, key[0]), key[1], entry["seq"]))
-                elif key in acked and acked[key] != entry["seq"]:
+                elif earlier is not None and earlier[0] == session and earlier[1] != entry["seq"]:
                     if announcements.get(key, 0) > 1:
                         violations.append("app acknowledged alarm %s instance %d twice: it treated a re-announced "
                                           "alarm as a new one" % (_name(Alarm, key[0]), key[1]))
                     else:
                         violations.append("app acknowledged alarm %s instance %d twice (ACK_ALARM seq %d, then "
-                                          "seq %d)" % (_name(Alarm, key[0]), key[1], acked[key], entry["seq"]))
+                                          "seq %d)" % (_name(Alarm, key[0]), key[1], earlier[1], entry["seq"]))
+                if earlier is None or earlier[0] != session:
+                    acked_in[key] = (session, entry["seq"])
                 acked.setdefault(key, entry["seq"])
                 listed_codes.discard(key[0])
             elif name in THERAPY_CHANGES:

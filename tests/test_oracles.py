@@ -120,6 +120,28 @@ def test_a_reannouncement_acknowledged_as_new_is_reported():
                                    "re-announced alarm as a new one"]
 
 
+def test_an_alarm_acknowledged_again_in_a_later_host_session_is_not_twice_but_in_the_same_one_is():
+    # A programmer run once per command: each run a new HELLO, the list read, what it lists acknowledged.
+    ack, listed = m.AckAlarmRequest(Alarm.CATHETER_OCCLUSION, 1), m.GetAlarmsResponse(
+        (m.AlarmEntry(Alarm.CATHETER_OCCLUSION, Priority.HIGH, 1, AlarmState.ACTIVE, 1, 100, 1),))
+
+    def run(script, session_id, ack_seq=3):
+        answer = m.Nak(ack.MESSAGE.id, Error.NO_SUCH_ALARM) if script.wire.requests("ACK_ALARM") else \
+            m.AckAlarmResponse(1)  # the first acknowledgement is taken, any later one refused
+        return script.send(m.HelloRequest(session_id, 1), 1).send(m.GetAlarmsRequest(), 2).answer(listed, 2) \
+            .send(ack, ack_seq).answer(answer, ack_seq)
+
+    for ack_seq in (3, 4):  # the seq a new session gives it, the first's or another
+        assert alarms(run(run(Script(), 77), 78, ack_seq).wire) == []
+    twice = run(Script(), 77).send(ack, 4).answer(m.Nak(ack.MESSAGE.id, Error.NO_SUCH_ALARM), 4)
+    assert alarms(twice.wire) == ["app acknowledged alarm CATHETER_OCCLUSION instance 1 twice (ACK_ALARM "
+                                  "seq 3, then seq 4)"]
+    reconnected = run(Script(), 77).send(m.HelloRequest(77, 1), 4) \
+        .send(ack, 5).answer(m.Nak(ack.MESSAGE.id, Error.NO_SUCH_ALARM), 5)
+    assert alarms(reconnected.wire) == ["app acknowledged alarm CATHETER_OCCLUSION instance 1 twice (ACK_ALARM "
+                                        "seq 3, then seq 5)"]
+
+
 def test_therapy_change_past_a_standing_high_alarm_is_reported():
     script = Script().answer(raised(), 500).send(Ack(0x80), 500).send(m.PtmBolusRequest(), 7) \
         .send(m.AckAlarmRequest(Alarm.MOTOR_STALL, 1), 8)

@@ -260,3 +260,47 @@ def test_a_test_can_make_the_pump_refuse_corrupt_or_change_state_around_one_requ
                 pump.corrupt_next("HELO")
     """)
     suite.runpytest_subprocess("-q").assert_outcomes(passed=3)
+
+
+def test_an_alarm_acknowledged_again_in_a_later_host_session_is_no_violation_but_twice_in_one_is(suite):
+    """A programmer run once per command starts each host session knowing nothing of the last: the
+    alarm list does not say which alarms were acknowledged, so it acknowledges what is listed and
+    the pump answers NO_SUCH_ALARM for one acknowledged before (docs/PROTOCOL.md: no alarm with that
+    code and instance needs acknowledging). Nothing is hidden and nothing changes on the pump; the
+    alarms oracle's rule that an instance is acknowledged once holds within one host session."""
+    suite.makepyfile(test_reack="""
+        import pytest
+        from pumpmock.harness.errors import NoSuchAlarmError
+        from pumpmock.protocol.codes import Fault, Role
+
+        def acknowledge_what_is_listed(programmer):
+            for alarm in programmer.alarms():
+                try:
+                    programmer.ack_alarm(alarm.code, alarm.instance)
+                except NoSuchAlarmError:
+                    pass  # already acknowledged, or gone
+
+        def next_host_session(programmer):
+            programmer.host_session_id = (programmer.host_session_id + 1) % 2 ** 32
+            programmer.hello()
+            programmer.authenticate(Role.CLINICIAN)
+
+        @pytest.mark.pump_oracles("alarms")
+        def test_again_in_the_next_session(programmer, pump, wire):
+            pump.inject_fault(Fault.CATHETER_OCCLUSION)  # its cause goes on: listed after its acknowledgement
+            acknowledge_what_is_listed(programmer)
+            next_host_session(programmer)
+            acknowledge_what_is_listed(programmer)
+            assert [n.fields["code"] for n in wire.naks("ACK_ALARM")] == [20], "test setup: no NO_SUCH_ALARM"
+
+        @pytest.mark.pump_oracles("alarms")
+        def test_twice_in_one_session(programmer, pump, wire):
+            pump.inject_fault(Fault.CATHETER_OCCLUSION)
+            acknowledge_what_is_listed(programmer)
+            acknowledge_what_is_listed(programmer)
+            assert [n.fields["code"] for n in wire.naks("ACK_ALARM")] == [20], "test setup: no NO_SUCH_ALARM"
+    """)
+    result = suite.runpytest_subprocess("-q")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*FAILED*test_twice_in_one_session*"])
+    result.stdout.fnmatch_lines(["*alarms: app acknowledged alarm CATHETER_OCCLUSION instance 1 twice (ACK_ALARM seq*"])
