@@ -426,6 +426,45 @@ def test_a_runner_outcome_inside_an_example_ends_the_campaign_with_that_outcome(
     assert run_stateful(URL, budget_s=None, seed=1, max_examples=3)["failures"] == []
 
 
+def test_a_runner_alarm_that_lands_in_hypothesis_code_ends_the_campaign(monkeypatch):
+    """pytest-timeout's way: SIGALRM, and a handler that raises Failed once. Here it lands just after
+    an example's teardown, in hypothesis's own code, which counts pytest's Failed as the example
+    failing and shrinks it, example after example, past the alarm (a CI run hung for its 60 s
+    bound so). The campaign notes the alarm as it fires and ends within an example, raising it."""
+    import collections
+    import signal
+    from pumpmock.harness.fuzz import stateful
+    stats = collections.Counter()
+    at_alarm = []
+
+    def timeout(signum, frame):
+        at_alarm.append(stats["examples"])
+        pytest.fail("Timeout (alarm)")
+
+    original, teardowns = stateful.PumpMachine.teardown, []
+
+    def teardown_then_alarm(self):
+        original(self)
+        teardowns.append(1)
+        if len(teardowns) == 5:
+            os.kill(os.getpid(), signal.SIGALRM)  # the handler runs as this returns, after teardown
+
+    monkeypatch.setattr(stateful.PumpMachine, "teardown", teardown_then_alarm)
+    runner_handler = signal.signal(signal.SIGALRM, timeout)
+    runner_timer = signal.setitimer(signal.ITIMER_REAL, 0)  # pytest-timeout's own, put back below
+    try:
+        with pytest.raises(pytest.fail.Exception, match="Timeout \\(alarm\\)"):
+            run_stateful(URL, budget_s=None, seed=7, max_examples=400, stats=stats)  # ~7 s without the alarm
+    finally:
+        signal.signal(signal.SIGALRM, runner_handler)
+        if runner_timer[0]:
+            signal.setitimer(signal.ITIMER_REAL, *runner_timer)
+    assert at_alarm == [5]
+    assert stats["examples"] - at_alarm[0] <= 1, "%d examples ran after the alarm" % (stats["examples"] - at_alarm[0])
+    assert signal.getsignal(signal.SIGALRM) is runner_handler
+    assert stateful.PumpMachine.interrupted is None  # the next campaign starts clean
+
+
 TIMED_OUT_CAMPAIGN = """
 import pytest
 from pumpmock.harness.fuzz.campaign import run_stateful

@@ -226,8 +226,12 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
     stopped = None
     batch = 0
     shrink_limit = engine.MAX_SHRINKING_SECONDS
+    watch = stateful.runner_alarm_watched()
+    watch.__enter__()
     try:
         while time.monotonic() - started < budget_s:
+            if stateful.PumpMachine.interrupted is not None:
+                raise stateful.PumpMachine.interrupted  # the alarm fired between hypothesis runs
             # Shrinking a long program can take minutes; the campaign's budget bounds it too
             # (hypothesis keeps this limit monkeypatchable for that). A cut-short shrink still
             # yields a failing, replayable example, only a longer one.
@@ -312,6 +316,7 @@ def run_stateful(url, budget_s=30.0, seed=0, examples_db=None, failures_dir=None
             error.__traceback__ = with_line_numbers(error.__traceback__)
         raise
     finally:
+        watch.__exit__(None, None, None)
         engine.MAX_SHRINKING_SECONDS = shrink_limit
         stateful.PumpMachine.interrupted = None
         stateful.close_links()

@@ -15,9 +15,12 @@ end of the PTM lockout, minus a second") that become concrete from the model's s
 fuzzer reaches the boundaries where off-by-one bugs live and failures shrink to short stories.
 """
 
+import contextlib
 import functools
 import math
+import signal
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -309,6 +312,34 @@ def _is_runner_outcome(error):
     return outcomes is not None and isinstance(error, outcomes.OutcomeException)
 
 
+@contextlib.contextmanager
+def runner_alarm_watched():
+    """While a campaign runs, a runner's alarm (pytest-timeout's SIGALRM handler, which raises its
+    Failed once) is noted as it fires, wherever it lands: inside a rule (teardown sees it), or in
+    hypothesis's own code between and around examples, which counts pytest's Failed as a failing
+    example and would shrink it, example after example, past the alarm (a CI run hung 60 s so).
+    Once noted, the next step or example stops the run (Interrupted)."""
+    handler = signal.getsignal(signal.SIGALRM) if hasattr(signal, "SIGALRM") else None
+    if not callable(handler) or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def noted(signum, frame):
+        try:
+            handler(signum, frame)
+        except BaseException as error:
+            if _is_runner_outcome(error) and PumpMachine.interrupted is None:
+                PumpMachine.interrupted = error
+            raise
+
+    signal.signal(signal.SIGALRM, noted)
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGALRM) is noted:
+            signal.signal(signal.SIGALRM, handler)
+
+
 class PumpMachine(RuleBasedStateMachine):
     """Rules are programmer actions and line abuse; the model says what the pump must answer."""
 
@@ -568,6 +599,8 @@ class PumpMachine(RuleBasedStateMachine):
     def _check_budget(self):
         # Checked at every step and exchange too, not only as an example starts: on a slow target
         # (a board, a loaded machine) one example's setup alone can outlast the budget by seconds.
+        if self.stop_on_runner_outcome and PumpMachine.interrupted is not None:
+            raise Interrupted()  # the runner's alarm fired (runner_alarm_watched)
         now = time.monotonic()
         if self.deadline is not None and not self.run_failed and now >= self.deadline:
             raise BudgetSpent()
