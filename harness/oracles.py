@@ -28,17 +28,27 @@ alarms
   - standing alarms are learnt from every answer that lists them (GET_STATUS's active alarms,
     GET_ALARMS) as well as from events: an app that only listens for events misses an alarm that
     was raised while it was away;
-  - no therapy change while a high-priority alarm stands unacknowledged;
-  - every alarm event ACKed on the link; every HIGH and MEDIUM instance acknowledged in time;
+  - an alarm is acknowledged once the pump accepted an ACK_ALARM for it (its RESPONSE, or
+    NO_SUCH_ALARM: nothing left to acknowledge), not when one was sent: one refused (a login that
+    lapsed, BUSY) or never answered leaves the alarm standing, and trying again after it is no
+    second acknowledgement (re-sent under a new seq while unanswered is exactly_once's rule; both
+    oracles pair an answer with its request alike);
+  - no therapy change while a high-priority alarm stands unacknowledged (no accepted ACK_ALARM
+    for it): an app whose acknowledgement was refused has not dealt with the alarm;
+  - every alarm event ACKed on the link; every HIGH and MEDIUM instance acknowledged in time (an
+    ACK_ALARM sent within the deadline: a refusal the app reports is the pump's answer, and one
+    it reports as done is outcome()'s finding);
   - an instance is acknowledged once in a host session (HELLO's host_session_id), and only one the
-    pump reported (blind ACKs hide alarms). Within a session the app had the pump's answer, so a
-    second ACK_ALARM under a new seq is an alarm taken for a new one (a re-announcement). In a
-    later session it is not judged: the alarm list does not say which alarms were acknowledged, so
-    an app run once per command acknowledges what is listed, and the pump's NO_SUCH_ALARM ("no
-    alarm with that code and instance needs acknowledging") changes nothing and hides nothing.
+    pump reported (blind ACKs hide alarms). Within a session the app had the pump's yes, so a
+    second ACK_ALARM under a new seq after an accepted one is an alarm taken for a new one (a
+    re-announcement). In a later session it is not judged: the alarm list does not say which
+    alarms were acknowledged, so an app run once per command acknowledges what is listed, and the
+    pump's NO_SUCH_ALARM ("no alarm with that code and instance needs acknowledging") changes
+    nothing and hides nothing.
 exactly_once
   - no state-changing request re-sent under a new seq while the first was unanswered (if only
-    the answer was lost, it executes twice);
+    the answer was lost, it executes twice); an answer is the first RESPONSE or NAK with the
+    request's msg_id and seq after it (_answers), as the alarms oracle takes it;
   - a seq is never reused for a different request (the pump refuses it, and an app that does this
     cannot retransmit safely).
 
@@ -277,20 +287,49 @@ def _request_for(wire, answer):
     return found
 
 
+def _answers(wire):
+    """request index -> index of its answer, for every request the pump answered: the first RESPONSE
+    or NAK after it with the same msg_id and seq (a retransmission, the same seq again, shares the
+    first's answer). exactly_once and alarms both judge "answered" by this."""
+    pending, out = {}, {}  # (msg_id, seq) -> indices of requests still waiting for an answer
+    for index, entry in enumerate(wire):
+        if entry["dir"] == "host>pump" and entry["kind"] == "REQUEST":
+            pending.setdefault((entry["msg_id"], entry["seq"]), []).append(index)
+        elif entry["dir"] == "pump>host" and entry["kind"] in ("RESPONSE", "NAK"):
+            for request in pending.pop((entry["msg_id"], entry["seq"]), ()):
+                out[request] = index
+    return out
+
+
+def _ack_accepted(answer):
+    """An ACK_ALARM's answer says the alarm needs no more acknowledging: a RESPONSE, or the pump's
+    NO_SUCH_ALARM (acknowledged before, or gone: ALREADY_SO). Any other refusal leaves it standing."""
+    if answer["kind"] == "RESPONSE":
+        return True
+    return bool(answer["fields"]) and ("ACK_ALARM", answer["fields"]["code"]) in ALREADY_SO
+
+
 def alarms(wire, deadline_s=60.0, priorities=(Priority.HIGH, Priority.MEDIUM)):
     """Every alarm event ACKed at link level; every HIGH/MEDIUM alarm instance acknowledged with
-    ACK_ALARM within deadline_s; no therapy change while a HIGH alarm stands unacknowledged, as
-    learnt from events, GET_ALARMS and GET_STATUS alike; an instance acknowledged once in a host
-    session, and only one the pump reported (a re-announcement is not a new alarm). Acknowledged
-    again in a later session is no violation: the alarm list does not say it was acknowledged, and
-    the pump refuses it NO_SUCH_ALARM, which changes nothing (outcome() takes that refusal as done
-    too: ALREADY_SO)."""
+    ACK_ALARM within deadline_s (sent in time); no therapy change while a HIGH alarm stands
+    unacknowledged, as learnt from events, GET_ALARMS and GET_STATUS alike; an instance
+    acknowledged once in a host session, and only one the pump reported (a re-announcement is not
+    a new alarm). An acknowledgement counts once the pump accepted it (_ack_accepted: a RESPONSE,
+    or NO_SUCH_ALARM, which outcome() takes as done too: ALREADY_SO); one refused otherwise or
+    never answered does not, so it neither lets therapy change nor makes a retry a second one.
+    Acknowledged again in a later session is no violation: the alarm list does not say it was
+    acknowledged, and the pump refuses it NO_SUCH_ALARM, which changes nothing."""
     violations = []
     raised = {}  # (code, instance) -> t first reported (event or alarm list)
     announced = {}  # (code, instance) -> t of its first ALARM_RAISED: the pump's call to acknowledge it
     announcements = {}  # (code, instance) -> ALARM_RAISED events seen (a re-announcement repeats it)
-    acked = {}  # (code, instance) -> seq of the ACK_ALARM request
-    acked_in = {}  # (code, instance) -> (host_session_id, seq) of its first ACK_ALARM in the latest session
+    # An acknowledgement counts once the pump accepted it (_ack_accepted), not when it was sent: a
+    # refused one (a lapsed login, BUSY) leaves the alarm standing, and one never answered may not
+    # have reached the pump. Trying again after either is no second acknowledgement (re-sent under a
+    # new seq while unanswered is exactly_once's rule; both pair answers by _answers).
+    acked = set()  # (code, instance) the pump accepted an ACK_ALARM for
+    acked_in = {}  # (code, instance) -> (host_session_id, seq) of its first accepted ACK_ALARM in its latest session
+    ack_sent = {}  # index of an ACK_ALARM request -> ((code, instance), host_session_id, seq), until answered
     session = None  # the last HELLO's host_session_id: what the app knows, it knows within one session
     cleared = set()
     listed_codes = set()  # codes GET_STATUS last listed as active (it gives no instance)
@@ -300,6 +339,9 @@ def alarms(wire, deadline_s=60.0, priorities=(Priority.HIGH, Priority.MEDIUM)):
     # have reached an app already closing its port: the pump re-sends each event for 2.5 s, into
     # whatever runs next. It is judged only when the app said something after it in that session.
     wire = list(wire)
+    answering = {}  # index of an answer -> indices of the requests it answers
+    for request, answer in _answers(wire).items():
+        answering.setdefault(answer, []).append(request)
     heard_after, heard = [False] * len(wire), False
     for index in range(len(wire) - 1, -1, -1):
         heard_after[index] = heard
@@ -312,6 +354,15 @@ def alarms(wire, deadline_s=60.0, priorities=(Priority.HIGH, Priority.MEDIUM)):
             continue
         if entry["dir"] == "pump>host" and entry["kind"] == "EVENT" and not heard_after[index]:
             continue
+        for request in answering.get(index, ()):
+            sent = ack_sent.pop(request, None)
+            if sent is not None and _ack_accepted(entry):
+                key, in_session, seq = sent
+                acked.add(key)
+                listed_codes.discard(key[0])
+                earlier = acked_in.get(key)
+                if earlier is None or earlier[0] != in_session:
+                    acked_in[key] = (in_session, seq)
         if entry["dir"] == "pump>host" and entry["kind"] == "EVENT":
             if (entry["msg_id"], entry["seq"]) not in link_acks and (entry["msg_id"], entry["seq"]) not in unacked:
                 unacked.add((entry["msg_id"], entry["seq"]))  # once per event, however often it was re-sent
@@ -347,10 +398,7 @@ def alarms(wire, deadline_s=60.0, priorities=(Priority.HIGH, Priority.MEDIUM)):
                     else:
                         violations.append("app acknowledged alarm %s instance %d twice (ACK_ALARM seq %d, then "
                                           "seq %d)" % (_name(Alarm, key[0]), key[1], earlier[1], entry["seq"]))
-                if earlier is None or earlier[0] != session:
-                    acked_in[key] = (session, entry["seq"])
-                acked.setdefault(key, entry["seq"])
-                listed_codes.discard(key[0])
+                ack_sent[index] = (key, session, entry["seq"])
             elif name in THERAPY_CHANGES:
                 standing = [k for k in raised if k not in acked and k not in cleared
                             and ALARM_PRIORITY.get(k[0]) == Priority.HIGH]
@@ -383,22 +431,20 @@ SEQ_WRAP_DISTANCE = 0x8000
 
 
 def exactly_once(wire):
-    """No state-changing request re-sent under a new seq while the earlier one was unanswered;
-    within one host session (HELLO's host_session_id) no seq reused for a request with other content."""
+    """No state-changing request re-sent under a new seq while the earlier one was unanswered (no
+    answer paired with it by _answers before the later one was sent); within one host session (HELLO's host_session_id) no seq reused for a request with other content."""
+    wire = list(wire)
     violations = _seqs_reused(wire)
-    requests = [e for e in wire if e["dir"] == "host>pump" and e["kind"] == "REQUEST"
+    requests = [(index, e) for index, e in enumerate(wire) if e["dir"] == "host>pump" and e["kind"] == "REQUEST"
                 and e["name"] in STATE_CHANGING]
-    answers = {}
-    for entry in wire:
-        if entry["dir"] == "pump>host" and entry["kind"] in ("RESPONSE", "NAK"):
-            answers.setdefault((entry["msg_id"], entry["seq"]), entry["t"])
-    for i, first in enumerate(requests):
-        answered_at = answers.get((first["msg_id"], first["seq"]))
-        for later in requests[i + 1:]:
+    answer_of = _answers(wire)  # the same pairing the alarms oracle takes an acknowledgement's answer by
+    for i, (index, first) in enumerate(requests):
+        answered_at = answer_of.get(index)
+        for later_index, later in requests[i + 1:]:
             if later["msg_id"] != first["msg_id"] or later["seq"] == first["seq"] \
                     or later["fields"] != first["fields"]:
                 continue
-            if answered_at is None or answered_at > later["t"]:
+            if answered_at is None or answered_at > later_index:
                 violations.append("%s re-sent under a new sequence number (seq %d, then seq %d) while the "
                                   "first was unanswered: if only the answer was lost, it executes twice"
                                   % (first["name"], first["seq"], later["seq"]))

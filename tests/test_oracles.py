@@ -114,7 +114,8 @@ def test_an_event_without_link_ack_is_reported():
 
 def test_a_reannouncement_acknowledged_as_new_is_reported():
     script = Script().answer(raised(), 500).send(Ack(0x80), 500) \
-        .send(m.AckAlarmRequest(Alarm.MOTOR_STALL, 1), 3).answer(raised(count=2), 501).send(Ack(0x80), 501) \
+        .send(m.AckAlarmRequest(Alarm.MOTOR_STALL, 1), 3).answer(m.AckAlarmResponse(0), 3) \
+        .answer(raised(count=2), 501).send(Ack(0x80), 501) \
         .send(m.AckAlarmRequest(Alarm.MOTOR_STALL, 1), 4)
     assert alarms(script.wire) == ["app acknowledged alarm MOTOR_STALL instance 1 twice: it treated a "
                                    "re-announced alarm as a new one"]
@@ -140,6 +141,46 @@ def test_an_alarm_acknowledged_again_in_a_later_host_session_is_not_twice_but_in
         .send(ack, 5).answer(m.Nak(ack.MESSAGE.id, Error.NO_SUCH_ALARM), 5)
     assert alarms(reconnected.wire) == ["app acknowledged alarm CATHETER_OCCLUSION instance 1 twice (ACK_ALARM "
                                         "seq 3, then seq 5)"]
+
+
+def test_an_acknowledgement_counts_once_the_pump_accepted_it_not_when_it_was_sent():
+    ack = m.AckAlarmRequest(Alarm.MOTOR_STALL, 1)
+
+    def announced():
+        return Script().send(m.HelloRequest(7, 1), 1).answer(raised(), 500).send(Ack(0x80), 500)
+
+    for refusal in (Error.UNAUTHORIZED, Error.BUSY):  # a login that lapsed, a pump busy: tried again, once
+        retried = announced().send(ack, 3).answer(m.Nak(ack.MESSAGE.id, refusal), 3) \
+            .send(ack, 4).answer(m.AckAlarmResponse(0), 4)
+        assert alarms(retried.wire) == [] and exactly_once(retried.wire) == [], refusal
+    # unanswered, then sent under a new seq: exactly_once's rule, not a second acknowledgement
+    unanswered = announced().send(ack, 3).send(ack, 4, dt=0.3).answer(m.AckAlarmResponse(0), 4)
+    assert alarms(unanswered.wire) == []
+    assert ["re-sent under a new sequence number (seq 3, then seq 4)" in v for v in exactly_once(unanswered.wire)] \
+        == [True]
+
+
+def test_a_therapy_change_after_a_refused_or_unanswered_acknowledgement_is_past_a_standing_alarm():
+    ack = m.AckAlarmRequest(Alarm.MOTOR_STALL, 1)
+    words = "app sent RESUME (seq 4) while high-priority alarm MOTOR_STALL instance 1 stood unacknowledged"
+
+    def after(*answers):
+        script = Script().answer(raised(), 500).send(Ack(0x80), 500).send(ack, 3)
+        for answer in answers:
+            script.answer(answer, 3)
+        return alarms(script.send(m.ResumeRequest(), 4).wire)
+
+    assert after(m.Nak(ack.MESSAGE.id, Error.UNAUTHORIZED)) == [words]
+    assert after(m.Nak(ack.MESSAGE.id, Error.BUSY)) == [words]
+    assert after() == [words]  # never answered: the app cannot know it was taken
+    assert after(m.AckAlarmResponse(0)) == []
+    assert after(m.Nak(ack.MESSAGE.id, Error.NO_SUCH_ALARM)) == []  # nothing left to acknowledge
+    # an alarm the status listed by its code alone: likewise
+    listed = Script().send(m.GetStatusRequest(), 1).answer(_status(Alarm.MOTOR_STALL), 1) \
+        .send(m.GetAlarmsRequest(), 2).answer(m.GetAlarmsResponse((m.AlarmEntry(
+            Alarm.MOTOR_STALL, Priority.HIGH, 1, AlarmState.ACTIVE, 1, 100, 1),)), 2) \
+        .send(ack, 3).answer(m.Nak(ack.MESSAGE.id, Error.WRONG_ROLE), 3).send(m.ResumeRequest(), 4)
+    assert any("RESUME (seq 4) while" in v for v in alarms(listed.wire)), alarms(listed.wire)
 
 
 def test_therapy_change_past_a_standing_high_alarm_is_reported():

@@ -304,3 +304,57 @@ def test_an_alarm_acknowledged_again_in_a_later_host_session_is_no_violation_but
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*FAILED*test_twice_in_one_session*"])
     result.stdout.fnmatch_lines(["*alarms: app acknowledged alarm CATHETER_OCCLUSION instance 1 twice (ACK_ALARM seq*"])
+
+
+ACK_REFUSED_FIRST = """
+    import contextlib
+    import pytest
+    from pumpmock.harness.errors import PumpRefusedError, UnauthorizedError
+    from pumpmock.protocol.codes import Fault, Role
+
+    def acknowledge_after_a_lapsed_login(programmer):
+        [alarm] = programmer.alarms()
+        programmer.logout()  # the login lapsed: the pump refuses the acknowledgement (UNAUTHORIZED)
+        with pytest.raises(UnauthorizedError):
+            programmer.ack_alarm(alarm.code, alarm.instance)
+        programmer.authenticate(Role.CLINICIAN)
+        return alarm
+
+    def change_therapy(programmer):
+        with contextlib.suppress(PumpRefusedError):  # the pump may say no; the oracle saw it sent
+            programmer.resume()
+"""
+
+
+def test_an_acknowledgement_the_pump_refused_and_the_app_tried_again_counts_once(suite):
+    """An acknowledgement is done when the pump accepts it, not when it is sent: one refused (a
+    login that lapsed) and tried again in the same host session under a new seq is one
+    acknowledgement, as a correct app makes it, and therapy may change after the second."""
+    suite.makepyfile(test_ack_retried=ACK_REFUSED_FIRST + """
+    @pytest.mark.pump_oracles("alarms", "exactly_once")
+    def test_refused_then_acknowledged(programmer, pump, wire):
+        pump.inject_fault(Fault.MOTOR_STALL)
+        alarm = acknowledge_after_a_lapsed_login(programmer)
+        programmer.ack_alarm(alarm.code, alarm.instance)
+        change_therapy(programmer)
+        acks = wire.requests("ACK_ALARM")
+        assert len({a.seq for a in acks}) == 2 and len(wire.naks("ACK_ALARM")) == 1, "test setup"
+    """)
+    suite.runpytest_subprocess("-q").assert_outcomes(passed=1)
+
+
+def test_a_therapy_change_after_an_acknowledgement_the_pump_refused_breaks_the_alarms_oracle(suite):
+    """A refused acknowledgement leaves the alarm standing unacknowledged: a therapy change after it
+    is past a high-priority alarm, whatever the app believed."""
+    suite.makepyfile(test_ack_refused=ACK_REFUSED_FIRST + """
+    @pytest.mark.pump_oracles("alarms")
+    def test_refused_then_therapy(programmer, pump, wire):
+        pump.inject_fault(Fault.MOTOR_STALL)
+        acknowledge_after_a_lapsed_login(programmer)
+        change_therapy(programmer)
+        assert wire.requests("RESUME") and len(wire.naks("ACK_ALARM")) == 1, "test setup"
+    """)
+    result = suite.runpytest_subprocess("-q")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*alarms: app sent RESUME (seq *) while high-priority alarm MOTOR_STALL instance 1 "
+                                 "stood unacknowledged*"])
