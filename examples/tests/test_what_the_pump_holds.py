@@ -2,7 +2,8 @@
 whatever its state or priority; the reservoir a prescription is made for, whatever the clinician
 typed; the high-priority alarm that blocks therapy, wherever it is in the list and whether or not
 its cause is over; the count of boluses the patient is shown, whichever bolus of the day it is,
-and every count the patient is told in a sentence.
+and every count the patient is told in a sentence; every count of alarms the clinician is told
+by interrogate and watch-alarms.
 Each test compares what the app said or did with what the pump holds, read through test control,
 not with how one app happens to work."""
 
@@ -302,3 +303,89 @@ def test_every_count_the_patient_is_told_after_each_bolus_of_a_day_is_one_the_pu
         if wait_s:
             pump.warp_clock(wait_s)
     assert pump.counters().boluses_delivered == 5, "test setup: the pump did not deliver the five boluses"
+
+
+# ---- every count the clinician is told about the alarms is one the pump holds ------------------
+def _acknowledged_standing_and_a_new_one(pump, app):
+    pump.inject_fault(Fault.CATHETER_OCCLUSION)
+    pump.inject_fault(Fault.MOTOR_STALL)
+    acknowledge_everything(app)  # both acknowledged; their causes go on, so both stay listed
+    pump.inject_fault(Fault.LOW_BATTERY)  # one more, new: three listed, one to acknowledge
+
+
+# Every situation above, and one where the counts differ from each other (three listed, one of them
+# to acknowledge), so a count stated from the wrong origin cannot match another by chance.
+COUNT_SITUATIONS = dict(ALARM_SITUATIONS, **{
+    "acknowledged alarms still standing and a new one": (_acknowledged_standing_and_a_new_one, True)})
+ALARM_COMMANDS = (("interrogate",), ("watch-alarms", "--seconds", "1"))
+
+
+def counts_and_instances_stated(text):
+    """([(number, the line it stands in)] of every count-like number (numbers_stated), [instance
+    numbers]): "instance 2" names an alarm, it counts nothing."""
+    import re
+    counts, named = [], []
+
+    def take(match):
+        named.append(int(match.group(1)))
+        return match.group(0)[:-len(match.group(1))]
+
+    for line in text.splitlines():
+        counts += [(number, line) for number, _words in numbers_stated(
+            re.sub(r"(?i)\binstances?\s+#?(\d+)\b", take, line))]
+    return counts, named
+
+
+def instances_reported(wire):
+    """Every alarm instance the pump named on the wire: in events and in alarm lists."""
+    found = set()
+    for entry in wire:
+        if entry.dir == "pump>host" and entry.fields:
+            found.update(a["instance"] for a in entry.fields.get("alarms") or ())
+            if isinstance(entry.fields.get("instance"), int):
+                found.add(entry.fields["instance"])
+    return found
+
+
+def alarm_counts_of_the_run(before, after, entries):
+    """{what: value} of every alarm count the run had: the list's length before and after it (test
+    control), as the pump told the app (GET_ALARMS, GET_STATUS, each ACK_ALARM's remaining), and
+    the acknowledgements the pump accepted in it, counted up or down (0 to all of them)."""
+    counts = {"listed before": {len(before)}, "listed after": {len(after)}, "told the app": set()}
+    accepted = 0
+    for entry in entries:
+        if entry.dir != "pump>host" or entry.kind != "RESPONSE" or not entry.fields:
+            continue
+        if entry.name == "GET_ALARMS":
+            counts["told the app"].add(len(entry.fields["alarms"]))
+        elif entry.name == "GET_STATUS":
+            counts["told the app"].add(len(entry.fields["active_alarms"]))
+        elif entry.name == "ACK_ALARM":
+            counts["told the app"].add(entry.fields["remaining"])
+            accepted += 1
+    counts["acknowledged in this run"] = set(range(accepted + 1))
+    return counts
+
+
+@pytest.mark.parametrize("situation", list(COUNT_SITUATIONS))
+def test_every_count_the_clinician_is_told_about_the_alarms_is_one_the_pump_holds(app, pump, wire, situation):
+    make, _left_to_acknowledge = COUNT_SITUATIONS[situation]
+    make(pump, app)
+    assert pump.alarms(), "test setup: the pump lists no alarm for %s" % situation
+    for command in ALARM_COMMANDS:  # watch-alarms last: it acknowledges what is listed
+        before, start = pump.alarms(), len(wire)
+        result = expect_ok(app(*command), command[0])
+        after = pump.alarms()
+        counts = alarm_counts_of_the_run(before, after, list(wire)[start:])
+        allowed = set().union(*counts.values())
+        stated, named = counts_and_instances_stated(what_the_patient_reads(result))
+        held = {a.instance for a in before + after} | instances_reported(wire)
+        assert set(named) <= held, "with %s, %s named alarm instance(s) %s; the pump named %s" % (
+            situation, command[0], sorted(set(named) - held), sorted(held))
+        for number, words in stated:
+            assert number in {str(value) for value in allowed}, (
+                "with %s, %s told the clinician %s (%r); the pump's alarm counts were %s: a count of alarms the "
+                "clinician is told that is not the pump's is an alarm believed gone that still stands, or one "
+                "looked for that is not there" % (situation, command[0], number, words.strip(), "; ".join(
+                    "%s %s" % (what, " or ".join(map(str, sorted(values)))) for what, values in counts.items()
+                    if values)))
