@@ -1,47 +1,57 @@
 import pytest
 
+import background
+
 pytest_plugins = ["pytester"]
 
 
+def pytest_configure(config):
+    background.configure(config)
+
+
+def _waits(item):
+    module = getattr(item, "module", None)
+    check = getattr(module, "waits_for_background", None)
+    return check is not None and check(item)
+
+
 def pytest_collection_modifyitems(items):
-    """The tests that wait for a background run (waits_for_background) run last, in their order: the
+    """The tests that wait for a background run (tests/background.py) run last, in their order: the
     rest of the suite runs while the background runs go on, instead of the first such test holding
     the suite up until they end (a durations run had one waiting 166 s, early in the suite)."""
-    def waits(item):
-        module = getattr(item, "module", None)
-        check = getattr(module, "waits_for_background", None)
-        return check is not None and check(item)
-    last = [item for item in items if waits(item)]
+    last = [item for item in items if _waits(item)]
     if last:
-        first = [item for item in items if not waits(item)]
-        items[:] = first + last
+        items[:] = [item for item in items if not _waits(item)] + last
 
 
 def pytest_collection_finish(session):
-    """Runs that take minutes of mostly waiting (the meta-test's example-suite runs, a whole
-    example suite under the hostile profile) start now, beside the rest of the suite, when a test
-    that needs them was selected: a module that has such runs defines start_in_background(items)."""
+    """Background runs start now, when a test that needs one was selected."""
     if session.config.option.collectonly:
         return
-    selected = {}
     for item in session.items:
-        module = getattr(item, "module", None)
-        if module is not None and hasattr(module, "start_in_background"):
-            selected.setdefault(module, []).append(item)
-    for module, items in selected.items():
-        module.start_in_background(items)
-        _STARTED.append(module)
+        if _waits(item):
+            module = item.module
+            background.start(module.__name__, module.background_work)
+            if module not in _STARTED:
+                _STARTED.append(module)
 
 
 _STARTED = []
 
 
-def pytest_sessionfinish(session):
-    """A run that ended before a background run's test (-x, a keyboard interrupt) stops it."""
+def pytest_sessionfinish(session, exitstatus):
+    """Under xdist the worker doing the work keeps it going until it ends (other workers read it);
+    a run that ended early (-x, a keyboard interrupt) stops what is still running."""
+    if background.does_the_work() and getattr(session.config, "workerinput", None) is not None \
+            and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        background.wait_for_all(BACKGROUND_WAIT_S)
     for module in _STARTED:
         stop = getattr(module, "stop_in_background", None)
         if stop is not None:
             stop()
+
+
+BACKGROUND_WAIT_S = 1800  # the longest background work's own bounds, with room
 
 
 @pytest.fixture

@@ -302,23 +302,11 @@ def _all_jobs():
     return jobs
 
 
-_BACKGROUND = {}
-
-
-def start_suite_runs():
-    """Start every suite run in a thread, once, as collection ends (start_in_background), so the
-    runs (which mostly wait on their apps) go on beside the rest of the suite instead of holding
-    it up for minutes when this module's first test asks for them."""
-    if "thread" not in _BACKGROUND:
-        def work():
-            try:
-                _BACKGROUND["results"] = run_jobs(_all_jobs())
-            except BaseException as error:  # reported by the fixture, in the tests that need it
-                _BACKGROUND["error"] = error
-        thread = threading.Thread(target=work, name="example-suite-runs", daemon=True)
-        _BACKGROUND["thread"] = thread
-        thread.start()
-    return _BACKGROUND["thread"]
+def background_work():
+    """Every suite run (the app and each variant), WORKERS at a time: {name: [exit code, output]};
+    started as collection ends (tests/background.py), so the runs, which mostly wait on their
+    apps, go on beside the rest of the suite."""
+    return run_jobs(_all_jobs())
 
 
 def waits_for_background(item):
@@ -326,19 +314,11 @@ def waits_for_background(item):
     return "suite_runs" in item.fixturenames
 
 
-def start_in_background(items):
-    """tests/conftest.py: this module's tests are selected."""
-    if any(waits_for_background(item) for item in items):
-        start_suite_runs()
-
-
 @pytest.fixture(scope="module")
 def suite_runs():
-    """Every suite run (the app and each variant), WORKERS at a time: {name: (exit code, output)}."""
-    start_suite_runs().join()
-    if "error" in _BACKGROUND:
-        raise _BACKGROUND["error"]
-    return _BACKGROUND["results"]
+    """Every suite run (the app and each variant): {name: (exit code, output)}."""
+    import background
+    return background.result(__name__, SUITE_TIMEOUT_S * 5)
 
 
 def test_every_variant_has_an_expected_effect():

@@ -409,22 +409,29 @@ HOSTILE_SUITE_FILES = ["tests/test_alarms.py", "tests/test_bolus.py", "tests/tes
 _HOSTILE_SUITE = {}
 
 
-def _hostile_suite():
+def background_work():
     """The example suite on the correct app under the default hostile profile, in a subprocess
-    started once (at collection's end when this test is selected: tests/conftest.py)."""
+    (started as collection ends when its test is selected: tests/background.py)."""
     import pathlib
     import subprocess
     import sys
     import tempfile
     import urllib.parse
-    if "process" not in _HOSTILE_SUITE:
-        examples = pathlib.Path(__file__).resolve().parent.parent / "examples"
-        url = "pumpmock://?clock=real&hostile=" + urllib.parse.quote("1,seed=5")
-        out, err = tempfile.TemporaryFile(mode="w+"), tempfile.TemporaryFile(mode="w+")
-        _HOSTILE_SUITE.update(out=out, err=err, process=subprocess.Popen(
+    examples = pathlib.Path(__file__).resolve().parent.parent / "examples"
+    url = "pumpmock://?clock=real&hostile=" + urllib.parse.quote("1,seed=5")
+    with tempfile.TemporaryFile(mode="w+") as out, tempfile.TemporaryFile(mode="w+") as err:
+        process = _HOSTILE_SUITE["process"] = subprocess.Popen(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pump-url", url] + HOSTILE_SUITE_FILES,
-            cwd=examples, stdout=out, stderr=err, text=True))
-    return _HOSTILE_SUITE
+            cwd=examples, stdout=out, stderr=err, text=True)
+        try:
+            code = process.wait(timeout=HOSTILE_SUITE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            code = "did not finish within %d s" % HOSTILE_SUITE_TIMEOUT_S
+        finally:
+            stop_in_background()
+        out.seek(0)
+        err.seek(0)
+        return {"code": code, "stdout": out.read(), "stderr": err.read()}
 
 
 def waits_for_background(item):
@@ -432,35 +439,20 @@ def waits_for_background(item):
     return item.originalname == "test_the_default_profile_is_one_a_correct_app_survives_a_whole_suite_under"
 
 
-def start_in_background(items):
-    """tests/conftest.py: this module's tests are selected."""
-    if any(waits_for_background(item) for item in items):
-        _hostile_suite()
-
-
 def stop_in_background():
-    """tests/conftest.py, at the session's end: a suite still running is not left behind."""
+    """At the session's end (and the work's): a suite still running is not left behind."""
     process = _HOSTILE_SUITE.get("process")
     if process is not None and process.poll() is None:
         process.kill()
         process.wait()
 
 
-@pytest.mark.timeout(HOSTILE_SUITE_TIMEOUT_S + 60)  # the subprocess's own bound comes first
+@pytest.mark.timeout(HOSTILE_SUITE_TIMEOUT_S + 120)  # the subprocess's own bound comes first
 def test_the_default_profile_is_one_a_correct_app_survives_a_whole_suite_under():
     """The promise of link_noise (hostile=1): the example suite's workflow files pass on the correct
     app under it."""
-    import subprocess
-    suite = _hostile_suite()
-    process = suite["process"]
-    try:
-        code = process.wait(timeout=HOSTILE_SUITE_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        raise
-    suite["out"].seek(0)
-    suite["err"].seek(0)
-    stdout, stderr = suite["out"].read(), suite["err"].read()
-    assert code == 0, stdout[-3000:] + stderr[-1000:]
+    import background
+    suite = background.result(__name__, HOSTILE_SUITE_TIMEOUT_S + 60)
+    code, stdout, stderr = suite["code"], suite["stdout"], suite["stderr"]
+    assert code == 0, "exit %s\n%s%s" % (code, stdout[-3000:], stderr[-1000:])
     assert " passed" in stdout and "failed" not in stdout
