@@ -16,12 +16,15 @@ def _waits(item):
 
 
 def pytest_collection_modifyitems(items):
-    """The tests that wait for a background run (tests/background.py) run last, in their order: the
-    rest of the suite runs while the background runs go on, instead of the first such test holding
-    the suite up until they end (a durations run had one waiting 166 s, early in the suite)."""
-    last = [item for item in items if _waits(item)]
-    if last:
-        items[:] = [item for item in items if not _waits(item)] + last
+    """The files with tests that wait for a background run (tests/background.py) run last, whole,
+    in their order: the rest of the suite runs while the background runs go on, instead of the
+    first such test holding the suite up until they end (a durations run had one waiting 166 s,
+    early in the suite). Whole files, as pytest-xdist's --dist loadfile hands out files in the
+    order of their first test."""
+    last_files = {item.nodeid.split("::")[0] for item in items if _waits(item)}
+    if last_files:
+        items[:] = [item for item in items if item.nodeid.split("::")[0] not in last_files] + \
+            [item for item in items if item.nodeid.split("::")[0] in last_files]
 
 
 def pytest_collection_finish(session):
