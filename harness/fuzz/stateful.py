@@ -370,8 +370,6 @@ class PumpMachine(RuleBasedStateMachine):
 
     def __init__(self):
         self._check_budget()
-        if self.interrupted is not None:
-            raise Interrupted()
         try:
             self._setup()
         except UnsatisfiedAssumption:
@@ -599,8 +597,8 @@ class PumpMachine(RuleBasedStateMachine):
     def _check_budget(self):
         # Checked at every step and exchange too, not only as an example starts: on a slow target
         # (a board, a loaded machine) one example's setup alone can outlast the budget by seconds.
-        if self.stop_on_runner_outcome and PumpMachine.interrupted is not None:
-            raise Interrupted()  # the runner's alarm fired (runner_alarm_watched)
+        if PumpMachine.interrupted is not None:
+            raise Interrupted()  # a runner's outcome arrived (teardown, or runner_alarm_watched)
         now = time.monotonic()
         if self.deadline is not None and not self.run_failed and now >= self.deadline:
             raise BudgetSpent()
